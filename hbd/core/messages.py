@@ -1,0 +1,332 @@
+"""Heartbeat 3.0 wire messages: netstring encode/decode, trailing and inner auth, classic text on receive.
+
+Pure: bytes in, typed values out. The decoder never raises; anything malformed or unauthentic comes back
+as a `Rejection` with a reason the receiver counts and logs (heartbeat.md §8.2, §8.7).
+"""
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from hbd.config.model import AuthKey, AuthKeys
+from hbd.errors import ProtocolError
+
+MAX_MESSAGE = 256 * 1024  # Heartbeat's MAXMSG: nothing larger goes on the wire or is parsed
+NETSTRING_START = b"###\n"
+NETSTRING_END = b"%%%\n"
+CLASSIC_START = b">>>\n"
+CLASSIC_END = b"<<<\n"
+TYPE_STRING = 0
+TYPE_BINARY = 1
+UUID_FIELDS = ("srcuuid", "destuuid")
+_MAX_LEN_DIGITS = 7  # 256 KiB needs 6 digits; longer length prefixes are malformed, not big numbers
+
+FieldValue = str | bytes
+Field = tuple[str, FieldValue]
+
+
+class RejectReason(enum.Enum):
+    """Why a datagram was dropped; the receiver keeps one counter per reason."""
+
+    TOO_LARGE = "oversized datagram"
+    MALFORMED = "malformed message"
+    UNSUPPORTED_TYPE = "unsupported field type"
+    NO_AUTH = "no authentication"
+    UNKNOWN_KEY = "unknown key index"
+    BAD_AUTH = "authtoken does not match"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason: RejectReason
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.reason.value}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Message:
+    """A decoded message: fields in wire order (strings as str, binary fields as bytes)."""
+
+    fields: tuple[Field, ...]
+    auth_index: int | None = None  # key index that authenticated it (None: not authenticated)
+
+    def get(self, name: str) -> str | None:
+        for key, value in self.fields:
+            if key == name:
+                return value if isinstance(value, str) else None
+        return None
+
+    def get_bytes(self, name: str) -> bytes | None:
+        for key, value in self.fields:
+            if key == name:
+                return value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
+        return None
+
+    @property
+    def type(self) -> str | None:
+        return self.get("t")
+
+    @property
+    def src(self) -> str | None:
+        src = self.get("src")
+        return src.lower() if src is not None else None
+
+    def hex_field(self, name: str) -> int | None:
+        """A field Heartbeat writes in hex without prefix (seq, hg, ts, dt, ackseq); None if absent or bad."""
+        return _parse_int(self.get(name), 16)
+
+    def dec_field(self, name: str) -> int | None:
+        """A field written in decimal (NS_rexmit firstseq/lastseq)."""
+        return _parse_int(self.get(name), 10)
+
+
+_DIGITS = {16: frozenset("0123456789abcdefABCDEF"), 10: frozenset("0123456789")}
+
+
+def _parse_int(text: str | None, base: int) -> int | None:
+    # int() alone would take "0x1f", " 1f", "+1" and "1_f": none of these is on Heartbeat's wire
+    if not text or len(text) > 16 or not set(text) <= _DIGITS[base]:
+        return None
+    return int(text, base)
+
+
+# --- auth ------------------------------------------------------------------------------------------
+
+def _crc_table() -> tuple[int, ...]:
+    # Heartbeat's crc plugin: CRC-32, polynomial 0x04C11DB7, MSB first, initial value 0, final complement.
+    table = []
+    for i in range(256):
+        crc = i << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else (crc << 1)
+        table.append(crc & 0xFFFFFFFF)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
+def heartbeat_crc(data: bytes) -> int:
+    crc = 0
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _CRC_TABLE[((crc >> 24) ^ byte) & 0xFF]
+    return ~crc & 0xFFFFFFFF
+
+
+def auth_digest(key: AuthKey, data: bytes) -> str:
+    """The hex digest Heartbeat writes after the key index: HMAC-SHA1/MD5 (sha256 is hbd's own), or crc."""
+    if key.method == "crc":
+        return f"{heartbeat_crc(data):x}"
+    return hmac.new(key.secret, data, key.method).hexdigest()
+
+
+def _auth_token(key: AuthKey, data: bytes) -> str:
+    return f"{key.index} {auth_digest(key, data)}"
+
+
+def _check_token(token: str, data: bytes, keys: AuthKeys) -> Rejection | int:
+    index_text, _, digest = token.partition(" ")
+    if not index_text.isdigit() or len(index_text) > 3 or not digest:
+        return Rejection(RejectReason.MALFORMED, f"bad auth token [{token[:80]}]")
+    key = keys.key(int(index_text))
+    if key is None:
+        return Rejection(RejectReason.UNKNOWN_KEY, f"key index [{index_text}] is not in authkeys")
+    expected = auth_digest(key, data)
+    if not hmac.compare_digest(expected.encode(), digest.strip().lower().encode("utf-8", "replace")):
+        return Rejection(RejectReason.BAD_AUTH, f"authtoken={digest[:80]}, authstr={expected}")
+    return key.index
+
+
+def classic_text(fields: Iterable[Field]) -> bytes:
+    """Fields as `name=value\\n` lines (binary fields as `(1)name=<base64>`), the text the inner auth covers."""
+    out = bytearray()
+    for name, value in fields:
+        if isinstance(value, bytes):
+            out += f"({TYPE_BINARY}){name}=".encode() + base64.b64encode(value) + b"\n"
+        else:
+            out += f"{name}={value}\n".encode("utf-8", "surrogateescape")
+    return bytes(out)
+
+
+# --- encode ----------------------------------------------------------------------------------------
+
+def _netstring_field(name: str, value: FieldValue) -> bytes:
+    if isinstance(value, bytes):
+        payload = f"({TYPE_BINARY}){name}=".encode() + value
+    else:
+        payload = f"({TYPE_STRING}){name}={value}".encode("utf-8", "surrogateescape")
+    return str(len(payload)).encode() + b":" + payload + b","
+
+
+def encode(fields: Sequence[Field], keys: AuthKeys, *, inner_auth: bool = True) -> bytes:
+    """One datagram: `###\\n`, a netstring per field, `%%%\\n`, the trailing auth netstring.
+
+    With `inner_auth` (Heartbeat's default `msgfmt classic`) an `auth=` field over the classic text of
+    the other fields is appended first, as Heartbeat does; receivers only check the trailing one.
+    """
+    key = keys.signing_key
+    for name, value in fields:
+        if not name or "=" in name or "\n" in name or name == "auth":
+            raise ProtocolError(f"bad field name {name!r}")
+        if isinstance(value, str) and "\n" in value:
+            raise ProtocolError(f"field {name} holds a newline")
+    all_fields = list(fields)
+    if inner_auth:
+        all_fields.append(("auth", _auth_token(key, classic_text(fields))))
+    body = NETSTRING_START + b"".join(_netstring_field(n, v) for n, v in all_fields) + NETSTRING_END
+    token = _auth_token(key, body).encode()
+    datagram = body + str(len(token)).encode() + b":" + token + b","
+    if len(datagram) > MAX_MESSAGE:
+        raise ProtocolError(f"message of {len(datagram)} bytes exceeds the {MAX_MESSAGE} byte limit")
+    return datagram
+
+
+# --- decode ----------------------------------------------------------------------------------------
+
+class _Malformed(Exception):
+    """Internal: raised inside the parser only, always turned into a Rejection by decode()."""
+
+
+def _read_netstring(data: bytes, pos: int) -> tuple[bytes, int]:
+    colon = data.find(b":", pos, pos + _MAX_LEN_DIGITS + 1)
+    if colon <= pos or not data[pos:colon].isdigit():
+        raise _Malformed(f"bad netstring length at byte {pos}")
+    length = int(data[pos:colon])
+    end = colon + 1 + length
+    if end >= len(data) or data[end:end + 1] != b",":
+        raise _Malformed(f"netstring at byte {pos} is truncated or unterminated")
+    return data[colon + 1:end], end + 1
+
+
+def _parse_field(payload: bytes) -> Field:
+    if not payload.startswith(b"(") or b")" not in payload[:4]:
+        raise _Malformed("field without a type")
+    close = payload.index(b")")
+    type_text = payload[1:close]
+    if not type_text.isdigit():
+        raise _Malformed("field with a bad type")
+    name, eq, value = payload[close + 1:].partition(b"=")
+    if not eq or not name:
+        raise _Malformed("field without a name")
+    try:
+        name_text = name.decode("ascii")
+    except UnicodeDecodeError:
+        raise _Malformed("field name is not ASCII") from None
+    field_type = int(type_text)
+    if field_type == TYPE_BINARY:
+        return name_text, bytes(value)
+    if field_type != TYPE_STRING:
+        raise _Unsupported(f"field {name_text} has type ({field_type})")
+    return name_text, value.decode("utf-8", "surrogateescape")
+
+
+class _Unsupported(Exception):
+    """Internal: a field type (struct, list, compressed) that v1 never sends."""
+
+
+def _decode_netstring(data: bytes, keys: AuthKeys) -> Message | Rejection:
+    pos = len(NETSTRING_START)
+    fields: list[Field] = []
+    while not data.startswith(NETSTRING_END, pos):
+        if pos >= len(data):
+            raise _Malformed("no %%% end marker")
+        payload, pos = _read_netstring(data, pos)
+        fields.append(_parse_field(payload))
+    body_end = pos + len(NETSTRING_END)
+    token, end = _read_netstring(data, body_end)
+    if data[end:].strip(b"\0") != b"":
+        raise _Malformed(f"{len(data) - end} bytes after the auth netstring")
+    checked = _check_token(token.decode("ascii", "replace"), data[:body_end], keys)
+    if isinstance(checked, Rejection):
+        return checked
+    return Message(tuple(fields), checked)
+
+
+def _decode_classic(data: bytes, keys: AuthKeys) -> Message | Rejection:
+    text = data.rstrip(b"\0")
+    if not text.endswith(CLASSIC_END):
+        raise _Malformed("no <<< end marker")
+    fields: list[Field] = []
+    token: str | None = None
+    for line in text[len(CLASSIC_START):-len(CLASSIC_END)].split(b"\n"):
+        if not line:
+            continue
+        name, eq, value = line.partition(b"=")
+        if not eq or not name:
+            raise _Malformed("classic line without name=value")
+        if name.startswith(b"(1)"):
+            try:
+                fields.append((name[3:].decode("ascii"), base64.b64decode(value, validate=True)))
+            except (ValueError, UnicodeDecodeError):
+                raise _Malformed("bad binary field") from None
+            continue
+        try:
+            name_text = name.decode("ascii")
+        except UnicodeDecodeError:
+            raise _Malformed("field name is not ASCII") from None
+        if name_text == "auth":
+            token = value.decode("ascii", "replace")
+        else:
+            fields.append((name_text, value.decode("utf-8", "surrogateescape")))
+    if token is None:
+        return Rejection(RejectReason.NO_AUTH, "classic message without an auth field")
+    checked = _check_token(token, classic_text(fields), keys)
+    if isinstance(checked, Rejection):
+        return checked
+    return Message(tuple(fields), checked)
+
+
+def decode(data: bytes, keys: AuthKeys) -> Message | Rejection:
+    """A datagram to a Message, or a Rejection saying why it was dropped. Never raises."""
+    if len(data) > MAX_MESSAGE:
+        return Rejection(RejectReason.TOO_LARGE, f"{len(data)} bytes > {MAX_MESSAGE}")
+    try:
+        if data.startswith(NETSTRING_START):
+            return _decode_netstring(data, keys)
+        if data.startswith(CLASSIC_START):
+            return _decode_classic(data, keys)
+        return Rejection(RejectReason.MALFORMED, f"unknown start {data[:8]!r}")
+    except _Malformed as exc:
+        return Rejection(RejectReason.MALFORMED, str(exc))
+    except _Unsupported as exc:
+        return Rejection(RejectReason.UNSUPPORTED_TYPE, str(exc))
+
+
+# --- standard fields -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sender:
+    """What this node stamps on every message (heartbeat.md §8.3)."""
+
+    node: str
+    uuid: bytes  # 16 raw bytes
+    generation: int
+    ttl: int  # hopfudge + number of nodes
+
+
+def with_control_fields(body: Sequence[Field], sender: Sender, *, seq: int | None, ts: int,
+                        load: str | None, dest: str | None = None,
+                        dest_uuid: bytes | None = None) -> list[Field]:
+    """Body fields followed by Heartbeat's control fields in its order: src, srcuuid, seq, hg, ts, ld, ttl.
+
+    `seq` and `ld` are left out for NS_ types (pass None). `dest` goes with the body; `destuuid` after it.
+    """
+    fields = list(body)
+    if dest is not None:
+        fields.append(("dest", dest))
+        if dest_uuid is not None:
+            fields.append(("destuuid", dest_uuid))
+    fields += [("src", sender.node), ("srcuuid", sender.uuid)]
+    if seq is not None:
+        fields.append(("seq", f"{seq:x}"))
+    fields += [("hg", f"{sender.generation:x}"), ("ts", f"{ts:x}")]
+    if load is not None:
+        fields.append(("ld", load))
+    fields.append(("ttl", str(sender.ttl)))
+    return fields
