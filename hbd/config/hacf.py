@@ -1,0 +1,373 @@
+"""Parse Heartbeat's ha.cf into hbd.config.model.HaCf, with Heartbeat's lexical rules, defaults and checks.
+
+Lexical rules (heartbeat.md §2.1): `#` starts a comment anywhere; the directive is the first word and is
+case-sensitive; ordinary directives apply every space-, tab- or comma-separated value in turn (so a
+repeated scalar keeps the last value); media with several fields and a few others take the whole line.
+Derived defaults are computed after the whole file is read (§2.4): warntime = deadtime/2, the initdead
+rule, deadping = deadtime.
+
+One difference on purpose: Heartbeat applies `udpport` only to media declared after it; hbd uses the
+file's udpport for every bcast and ucast medium wherever the line is, and warns when Heartbeat would have
+used another port for a medium (so that a mixed Heartbeat/hbd cluster is not split by the order of lines).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from hbd.config import hacf_media
+from hbd.config.hacf_directives import ALIASES, CRM_OFF, CRM_ON, DIRECTIVES, SCALARS, SYSLOG_FACILITIES, DirectiveRule
+from hbd.config.model import AutoFailback, Directive, HaCf, Medium, Timing
+from hbd.config.textfile import numbered_lines, read_text
+from hbd.config.units import parse_bool, parse_c_int, parse_msec
+from hbd.errors import Problems
+
+WHITESPACE = " \t\f\v\r\n"
+DELIMS = "," + WHITESPACE
+_DELIM_RE = "[" + re.escape(DELIMS) + "]"
+DEFAULT_UDPPORT = 694
+HOSTLENG = 100  # Heartbeat keeps node names in 100-byte buffers, NUL included
+MAXNODE = 100
+KEEPALIVE_MS, DEADTIME_MS = 1000, 30000
+LOW_KEEPALIVE_MS = 100
+DEADTIME_KEEPALIVES = 4  # below this many keepalives per deadtime, two lost packets can kill a peer
+
+
+def local_node_name(config_dir: Path | None, override: str | None = None) -> str:
+    """The local node name: --node, else the first line of nodeinfo (as Heartbeat), else `uname -n`."""
+    if override:
+        return override.strip().lower()
+    if config_dir is not None:
+        try:
+            first = (config_dir / "nodeinfo").read_text(errors="replace").splitlines()
+        except OSError:
+            first = []
+        if first and first[0].strip():
+            return first[0].strip().lower()
+    return os.uname().nodename.lower()
+
+
+@dataclass
+class _Draft:
+    """What has been read so far; turned into a HaCf by `_finish` once the whole file is known."""
+
+    path: Path
+    problems: Problems
+    nodes: list[str] = field(default_factory=list)
+    first_node_line: int | None = None
+    last: dict[str, tuple[object, int]] = field(default_factory=dict)  # scalar -> (value, line)
+    media: list[tuple[Medium, int]] = field(default_factory=list)  # (medium, udpport in force when declared)
+    serial_lines: list[int] = field(default_factory=list)
+    ping_nodes: list[str] = field(default_factory=list)
+    auto_failback: AutoFailback = "legacy"
+    failback_set_explicitly: bool = False
+    directives: list[Directive] = field(default_factory=list)
+
+    def error(self, line: int, text: str) -> None:
+        self.problems.error(self.path, line, text)
+
+    def warning(self, line: int, text: str) -> None:
+        self.problems.warning(self.path, line, text)
+
+    def value(self, name: str, default: object = None) -> object:
+        return self.last[name][0] if name in self.last else default
+
+    def line_of(self, name: str) -> int | None:
+        return self.last[name][1] if name in self.last else None
+
+
+def parse_hacf(path: str | Path, problems: Problems, local_node: str | None = None) -> HaCf | None:
+    """Read ha.cf; every problem goes to `problems`. Returns None when the file cannot be used."""
+    path = Path(path)
+    text = read_text(path, problems, "config file")
+    if text is None:
+        return None
+    draft = _Draft(path, problems)
+    first_problem = len(problems.items)
+    for number, line in numbered_lines(text, path, problems):
+        _parse_line(draft, number, line)
+    node = local_node_name(path.parent, None) if local_node is None else local_node.lower()
+    hacf = _finish(draft, node)
+    if any(p.severity == "error" for p in problems.items[first_problem:]):
+        return None
+    return hacf
+
+
+def _parse_line(draft: _Draft, number: int, line: str) -> None:
+    body = line.lstrip(WHITESPACE).split("#", 1)[0]
+    if not body.strip(WHITESPACE):
+        return
+    name, rest = body, ""
+    for i, char in enumerate(body):
+        if char in WHITESPACE:
+            name, rest = body[:i], body[i:]
+            break
+    if name in ALIASES:
+        draft.warning(number, f"directive '{name}' replaced by '{ALIASES[name]}'")
+        name = ALIASES[name]
+    rule = DIRECTIVES.get(name)
+    if rule is None:
+        draft.error(number, _illegal_directive(name))
+        return
+    rest = rest.lstrip(DELIMS)
+    if rule.whole_line:
+        _apply(draft, name, rule, rest.strip(WHITESPACE), number)
+        return
+    values = [v for v in re.split(_DELIM_RE, rest) if v]
+    if not values:
+        draft.warning(number, f"{name} has no value; the line is ignored (as Heartbeat does)")
+    for value in values:
+        _apply(draft, name, rule, value, number)
+
+
+def _illegal_directive(name: str) -> str:
+    text = f"Illegal directive [{name}] in ha.cf"
+    folded = {n.lower(): n for n in DIRECTIVES}
+    if name.lower() in folded:
+        return f"{text}: directive names are case-sensitive, write '{folded[name.lower()]}'"
+    for sep in ",=:":
+        head = name.split(sep, 1)[0]
+        if sep in name and head in DIRECTIVES:
+            return f"{text}: put a space between '{head}' and its value"
+    return text
+
+
+def _apply(draft: _Draft, name: str, rule: DirectiveRule, value: str, line: int) -> None:
+    try:
+        converted = _convert(draft, name, rule, value, line)
+    except ValueError as exc:
+        draft.error(line, f"{name}: {exc}")
+        return
+    draft.directives.append(Directive(name, value, line))
+    if name in SCALARS:
+        if name in draft.last and draft.last[name][0] != converted:
+            earlier = draft.last[name][1]
+            where = "on the same line" if earlier == line else f"on line {earlier}"
+            draft.warning(line, f"{name} is given again (first {where}); the last value, {value}, is used")
+        draft.last[name] = (converted, line)
+    if rule.support == "warning":
+        draft.warning(line, f"{name} is ignored: {rule.note}")
+    elif rule.support == "error":
+        draft.error(line, f"{name}: {rule.note}")
+
+
+def _convert(draft: _Draft, name: str, rule: DirectiveRule, value: str, line: int) -> object:
+    """Check one value and record its effect; return the value to remember for scalars."""
+    kind = rule.kind
+    if kind == "time":
+        millis, note = parse_msec(value)
+        if note:
+            draft.warning(line, f"{name}: {note}")
+        if millis <= 0 and name in ("keepalive", "warntime"):
+            raise ValueError(f"'{value}' must be more than 0 ms")
+        return millis
+    if kind in ("int", "port"):
+        number, note = parse_c_int(value)
+        if note:
+            draft.warning(line, f"{name}: {note}")
+        low, high = (1, 65535) if kind == "port" else (rule.low, rule.high)
+        if (low is not None and number < low) or (high is not None and number > high):
+            bounds = f"{low}-{high}" if high is not None else f"at least {low}"
+            raise ValueError(f"invalid value [{value}]: must be {bounds}")
+        return number
+    if kind == "bool":
+        return parse_bool(value)
+    if kind == "choice":
+        if value not in rule.choices:
+            raise ValueError(f"invalid value [{value}]: use one of {', '.join(rule.choices)}")
+        return value
+    if kind == "facility":
+        if value.lower() not in SYSLOG_FACILITIES:
+            raise ValueError(f"Log facility({value}) not valid")
+        return value
+    if kind == "failback":
+        draft.failback_set_explicitly = True
+        draft.auto_failback = "legacy" if value.lower() == "legacy" else ("on" if parse_bool(value) else "off")
+        return draft.auto_failback
+    if kind == "nice_failback":
+        return _nice_failback(draft, value, line)
+    if kind == "crm":
+        return _crm(draft, name, value, line)
+    if kind == "node":
+        _add_node(draft, value, line)
+    elif kind == "bcast":
+        medium = hacf_media.parse_bcast(value, DEFAULT_UDPPORT, line)
+        draft.media.append((medium, int(draft.value("udpport", DEFAULT_UDPPORT))))  # type: ignore[arg-type]
+    elif kind in ("mcast", "mcast6", "ucast", "ucast6"):
+        _add_line_medium(draft, kind, value, line)
+    elif kind == "ping":
+        draft.ping_nodes.append(hacf_media.check_host(value))
+    elif kind == "apiauth":
+        words = value.split()
+        if len(words) < 2 or not all(w.startswith(("uid=", "gid=")) for w in words[1:]):
+            raise ValueError(f"[{value}] needs a client name and uid=... and/or gid=...")
+    elif name == "serial":
+        draft.serial_lines.append(line)
+    return value
+
+
+def _add_node(draft: _Draft, value: str, line: int) -> None:
+    node = value.lower()
+    if len(node.encode()) >= HOSTLENG:
+        raise ValueError(f"node name '{value}' is longer than {HOSTLENG - 1} bytes")
+    if node in draft.nodes:
+        draft.warning(line, f"node {node} is listed more than once")
+        return
+    if len(draft.nodes) >= MAXNODE:
+        raise ValueError(f"more than {MAXNODE} nodes")
+    draft.nodes.append(node)
+    if draft.first_node_line is None:
+        draft.first_node_line = line
+
+
+def _add_line_medium(draft: _Draft, kind: str, rest: str, line: int) -> None:
+    if not rest:
+        draft.warning(line, f"{kind} line without an interface is ignored (as Heartbeat does)")
+        return
+    port = int(draft.value("udpport", DEFAULT_UDPPORT))  # type: ignore[arg-type]
+    if kind in ("mcast", "mcast6"):
+        medium, extra = hacf_media.parse_mcast(kind, rest, line)
+    else:
+        medium, extra = hacf_media.parse_ucast(kind, rest, DEFAULT_UDPPORT, line)
+    if extra:
+        draft.warning(line, f"{kind}: words after the last field are ignored: {' '.join(extra)}")
+    draft.media.append((medium, port))
+
+
+def _nice_failback(draft: _Draft, value: str, line: int) -> AutoFailback:
+    parse_bool(value)
+    # Heartbeat's rule (its own bug included): the earlier auto_failback decides, not the value given.
+    new: AutoFailback = "off" if draft.auto_failback in ("on", "off") and draft.failback_set_explicitly else "legacy"
+    draft.warning(line, f"nice_failback flag is obsolete: 'nice_failback {value}' has been interpreted as "
+                        f"'auto_failback {new}', as Heartbeat does. Use auto_failback {{on, off, legacy}} instead")
+    draft.auto_failback = new
+    draft.failback_set_explicitly = True
+    return new
+
+
+def _crm(draft: _Draft, name: str, value: str, line: int) -> str:
+    if "crm" in draft.last:
+        raise ValueError(f"crm/pacemaker is given twice (first on line {draft.last['crm'][1]})")
+    lowered = value.lower()
+    if lowered in CRM_ON:
+        raise ValueError(f"'{name} {value}' hands resources to Pacemaker; hbd manages haresources only "
+                         f"(use '{name} off')")
+    if lowered not in CRM_OFF:
+        raise ValueError(f"invalid value [{value}]: hbd accepts only off")
+    draft.last["crm"] = (False, line)
+    return value
+
+
+def _finish(draft: _Draft, local_node: str) -> HaCf | None:
+    timing = _timing(draft)
+    nodes = list(draft.nodes)
+    autojoin = draft.value("autojoin", "none")
+    if local_node not in nodes:
+        if autojoin == "any":
+            nodes.append(local_node)  # Heartbeat adds the node itself in this mode
+        elif nodes:
+            draft.error(draft.first_node_line or 0, f"Current node [{local_node}] not in configuration! "
+                        f"(nodes: {', '.join(nodes)}; the local name is `uname -n`, nodeinfo or --node)")
+    if not nodes:
+        draft.problems.error(draft.path, None, "no nodes defined (add `node NAME` for each cluster node)")
+    elif len(nodes) > 2:
+        draft.warning(draft.first_node_line or 0,
+                      f"{len(nodes)} nodes: hbd, like Heartbeat's haresources mode, manages resources for two")
+    media = _media(draft)
+    if not media:
+        why = " (serial links are not supported by hbd)" if draft.serial_lines else ""
+        draft.problems.error(draft.path, None, f"No heartbeat media defined{why}: add bcast, mcast or ucast")
+    _check_logging(draft)
+    if timing is None or not nodes or not media:
+        return None
+    return HaCf(
+        path=str(draft.path),
+        nodes=tuple(nodes),
+        local_node=local_node,
+        timing=timing,
+        media=tuple(media),
+        udpport=int(draft.value("udpport", DEFAULT_UDPPORT)),  # type: ignore[arg-type]
+        auto_failback=draft.auto_failback,
+        ping_nodes=tuple(draft.ping_nodes),
+        logfile=draft.value("logfile"),  # type: ignore[arg-type]
+        debugfile=draft.value("debugfile"),  # type: ignore[arg-type]
+        logfacility=draft.value("logfacility"),  # type: ignore[arg-type]
+        use_logd=bool(draft.value("use_logd", False)),
+        realtime=bool(draft.value("realtime", True)),
+        hopfudge=int(draft.value("hopfudge", 1)),  # type: ignore[arg-type]
+        directives=tuple(draft.directives),
+    )
+
+
+def _timing(draft: _Draft) -> Timing | None:
+    keepalive = int(draft.value("keepalive", KEEPALIVE_MS))  # type: ignore[arg-type]
+    deadtime = int(draft.value("deadtime", DEADTIME_MS))  # type: ignore[arg-type]
+    warntime = int(draft.value("warntime", deadtime // 2))  # type: ignore[arg-type]
+    if "initdead" in draft.last:
+        initdead = int(draft.value("initdead"))  # type: ignore[arg-type]
+    elif deadtime > 10000:
+        initdead = deadtime
+    else:
+        initdead = 12000 if deadtime < 6000 else 2 * deadtime
+    deadping = int(draft.value("deadping", deadtime))  # type: ignore[arg-type]
+    ok = True
+    time_line = draft.line_of("deadtime") or draft.line_of("keepalive")
+    if deadtime <= 2 * keepalive:
+        draft.problems.error(draft.path, time_line, f"Dead time [{deadtime}] is too small compared to keeplive "
+                             f"[{keepalive}] (deadtime must be more than 2 x keepalive)")
+        ok = False
+    elif deadtime < DEADTIME_KEEPALIVES * keepalive:
+        draft.problems.warning(draft.path, time_line, f"deadtime {deadtime} ms is less than {DEADTIME_KEEPALIVES} x "
+                               f"keepalive ({keepalive} ms): a few lost heartbeats or a short stall will make "
+                               f"a live peer be declared dead")
+    if initdead < deadtime:
+        draft.problems.error(draft.path, draft.line_of("initdead"),
+                             f"Initial dead time [{initdead}] is smaller than deadtime [{deadtime}]")
+        ok = False
+    elif initdead < 10000:
+        draft.problems.warning(draft.path, draft.line_of("initdead"), f"Initial dead time [{initdead} ms] may be "
+                               f"too small! It accounts for slow network startup: make it >= deadtime and >= 10 s")
+    if "deadping" in draft.last and deadping <= 2 * keepalive:
+        draft.problems.error(draft.path, draft.line_of("deadping"),
+                             f"Ping dead time [{deadping}] is too small compared to keeplive [{keepalive}]")
+        ok = False
+    if "warntime" in draft.last and warntime >= deadtime:
+        draft.problems.warning(draft.path, draft.line_of("warntime"), f"warntime {warntime} ms is not below "
+                               f"deadtime {deadtime} ms: no late-heartbeat warning can come before a peer is dead")
+    elif "warntime" in draft.last and warntime <= keepalive:
+        draft.problems.warning(draft.path, draft.line_of("warntime"), f"warntime {warntime} ms is not above "
+                               f"keepalive {keepalive} ms: every heartbeat will be reported late")
+    if keepalive < LOW_KEEPALIVE_MS:
+        draft.problems.warning(draft.path, draft.line_of("keepalive"), f"keepalive {keepalive} ms is below "
+                               f"{LOW_KEEPALIVE_MS} ms: scheduling delays alone may make heartbeats late")
+    if not ok:
+        return None
+    return Timing(keepalive, deadtime, warntime, initdead, deadping)
+
+
+def _media(draft: _Draft) -> list[Medium]:
+    """Media with the file's final udpport on bcast/ucast, warning where Heartbeat would use another port."""
+    port = int(draft.value("udpport", DEFAULT_UDPPORT))  # type: ignore[arg-type]
+    out = []
+    for medium, port_then in draft.media:
+        if medium.kind in ("bcast", "ucast", "ucast6"):
+            if port_then != port:
+                draft.warning(medium.line or 0, f"{medium.kind} {medium.interface} comes before udpport "
+                              f"{port} (line {draft.line_of('udpport')}): hbd uses port {port}, Heartbeat would "
+                              f"use {port_then}; move udpport above the media")
+            medium = replace(medium, port=port)
+        out.append(medium)
+    return out
+
+
+def _check_logging(draft: _Draft) -> None:
+    logs = any(name in draft.last for name in ("logfile", "debugfile", "logfacility"))
+    facility = draft.value("logfacility")
+    if facility is not None and str(facility).lower() == "none" and not any(
+            name in draft.last for name in ("logfile", "debugfile")):
+        logs = False
+    if not logs and draft.value("use_logd") is False:
+        draft.error(draft.line_of("use_logd") or 0,
+                    "No log entry found in ha.cf and use_logd is set to off: nothing would be logged")
