@@ -1,0 +1,388 @@
+"""Heartbeat membership as a pure state machine: who is alive, on which links, from packets and the clock.
+
+`(event, now) -> actions`, with `now` the monotonic time in seconds. The runtime calls `handle()` for each
+authenticated message and again no later than `wakeup_at()`. Behaviour follows heartbeat.md §7.1, §7.2,
+§7.5, §7.8 and §8.3-8.6; log texts are Heartbeat's (§9.2) so that existing log checks keep working.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from hbd.config.model import HaCf, Timing
+from hbd.core.intervals import IntervalHistogram
+from hbd.core.membership_events import (
+    Action, CommUp, Deliver, Event, LinkChanged, LinkView, LocalHeartbeatLost, Log, MembershipView, NodeChanged,
+    NodeStatus, NodeView, PeerRestarted, PeerReturned, Received, Send,
+)
+from hbd.core.messages import Message
+from hbd.core.sequence import REXMIT_BATCH, PeerSequence, SentHistory, Verdict
+
+STARTUP_DT_S = 5.0  # for this long after start the advertised dt is deadtime + 2000 ms
+STARTUP_DT_EXTRA_MS = 2000
+REXMIT_FIRST_S = (0.05, 0.25)  # first NS_rexmit after a random delay (max_rexmit_delay 250 ms)
+REXMIT_REPEAT_S = 0.25
+REXMIT_TRIES = 20  # then the packet is given up as irretrievably lost
+ACK_EVERY = 10  # NS_ackmsg for about every 10th sequenced packet of a peer
+PROTOCOL = "1"
+
+
+@dataclass(frozen=True)
+class MembershipConfig:
+    local: str
+    nodes: tuple[str, ...]  # every configured node, the local one included, lower case
+    timing: Timing
+
+    @classmethod
+    def from_hacf(cls, hacf: HaCf) -> "MembershipConfig":
+        return cls(hacf.local_node.lower(), tuple(n.lower() for n in hacf.nodes), hacf.timing)
+
+
+@dataclass
+class _Link:
+    last: float | None = None
+    up: bool = False
+    top_seq: int = -1  # highest seq seen on this link: a replayed copy must not keep a link alive
+
+
+@dataclass
+class _Node:
+    name: str
+    status: NodeStatus = "init"
+    heard: bool = False
+    last: float | None = None
+    last_status_at: float | None = None
+    dt_s: float | None = None  # the node's advertised deadtime
+    links: dict[str, _Link] = field(default_factory=dict)
+    seq: PeerSequence = field(default_factory=PeerSequence)
+    histogram: IntervalHistogram = field(default_factory=IntervalHistogram)
+    rexmit_due: dict[int, tuple[float, int]] = field(default_factory=dict)  # seq -> (when, tries)
+    ack_slot: int = 0
+
+
+class Membership:
+    def __init__(self, config: MembershipConfig, now: float, *, generation: int,
+                 rng: random.Random | None = None):
+        self.config = config
+        self.generation = generation
+        self.rng = rng or random.Random(0)
+        t = config.timing
+        self.keepalive_s = t.keepalive_ms / 1000
+        self.deadtime_s = t.deadtime_ms / 1000
+        self.warntime_s = t.warntime_ms / 1000
+        self.initdead_s = t.initdead_ms / 1000
+        self.started = now
+        self.local_status: NodeStatus = "init"
+        self.comm_up = False
+        self.next_seq = 1
+        self.next_status_at = now
+        self.history = SentHistory()
+        self.nodes = {name: _Node(name) for name in config.nodes}
+        for i, node in enumerate(self.nodes.values()):
+            node.ack_slot = (i * 7 + len(node.name)) % ACK_EVERY  # spread the ACKs of several peers
+        self.local_lost = False
+
+    # --- entry points ------------------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Action]:
+        """The first status goes out as `init`, then at once as `up` (heartbeat.md §7.1, §11.14)."""
+        out: list[Action] = [self._status_send(now)]
+        self.local_status = "up"
+        out.append(Log("info", "Local status now set to: 'up'"))
+        out.append(self._status_send(now))
+        self.next_status_at = now + self.keepalive_s
+        return out
+
+    def handle(self, event: Event, now: float) -> list[Action]:
+        out: list[Action] = []
+        if isinstance(event, Received):
+            self._receive(event.message, event.link, now, out)
+        self._timers(now, out)
+        return out
+
+    def wakeup_at(self) -> float:
+        times = [self.next_status_at]
+        for node in self.nodes.values():
+            if node.status != "dead" or node.name == self.config.local:
+                deadline = self._deadline(node)
+                if deadline is not None:
+                    times.append(deadline)
+            times += [self._link_deadline(node, link) for link in node.links.values() if link.up]
+            times += [when for when, _ in node.rexmit_due.values()]
+        return min(times)
+
+    def send(self, body: tuple, dest: str | None = None) -> Send:
+        """Sequence a message of the layers above (resource, ask_resources, ...) and keep it for rexmit."""
+        seq = self.next_seq
+        self.next_seq += 1
+        self.history.add(seq, body, dest)
+        return Send(body, seq, dest)
+
+    def view(self, now: float) -> MembershipView:
+        def age(t: float | None) -> float | None:
+            return None if t is None else now - t
+        nodes = tuple(
+            NodeView(n.name, n.status, int(self._node_dt(n) * 1000), age(n.last), n.seq.generation,
+                     tuple(LinkView(k, v.up, age(v.last)) for k, v in sorted(n.links.items())),
+                     n.histogram.buckets())
+            for n in self.nodes.values())
+        return MembershipView(self.config.local, self.local_status, self.comm_up, nodes)
+
+    # --- sending -----------------------------------------------------------------------------------
+
+    def advertised_dt_ms(self, now: float) -> int:
+        extra = STARTUP_DT_EXTRA_MS if now - self.started < STARTUP_DT_S else 0
+        return self.config.timing.deadtime_ms + extra
+
+    def _status_send(self, now: float) -> Send:
+        body = (("t", "status"), ("st", self.local_status), ("dt", f"{self.advertised_dt_ms(now):x}"),
+                ("protocol", PROTOCOL))
+        return self.send(body)
+
+    # --- timers ------------------------------------------------------------------------------------
+
+    def _deadline(self, node: _Node) -> float | None:
+        if node.name == self.config.local:
+            if self.local_lost:
+                return None
+            return (node.last if node.heard else self.started) + (self.deadtime_s if node.heard else self.initdead_s)
+        if not self.comm_up or not node.heard:
+            return (node.last if node.heard else self.started) + max(self.initdead_s, self._node_dt(node))
+        return (node.last or self.started) + self._node_dt(node)
+
+    def _node_dt(self, node: _Node) -> float:
+        return node.dt_s if node.dt_s is not None else self.deadtime_s
+
+    def _link_deadline(self, node: _Node, link: _Link) -> float:
+        return (link.last or self.started) + self._node_dt(node)
+
+    def _timers(self, now: float, out: list[Action]) -> None:
+        for node in self.nodes.values():
+            deadline = self._deadline(node)
+            if deadline is not None and now >= deadline:
+                if node.name == self.config.local:
+                    self._local_dead(node, out)
+                elif node.status != "dead":
+                    self._node_dead(node, out)  # logs its links dead after it (heartbeat.md §7.2)
+            for name, link in sorted(node.links.items()):
+                if link.up and now >= self._link_deadline(node, link):
+                    self._link_down(node, name, out)
+            self._rexmit_requests(node, now, out)
+        if not self.comm_up:
+            self._check_comm_up(now, out)
+        if now >= self.next_status_at:
+            out.append(self._status_send(now))
+            # keep the cadence; after a stall, restart it rather than sending a burst
+            self.next_status_at += self.keepalive_s
+            if self.next_status_at <= now:
+                self.next_status_at = now + self.keepalive_s
+
+    def _link_down(self, node: _Node, name: str, out: list[Action]) -> None:
+        node.links[name].up = False
+        out += [Log("info", f"Link {node.name}:{name} dead."), LinkChanged(node.name, name, False)]
+
+    def _node_dead(self, node: _Node, out: list[Action]) -> None:
+        node.status = "dead"
+        node.rexmit_due.clear()
+        node.seq.missing.clear()
+        out += [Log("WARN", f"node {node.name}: is dead"), NodeChanged(node.name, "dead")]
+        for name, link in sorted(node.links.items()):
+            if link.up:
+                self._link_down(node, name, out)
+
+    def _local_dead(self, node: _Node, out: list[Action]) -> None:
+        self.local_lost = True
+        out += [Log("WARN", f"node {node.name}: is dead"),
+                Log("ERROR", "No local heartbeat. Forcing restart."),
+                Log("info", "See URL: http://linux-ha.org/wiki/FAQ#No_Local_Heartbeat"),
+                LocalHeartbeatLost()]
+        for name, link in sorted(node.links.items()):
+            if link.up:
+                self._link_down(node, name, out)
+
+    def _check_comm_up(self, now: float, out: list[Action]) -> None:
+        peers = [n for n in self.nodes.values() if n.name != self.config.local]
+        if all(n.heard or n.status == "dead" for n in peers):
+            self.comm_up = True
+            self.local_status = "active"
+            out += [Log("info", "Comm_now_up(): updating status to active"),
+                    Log("info", "Local status now set to: 'active'"), CommUp(), self._status_send(now)]
+
+    def _rexmit_requests(self, node: _Node, now: float, out: list[Action]) -> None:
+        due = sorted(seq for seq, (when, _) in node.rexmit_due.items() if when <= now)
+        for seq in due:
+            _, tries = node.rexmit_due[seq]
+            if tries >= REXMIT_TRIES:
+                self._give_up(node, seq, out)
+                continue
+            node.rexmit_due[seq] = (now + REXMIT_REPEAT_S, tries + 1)
+        for first, last in _ranges([s for s in due if s in node.rexmit_due]):
+            out.append(Send((("t", "NS_rexmit"), ("firstseq", str(first)), ("lastseq", str(last))), None, node.name))
+
+    def _give_up(self, node: _Node, seq: int, out: list[Action]) -> None:
+        node.rexmit_due.pop(seq, None)
+        node.seq.give_up(seq)
+        out.append(Log("ERROR", f"Irretrievably lost packet: node {node.name}: seq {seq}"))
+
+    # --- receiving ---------------------------------------------------------------------------------
+
+    def _receive(self, msg: Message, link: str, now: float, out: list[Action]) -> None:
+        src = msg.src
+        generation = msg.hex_field("hg")
+        if src is None or generation is None or msg.type is None:
+            out.append(Log("ERROR", f"message without src, hg or t dropped (from {src or '?'} on {link})"))
+            return
+        node = self.nodes.get(src)
+        if node is None:
+            out.append(Log("ERROR", f"process_status_message: bad node [{src}] in message"))
+            return
+        raw_seq = msg.get("seq")
+        seq = msg.hex_field("seq")
+        if raw_seq is not None and seq is None:
+            out.append(Log("ERROR", f"bad seq [{raw_seq}] from {src} dropped"))
+            return
+        if src == self.config.local:
+            self._receive_own(node, msg, generation, link, now, out)
+            return
+        was_dead = node.status == "dead" and node.heard
+        obs = node.seq.observe(generation, seq)
+        if obs.verdict is Verdict.REPLAY:
+            out.append(Log("ERROR", f"should_drop_message: attempted replay attack [{src}]? "
+                                    f"[gen = {generation}, curgen = {obs.previous_generation}]"))
+            return
+        if obs.restart:
+            out += [Log("info", f"Heartbeat restart on node {src}"), PeerRestarted(src, generation)]
+            node.rexmit_due.clear()
+            node.last_status_at = None
+            for state in node.links.values():
+                state.top_seq = -1
+        if seq is not None:
+            self._refresh_link(node, link, seq, now, out)
+        if obs.verdict is Verdict.DUPLICATE:
+            return
+        if seq is not None:
+            node.last = now  # only sequenced packets prove life: a replayed NS_ packet cannot
+        if was_dead and obs.in_order and not obs.restart and seq is not None:
+            out += _partition_logs(src)
+            out.append(PeerReturned(src))
+        self._note_sequence(node, obs, now, out)
+        node.heard = node.heard or seq is not None
+        dest = msg.get("dest")
+        if dest is not None and dest.lower() != self.config.local:
+            self._after_accept(node, now, out)
+            return  # addressed to someone else: it counted for the sequence only
+        if msg.type == "status":
+            if obs.in_order:
+                self._status(node, msg, now, out)
+        elif msg.type == "NS_rexmit":
+            self._rexmit_answer(node, msg, now, out)
+        elif msg.type == "NS_nak_rexmit":
+            first = msg.hex_field("firstseq")
+            if first is not None and first in node.rexmit_due:
+                self._give_up(node, first, out)
+        elif msg.type == "reqnodes":
+            nodelist = "".join(f"{n} " for n in self.config.nodes)
+            out.append(self.send((("t", "repnodes"), ("nodelist", nodelist), ("delnodelist", "")), src))
+        elif seq is not None and not msg.type.startswith("NS_"):
+            out.append(Deliver(msg))
+        if seq is not None and seq % ACK_EVERY == node.ack_slot:
+            out.append(Send((("t", "NS_ackmsg"), ("ackseq", f"{seq:x}")), None, src))
+        self._after_accept(node, now, out)
+
+    def _after_accept(self, node: _Node, now: float, out: list[Action]) -> None:
+        if node.status == "dead" and node.last == now:  # a sequenced packet before its first status
+            node.status = "init"
+            out.append(NodeChanged(node.name, "init"))
+        if not self.comm_up:
+            self._check_comm_up(now, out)
+
+    def _receive_own(self, node: _Node, msg: Message, generation: int, link: str, now: float,
+                     out: list[Action]) -> None:
+        seq = msg.hex_field("seq")
+        if seq is None:
+            return  # our own NS_ packets looped back: nothing to learn
+        if generation != self.generation:
+            out.append(Log("ERROR", f"should_drop_message: attempted replay attack [{node.name}]? "
+                                    f"[gen = {generation}, curgen = {self.generation}]"))
+            return
+        if self._refresh_link(node, link, seq, now, out):
+            node.last = now
+            node.heard = True
+            self.local_lost = False
+            node.status = self.local_status
+
+    def _refresh_link(self, node: _Node, link: str, seq: int, now: float, out: list[Action]) -> bool:
+        """Only the first copy of a seq on a link proves that link alive; replayed copies prove nothing."""
+        state = node.links.setdefault(link, _Link())
+        if seq <= state.top_seq:
+            return False
+        state.top_seq, state.last = seq, now
+        if not state.up:
+            state.up = True
+            out += [Log("info", f"Link {node.name}:{link} up."), LinkChanged(node.name, link, True)]
+        return True
+
+    def _note_sequence(self, node: _Node, obs, now: float, out: list[Action]) -> None:
+        if obs.gap is not None:
+            last, new = obs.gap
+            out.append(Log("WARN", f"{new - last - 1} lost packet(s) for [{node.name}] [{last}:{new}]"))
+            if obs.lost_a_lot:
+                out.append(Log("ERROR", "lost a lot of packets!"))
+                node.rexmit_due.clear()
+            else:
+                for missing in range(last + 1, new):
+                    node.rexmit_due[missing] = (now + self.rng.uniform(*REXMIT_FIRST_S), 0)
+        if obs.filled is not None:
+            node.rexmit_due.pop(obs.filled, None)
+            if obs.all_filled:
+                out.append(Log("info", f"No pkts missing from {node.name}!"))
+
+    def _status(self, node: _Node, msg: Message, now: float, out: list[Action]) -> None:
+        dt_ms = msg.hex_field("dt")
+        if dt_ms is not None and dt_ms > 0:
+            node.dt_s = dt_ms / 1000
+        if node.last_status_at is not None:
+            interval = now - node.last_status_at
+            interval_ms = int(interval * 1000)
+            node.histogram.add(interval_ms)
+            if interval > self._node_dt(node):
+                out.append(Log("CRIT", f"Late heartbeat: Node {node.name}: interval {interval_ms} ms (> deadtime)"))
+            elif interval > self.warntime_s:
+                out.append(Log("WARN", f"Late heartbeat: Node {node.name}: interval {interval_ms} ms"))
+        node.last_status_at = now
+        status = msg.get("st")
+        if status in ("init", "up", "active", "dead") and status != node.status:
+            node.status = status  # type: ignore[assignment]
+            out += [Log("info", f"Status update for node {node.name}: status {status}"),
+                    NodeChanged(node.name, node.status)]
+
+    def _rexmit_answer(self, node: _Node, msg: Message, now: float, out: list[Action]) -> None:
+        first, last = msg.dec_field("firstseq"), msg.dec_field("lastseq")
+        if first is None or last is None or last < first:
+            out.append(Log("ERROR", f"bad NS_rexmit from {node.name}"))
+            return
+        for seq in range(first, min(last, first + REXMIT_BATCH - 1) + 1):
+            entry = self.history.lookup(seq, now)
+            if isinstance(entry, str):
+                out.append(Log("ERROR", f"Cannot rexmit pkt {seq} for {node.name}: {entry}"))
+                out.append(Send((("t", "NS_nak_rexmit"), ("firstseq", f"{seq:x}"), ("info", entry)), None, node.name))
+            elif entry is not None:
+                out.append(Send(entry[0], seq, entry[1]))
+
+
+def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for seq in seqs:
+        if out and seq == out[-1][1] + 1:
+            out[-1] = (out[-1][0], seq)
+        else:
+            out.append((seq, seq))
+    return out
+
+
+def _partition_logs(node: str) -> list[Action]:
+    return [Log("CRIT", f"Cluster node {node} returning after partition."),
+            Log("info", "For information on cluster partitions, See URL: http://linux-ha.org/wiki/Split_Brain"),
+            Log("WARN", "Deadtime value may be too small."),
+            Log("info", "See FAQ for information on tuning deadtime."),
+            Log("info", "URL: http://linux-ha.org/wiki/FAQ#Heavy_Load")]
