@@ -1,0 +1,124 @@
+"""One cgroup per lab node: the set of its processes, frozen, thawed or killed together (v1 or v2)."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from hbd.errors import LabError
+
+V1_FREEZER = Path("/sys/fs/cgroup/freezer")
+V2_ROOT = Path("/sys/fs/cgroup")
+GROUP_DIR = "hbd-lab"
+SETTLE_TIMEOUT = 5.0
+POLL = 0.005
+
+
+def hierarchy_root() -> tuple[Path, int]:
+    """The freezer-capable hierarchy of this machine: cgroup v1 freezer, else the v2 unified tree."""
+    if (V1_FREEZER / "freezer.state").exists() or (V1_FREEZER / "cgroup.procs").exists():
+        return V1_FREEZER, 1
+    if (V2_ROOT / "cgroup.controllers").exists():
+        return V2_ROOT, 2
+    raise LabError("no cgroup freezer: need cgroup v1 freezer at /sys/fs/cgroup/freezer or cgroup v2")
+
+
+def lab_groups_root() -> Path:
+    return hierarchy_root()[0] / GROUP_DIR
+
+
+class NodeCgroup:
+    """Cgroup `hbd-lab/<lab>/<member>` in the freezer hierarchy."""
+
+    def __init__(self, lab: str, member: str):
+        root, self.version = hierarchy_root()
+        self.path = root / GROUP_DIR / lab / member
+
+    def create(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def join_self(self) -> None:
+        """Move the calling process in; safe in a preexec_fn (one open and write, no allocation-heavy work)."""
+        fd = os.open(self.path / "cgroup.procs", os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+
+    def pids(self) -> list[int]:
+        try:
+            text = (self.path / "cgroup.procs").read_text()
+        except FileNotFoundError:
+            return []
+        return [int(x) for x in text.split()]
+
+    def freeze(self) -> None:
+        self._set_frozen(True)
+
+    def thaw(self) -> None:
+        self._set_frozen(False)
+
+    def frozen(self) -> bool:
+        if self.version == 1:
+            return (self.path / "freezer.state").read_text().strip() == "FROZEN"
+        return "frozen 1" in (self.path / "cgroup.events").read_text()
+
+    def _set_frozen(self, frozen: bool) -> None:
+        if self.version == 1:
+            (self.path / "freezer.state").write_text("FROZEN" if frozen else "THAWED")
+            want = "FROZEN" if frozen else "THAWED"
+            self._wait(lambda: (self.path / "freezer.state").read_text().strip() == want, f"state {want}")
+        else:
+            (self.path / "cgroup.freeze").write_text("1" if frozen else "0")
+            want = f"frozen {int(frozen)}"
+            self._wait(lambda: want in (self.path / "cgroup.events").read_text(), want)
+
+    def kill_all(self) -> None:
+        """SIGKILL every process, with the group frozen so nothing forks in between."""
+        if not self.path.exists():
+            return
+        if self.version == 2 and (self.path / "cgroup.kill").exists():
+            (self.path / "cgroup.kill").write_text("1")
+        else:
+            self.freeze()
+            for pid in self.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.thaw()
+        self._wait(lambda: not self.pids(), "empty")
+
+    def remove(self) -> None:
+        """Kill what is left and remove the cgroup (and the lab's parent when it is empty)."""
+        if not self.path.exists():
+            return
+        self.kill_all()
+        _rmdir_bounded(self.path)
+        try:
+            self.path.parent.rmdir()
+        except OSError:
+            pass  # other members still there
+
+    def _wait(self, done, what: str) -> None:
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while not done():
+            if time.monotonic() > deadline:
+                raise LabError(f"cgroup {self.path}: not {what} after {SETTLE_TIMEOUT:g} s")
+            time.sleep(POLL)
+
+
+def _rmdir_bounded(path: Path) -> None:
+    # A killed process leaves the cgroup only once the kernel has reaped it; rmdir is EBUSY until then.
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while True:
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise LabError(f"cannot remove cgroup {path}: still busy after {SETTLE_TIMEOUT:g} s")
+            time.sleep(POLL)
