@@ -1,0 +1,177 @@
+"""Address announcement and duplicate detection on the wire: frames built with scapy, sent on AF_PACKET.
+
+IPv4: an RFC 5227 probe (who-has ADDR from 0.0.0.0) before adding, then gratuitous ARP request/reply
+pairs (spa = tpa = ADDR, to broadcast), as Heartbeat's send_arp puts them on the wire.
+IPv6: a DAD-style neighbour solicitation from :: before adding, then unsolicited neighbour
+advertisements to all-nodes. Every wait is bounded by a deadline.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, IPv6
+from scapy.layers.l2 import ARP, Ether
+
+ETH_P_ARP = 0x0806
+ETH_P_IPV6 = 0x86DD
+PACKET_OUTGOING = 4
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+ZERO_MAC = "00:00:00:00:00:00"
+ALL_NODES = "ff02::1"
+
+
+def garp_pair(mac: str, ip: str) -> tuple[bytes, bytes]:
+    """The request (op 1, tha zero) and reply (op 2, tha = own MAC) Heartbeat's send_arp sends."""
+    request = Ether(dst=BROADCAST, src=mac) / ARP(op=1, hwsrc=mac, psrc=ip, hwdst=ZERO_MAC, pdst=ip)
+    reply = Ether(dst=BROADCAST, src=mac) / ARP(op=2, hwsrc=mac, psrc=ip, hwdst=mac, pdst=ip)
+    return bytes(request), bytes(reply)
+
+
+def arp_probe(mac: str, ip: str) -> bytes:
+    """RFC 5227 probe: sender IP 0.0.0.0, so no host updates its cache from it."""
+    return bytes(Ether(dst=BROADCAST, src=mac) / ARP(op=1, hwsrc=mac, psrc="0.0.0.0", hwdst=ZERO_MAC, pdst=ip))
+
+
+def solicited_node(ip: str) -> tuple[str, str]:
+    """The solicited-node multicast address of ip and its Ethernet group address."""
+    low = ipaddress.IPv6Address(ip).packed[-3:]
+    group = ipaddress.IPv6Address(bytes.fromhex("ff0200000000000000000001ff") + low)
+    return str(group), "33:33:ff:" + ":".join(f"{b:02x}" for b in low)
+
+
+def ns_probe(mac: str, ip: str) -> bytes:
+    """DAD neighbour solicitation: from ::, to the solicited-node group, no source link-layer option."""
+    group, group_mac = solicited_node(ip)
+    return bytes(Ether(dst=group_mac, src=mac) / IPv6(src="::", dst=group, hlim=255) / ICMPv6ND_NS(tgt=ip))
+
+
+def unsolicited_na(mac: str, ip: str) -> bytes:
+    """Unsolicited neighbour advertisement (override set) to all-nodes, carrying our link-layer address."""
+    return bytes(Ether(dst="33:33:00:00:00:01", src=mac) / IPv6(src=ip, dst=ALL_NODES, hlim=255)
+                 / ICMPv6ND_NA(tgt=ip, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
+
+
+def announcement(mac: str, ip: str) -> tuple[bytes, ...]:
+    """One round of announcement frames for ip: an ARP pair for IPv4, one advertisement for IPv6."""
+    if ipaddress.ip_address(ip).version == 4:
+        return garp_pair(mac, ip)
+    return (unsolicited_na(mac, ip),)
+
+
+def conflict_mac(frame: bytes, ip: str, own_mac: str) -> str | None:
+    """The MAC of another host claiming ip in this frame, else None (pure: tested on captured frames)."""
+    pkt = Ether(frame)
+    if pkt.src.lower() == own_mac.lower():
+        return None
+    if ARP in pkt:
+        arp = pkt[ARP]
+        # A reply for ip, or anyone using ip as sender (an announcement or a probe of its own).
+        if arp.psrc == ip:
+            return str(arp.hwsrc)
+        return None
+    if ICMPv6ND_NA in pkt and pkt[ICMPv6ND_NA].tgt == ip:
+        opt = pkt.getlayer(ICMPv6NDOptDstLLAddr)
+        return str(opt.lladdr) if opt is not None else str(pkt.src)
+    if ICMPv6ND_NS in pkt and pkt[ICMPv6ND_NS].tgt == ip and pkt[IPv6].src == "::":
+        return str(pkt.src)  # another host is probing for the same address right now
+    return None
+
+
+def _open(iface: str, proto: int) -> socket.socket:
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
+    sock.bind((iface, proto))
+    return sock
+
+
+def send_frames(iface: str, frames: tuple[bytes, ...]) -> None:
+    with _open(iface, ETH_P_ARP) as sock:
+        for frame in frames:
+            sock.send(frame)
+
+
+def probe(iface: str, mac: str, ip: str, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> str | None:
+    """Ask whether another host holds ip; wait at most timeout_s; return its MAC or None."""
+    v6 = ipaddress.ip_address(ip).version == 6
+    with _open(iface, ETH_P_IPV6 if v6 else ETH_P_ARP) as sock:
+        sock.send(ns_probe(mac, ip) if v6 else arp_probe(mac, ip))
+        end = clock() + timeout_s
+        for _ in range(10000):  # bounded also in count: a flood of frames must not keep us here
+            left = end - clock()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([sock], [], [], left)
+            if not ready:
+                return None
+            frame, addr = sock.recvfrom(2048)
+            if addr[2] == PACKET_OUTGOING:
+                continue
+            found = conflict_mac(frame, ip, mac)
+            if found:
+                return found
+    return None
+
+
+@dataclass
+class Burst:
+    """The announcement rounds still to send after the first, `interval_s` apart."""
+
+    iface: str
+    frames: tuple[bytes, ...]
+    remaining: int
+    interval_s: float
+    still_held: Callable[[], bool] | None = None  # checked before each round: stop once the address left
+    sent: int = 0
+    thread: threading.Thread | None = field(default=None, repr=False)
+    cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        self.wait(1.0)
+
+    def run(self) -> None:
+        with _open(self.iface, ETH_P_ARP) as sock:
+            for _ in range(self.remaining):
+                if self.cancelled.wait(self.interval_s):
+                    return
+                if self.still_held is not None and not self.still_held():
+                    return
+                for frame in self.frames:
+                    sock.send(frame)
+                self.sent += 1
+
+    def start_thread(self) -> None:
+        self.thread = threading.Thread(target=self._run_quietly, name=f"garp-{self.iface}", daemon=True)
+        self.thread.start()
+
+    def _run_quietly(self) -> None:
+        try:
+            self.run()
+        except OSError:
+            pass  # the interface went away mid-burst: the address is gone with it, nothing to announce
+
+    def wait(self, timeout_s: float) -> bool:
+        if self.thread is not None:
+            self.thread.join(timeout_s)
+            return not self.thread.is_alive()
+        return True
+
+    def detach(self) -> int:
+        """Finish the burst in a child process, so a short-lived command can exit at once (send_arp's `-b`)."""
+        pid = os.fork()
+        if pid:
+            return pid
+        try:
+            os.setsid()
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            self._run_quietly()
+        finally:
+            os._exit(0)
