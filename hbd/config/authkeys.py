@@ -69,12 +69,17 @@ def parse_authkeys(path: str | Path, problems: Problems) -> AuthKeys | None:
         keys[key.index] = (key, number)
         if auth is not None and key.index == auth[0]:
             active = key.index
-    if auth is None:
+    line_errors = any(p.severity == "error" for p in problems.items[first_problem:])
+    if line_errors:
+        pass  # a bad `auth` or key line already explains why no signing key was found
+    elif auth is None:
         problems.error(path, None, f"Missing auth directive in keyfile [{path}] (add `auth N` before the keys)")
     elif active is None and auth[0] in keys and keys[auth[0]][1] < auth[1]:
         problems.error(path, auth[1], f"auth {auth[0]} comes after key {auth[0]} (line {keys[auth[0]][1]}); "
                                       f"Heartbeat reads `auth N` first: move this line above the keys")
-    elif active is None and 0 <= auth[0] < MAXAUTH:
+    elif active is None and not 0 <= auth[0] < MAXAUTH:
+        problems.error(path, auth[1], f"Invalid authnum [{auth[0]}]: key indexes are 0-{MAXAUTH - 1}")
+    elif active is None:
         problems.error(path, auth[1], f"Auth Key [{auth[0]}] not found in keyfile [{path}]")
     if any(p.severity == "error" for p in problems.items[first_problem:]) or active is None:
         return None
@@ -92,9 +97,6 @@ def _auth_line(path: Path, problems: Problems, number: int, line: str,
         problems.error(path, number, f"Invalid auth line [{line}] (expected `auth N`)")
         return earlier
     index = int(match.group(1))
-    if not 0 <= index < MAXAUTH:
-        problems.error(path, number, f"Invalid authnum [{index}]: key indexes are 0-{MAXAUTH - 1}")
-        return earlier
     if earlier is not None:
         problems.warning(path, number, f"auth is given again (first on line {earlier[1]}); this one is used")
     return index, number

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 
-# A number is digits and dots (as Heartbeat's NUMCHARS); the unit must follow without a space, because
-# a space splits the value into two values before it is ever converted.
-_TIME = re.compile(r"(?P<num>[0-9.]+)(?P<unit>[A-Za-z]*)(?P<rest>.*)", re.DOTALL)
+# A number is digits and dots (as Heartbeat's NUMCHARS), then the unit. In ha.cf the unit must follow
+# without a space, because a space splits the value in two before it is converted; the converter itself,
+# like Heartbeat's, allows the space.
+_TIME = re.compile(r"(?P<num>[0-9.]+)[ \t]*(?P<unit>[A-Za-z]*)(?P<rest>.*)", re.DOTALL)
 _FLOAT_PREFIX = re.compile(r"[0-9]*\.?[0-9]*")
 _UNITS_MS = {"": 1000.0, "ms": 1.0, "msec": 1.0, "us": 0.001, "usec": 0.001}
 
