@@ -157,7 +157,10 @@ def _noop_runner(step: Step) -> bool:
     return True
 
 
-def _real_runner() -> Callable[[Step], bool] | None:
+def choose_runner(mode: str) -> Callable[[Step], bool] | None:
+    """noop prints only; test runs each step through the agents (None when they are not installed)."""
+    if mode == "noop":
+        return _noop_runner
     try:
         executor = importlib.import_module("hbd.agents.executor")
     except ModuleNotFoundError:
@@ -167,7 +170,7 @@ def _real_runner() -> Callable[[Step], bool] | None:
 
 def run_op(args: Args, mode: str, op: Op, rtype: str, name: str) -> int:
     print("Running in test mode.", file=sys.stderr)
-    runner = _noop_runner if mode == "noop" else _real_runner()
+    runner = choose_runner(mode)
     if runner is None:
         print("hbd test: running agents for real needs hbd.agents.executor, which is not installed", file=sys.stderr)
         return 1
@@ -182,7 +185,9 @@ def run_op(args: Args, mode: str, op: Op, rtype: str, name: str) -> int:
     print(f"{begin} {target.name}...")
     ok = True
     for step in target.steps:
-        if target.shown(step):
+        if not target.shown(step):  # the agent has no such action (or the node is a haresources group)
+            continue
+        if mode == "noop":
             print(f"[{step.op}] {target.label(step.node)}", flush=True)
         if not runner(step):
             ok = False
