@@ -64,6 +64,7 @@ class _Draft:
     auto_failback: AutoFailback = "legacy"
     failback_set_explicitly: bool = False
     directives: list[Directive] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)  # directives with a refused value: skip checks built on them
 
     def error(self, line: int, text: str) -> None:
         self.problems.error(self.path, line, text)
@@ -118,7 +119,12 @@ def _parse_line(draft: _Draft, number: int, line: str) -> None:
     values = [v for v in re.split(_DELIM_RE, rest) if v]
     if not values:
         draft.warning(number, f"{name} has no value; the line is ignored (as Heartbeat does)")
-    for value in values:
+    for i, value in enumerate(values):
+        if rule.kind == "time" and i and value.lower() in ("ms", "msec", "us", "usec"):
+            draft.broken.add(name)
+            draft.error(number, f"{name}: '{values[i - 1]} {value}': the unit must follow the number without "
+                                f"a space (write {values[i - 1]}{value})")
+            continue
         _apply(draft, name, rule, value, number)
 
 
@@ -138,6 +144,7 @@ def _apply(draft: _Draft, name: str, rule: DirectiveRule, value: str, line: int)
     try:
         converted = _convert(draft, name, rule, value, line)
     except ValueError as exc:
+        draft.broken.add(name)
         draft.error(line, f"{name}: {exc}")
         return
     draft.directives.append(Directive(name, value, line))
@@ -264,19 +271,19 @@ def _finish(draft: _Draft, local_node: str) -> HaCf | None:
     timing = _timing(draft)
     nodes = list(draft.nodes)
     autojoin = draft.value("autojoin", "none")
-    if local_node not in nodes:
+    if local_node not in nodes and "node" not in draft.broken:
         if autojoin == "any":
             nodes.append(local_node)  # Heartbeat adds the node itself in this mode
         elif nodes:
             draft.error(draft.first_node_line or 0, f"Current node [{local_node}] not in configuration! "
                         f"(nodes: {', '.join(nodes)}; the local name is `uname -n`, nodeinfo or --node)")
-    if not nodes:
+    if not nodes and "node" not in draft.broken:
         draft.problems.error(draft.path, None, "no nodes defined (add `node NAME` for each cluster node)")
     elif len(nodes) > 2:
         draft.warning(draft.first_node_line or 0,
                       f"{len(nodes)} nodes: hbd, like Heartbeat's haresources mode, manages resources for two")
     media = _media(draft)
-    if not media:
+    if not media and not draft.broken & {"bcast", "mcast", "mcast6", "ucast", "ucast6"}:
         why = " (serial links are not supported by hbd)" if draft.serial_lines else ""
         draft.problems.error(draft.path, None, f"No heartbeat media defined{why}: add bcast, mcast or ucast")
     _check_logging(draft)
@@ -312,6 +319,8 @@ def _timing(draft: _Draft) -> Timing | None:
     else:
         initdead = 12000 if deadtime < 6000 else 2 * deadtime
     deadping = int(draft.value("deadping", deadtime))  # type: ignore[arg-type]
+    if draft.broken & {"keepalive", "deadtime", "warntime", "initdead", "deadping"}:
+        return None  # the refused value is the error; checks on a guessed value would only add noise
     ok = True
     time_line = draft.line_of("deadtime") or draft.line_of("keepalive")
     if deadtime <= 2 * keepalive:
@@ -368,6 +377,6 @@ def _check_logging(draft: _Draft) -> None:
     if facility is not None and str(facility).lower() == "none" and not any(
             name in draft.last for name in ("logfile", "debugfile")):
         logs = False
-    if not logs and draft.value("use_logd") is False:
+    if not logs and draft.value("use_logd") is False and not draft.broken & {"logfile", "debugfile", "logfacility"}:
         draft.error(draft.line_of("use_logd") or 0,
                     "No log entry found in ha.cf and use_logd is set to off: nothing would be logged")
