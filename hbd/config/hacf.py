@@ -81,19 +81,27 @@ class _Draft:
 
 def parse_hacf(path: str | Path, problems: Problems, local_node: str | None = None) -> HaCf | None:
     """Read ha.cf; every problem goes to `problems`. Returns None when the file cannot be used."""
+    return read_hacf(path, problems, local_node)[0]
+
+
+def read_hacf(path: str | Path, problems: Problems,
+              local_node: str | None = None) -> tuple[HaCf | None, tuple[str, ...] | None]:
+    """Like parse_hacf, and also the node names when they were read without error, even if the rest was
+    refused: haresources can then still be checked against them."""
     path = Path(path)
     text = read_text(path, problems, "config file")
     if text is None:
-        return None
+        return None, None
     draft = _Draft(path, problems)
     first_problem = len(problems.items)
     for number, line in numbered_lines(text, path, problems):
         _parse_line(draft, number, line)
     node = local_node_name(path.parent, None) if local_node is None else local_node.lower()
     hacf = _finish(draft, node)
+    nodes = None if "node" in draft.broken else tuple(draft.nodes)
     if any(p.severity == "error" for p in problems.items[first_problem:]):
-        return None
-    return hacf
+        return None, nodes
+    return hacf, nodes
 
 
 def _parse_line(draft: _Draft, number: int, line: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hbd.config.authkeys import parse_authkeys
-from hbd.config.hacf import local_node_name, parse_hacf
+from hbd.config.hacf import local_node_name, read_hacf
 from hbd.config.haresources import parse_haresources
 from hbd.config.model import AuthKeys, HaCf, HeartbeatConfig
 from hbd.errors import Problems
@@ -33,9 +33,10 @@ def load_heartbeat_dir(
     directory = Path(directory)
     hacf_path, keys_path, res_path = (directory / n for n in ("ha.cf", "authkeys", "haresources"))
     first_problem = len(problems.items)
-    hacf = parse_hacf(hacf_path, problems, local_node_name(directory, node))
+    hacf, nodes = read_hacf(hacf_path, problems, local_node_name(directory, node))
     keys = parse_authkeys(keys_path, problems) if need_authkeys else not_loaded_authkeys(keys_path)
-    groups = parse_haresources(res_path, problems, hacf.nodes if hacf is not None else None)
+    # Without a usable node list (none given, or refused) the groups cannot be checked against it.
+    groups = parse_haresources(res_path, problems, hacf.nodes if hacf is not None else (nodes or None))
     if hacf is not None:
         _check_resource_mode(hacf, problems, haresources_present=groups is not None)
     if any(p.severity == "error" for p in problems.items[first_problem:]):
