@@ -12,6 +12,7 @@ error and the extra reference an error, so `hbd config check` and the daemon rej
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from hbd.config.model import ResourceNode
 from hbd.config.rules import Rule, builtin_rules
 from hbd.errors import ConfigError, Problems
 
+_LOCATION_SUFFIX = re.compile(r", line \d+, column \d+$")
 MAX_BYTES = 16 * 1024 * 1024  # far above any real cluster.conf; protects the parser from a wrong path
 
 
@@ -94,10 +96,9 @@ def parse_xml(path: Path, problems: Problems) -> Any:
     try:
         return etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        first = exc.error_log[0] if len(exc.error_log) else None
-        line = first.line if first is not None else exc.lineno
-        text = first.message if first is not None else str(exc.msg)
-        raise problems.fail(path, line or None, f"not well-formed XML: {text.strip()}") from None
+        # exc.error_log may also hold older entries of this thread's log (a previous schema check)
+        text = _LOCATION_SUFFIX.sub("", str(exc.msg or exc)).strip()
+        raise problems.fail(path, exc.lineno or None, f"not well-formed XML: {text}") from None
     except (etree.LxmlError, ValueError) as exc:
         raise problems.fail(path, None, f"not well-formed XML: {exc}") from None
 
