@@ -188,7 +188,7 @@ def run_op(args: Args, mode: str, op: Op, rtype: str, name: str) -> int:
         if not target.shown(step):  # the agent has no such action (or the node is a haresources group)
             continue
         if mode == "noop":
-            print(f"[{step.op}] {target.label(step.node)}", flush=True)
+            print(f"[{step.op}] {target.label(step.node)}")
         if not runner(step):
             ok = False
             if op != "stop":  # a failed start or status ends the walk; stop goes on with the rest

@@ -11,7 +11,6 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
@@ -27,6 +26,12 @@ NODE_OPTIONS = (
 )
 RM_SECTIONS = ("failoverdomains", "events", "resources", "resource-defaults")
 ROOT_TYPES = ("service", "vm")
+
+
+def quoteattr(name: str) -> str:
+    """Attribute and element names of the rule table are plain XML names: no escaping needed."""
+    assert name.replace("-", "").replace("_", "").isalnum(), name
+    return f'"{name}"'
 
 
 def _attrs(names: list[str], optional: bool = True, indent: str = "      ") -> list[str]:

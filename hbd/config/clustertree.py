@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
+
 from hbd.config.model import ResourceNode
 from hbd.config.rules import Rule, builtin_rules, rule_for
 from hbd.errors import Problems
@@ -82,7 +84,7 @@ class TreeBuild:
 
 
 def _elements(elem: Any) -> list[Any]:
-    return [c for c in elem if isinstance(c.tag, str)]
+    return list(elem.iterchildren(tag=etree.Element))
 
 
 def _yes(value: str | None) -> bool:
@@ -274,7 +276,9 @@ class _Builder:
                   ancestors: list[tuple[str, dict[str, str | None]]], xpath: str) -> list[ResourceNode]:
         children: list[ResourceNode] = []
         kids = _elements(elem)
-        positions = {id(k): i for i, k in enumerate(kids, 1)}
+        if not kids:
+            return children
+        tags = [k.tag for k in kids]
         declared = {ct.type for ct in rule.children} if rule is not None else set()
         for ct in rule.children if rule is not None else ():
             child_rule = self.rules.get(ct.type)
@@ -282,19 +286,19 @@ class _Builder:
                 if ct.forbid:
                     self._report_forbidden(kids, ct.type, rule)
                 continue
-            for kid in kids:
-                if kid.tag != ct.type:
+            for pos, tag in enumerate(tags, 1):
+                if tag != ct.type:
                     continue
-                node = self._node(child_rule, kid, ancestors, f"{xpath}/child::*[{positions[id(kid)]}]")
+                node = self._node(child_rule, kids[pos - 1], ancestors, f"{xpath}/child::*[{pos}]")
                 if node is _MISSING:
                     break
                 if node is not None:
                     children.append(node)
-        for pos, kid in enumerate(kids, 1):
-            child_rule = rule_for(kid.tag, self.rules)
+        for pos, tag in enumerate(tags, 1):
+            child_rule = rule_for(tag, self.rules)
             if child_rule is None or child_rule.type in declared:
                 continue
-            node = self._node(child_rule, kid, ancestors, f"{xpath}/child::*[{pos}]")
+            node = self._node(child_rule, kids[pos - 1], ancestors, f"{xpath}/child::*[{pos}]")
             if node is _MISSING:
                 self.out.messages.append(f"No resource found @ {xpath}/child::*[{pos}]")
                 break

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from hbd.config.model import ChildType
 
@@ -159,10 +159,14 @@ class Rule:
     def agent(self) -> str:
         return f"{self.type}.sh"
 
-    def param(self, name: str) -> Param | None:
-        return next((p for p in self.params if p.name == name), None)
+    @cached_property
+    def _by_name(self) -> dict[str, Param]:
+        return {p.name: p for p in self.params}
 
-    @property
+    def param(self, name: str) -> Param | None:
+        return self._by_name.get(name)
+
+    @cached_property
     def primary(self) -> Param | None:
         return next((p for p in self.params if p.primary), None)
 
