@@ -1,5 +1,7 @@
 """`python -m hbd.agents [options] AGENT [ARGS] start|stop|status`: run one agent, Heartbeat-style output.
 
+OPERATION may be several, comma separated (`start,status,stop`), run in order in one process (one
+network and mount namespace); the exit code is then that of the last.
 AGENT ARGS is a haresources resource, `::` or space separated: `IPaddr2 192.0.2.50/24/eth0`,
 `IPaddr2::192.0.2.50/24/eth0`, `Filesystem /dev/loop0 /mnt ext4`, `drbddisk r0`, `ocf:heartbeat:Dummy
 state=/tmp/x`. Exit codes follow the resource.d wrappers: 0 success (status: running), 7 status
@@ -13,7 +15,7 @@ import logging
 import sys
 import time
 
-from hbd.agents.base import OPS, Outcome
+from hbd.agents.base import OPS, Agent, Outcome
 from hbd.agents.registry import Registry
 from hbd.errors import AgentError
 
@@ -32,12 +34,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def split_words(words: list[str]) -> tuple[str, tuple[str, ...], str]:
-    *res, op = words
-    if op not in OPS or not res:
-        raise AgentError(f"expected AGENT [ARGS] {{{'|'.join(OPS)}}}, got: {' '.join(words)}")
+def split_words(words: list[str]) -> tuple[str, tuple[str, ...], list[str]]:
+    *res, last = words
+    ops = last.split(",")
+    if not res or not all(op in OPS for op in ops):
+        raise AgentError(f"expected AGENT [ARGS] {{{'|'.join(OPS)}}}[,...], got: {' '.join(words)}")
     name, *first_args = res[0].split("::")
-    return name, tuple(first_args) + tuple(res[1:]), op
+    return name, tuple(first_args) + tuple(res[1:]), ops
 
 
 def exit_code(agent_kind: str, op: str, outcome: Outcome) -> int:
@@ -57,11 +60,18 @@ def main(argv: list[str] | None = None) -> int:
                 "garp_interval_ms": args.garp_interval_ms}
     registry = Registry(status_by_output=args.status_by_output, background_burst=args.foreground_burst)
     try:
-        name, agent_args, op = split_words(args.resource)
+        name, agent_args, ops = split_words(args.resource)
         agent = registry.for_haresource(name, agent_args, settings)
     except AgentError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 2
+    code = 0
+    for op in ops:
+        code = run_one(agent, op, args)
+    return code
+
+
+def run_one(agent: Agent, op: str, args: argparse.Namespace) -> int:
     t_call = time.monotonic()
     result = agent.call(op, args.timeout)  # type: ignore[arg-type]
     t_done = time.monotonic()

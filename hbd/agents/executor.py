@@ -1,7 +1,7 @@
 """Runs the steps of a start/stop/status plan through the real agents, printing what each did.
 
-`hbd test test start|stop|status service NAME` calls `run_step(step)` for each step of the plan; the
-agent's action lines are printed the way rg_test shows agent output (`<info>   text`, the message at
+`hbd test test start|stop|status service NAME` calls `run_step(step)` for each step of the plan. Each
+step prints rg_test's `[op] type:primary` line, then the agent's action lines are printed the way rg_test shows agent output (`<info>   text`, the message at
 column 10, after ocf-shellfuncs), followed by one line with the outcome and the call's duration.
 """
 from __future__ import annotations
@@ -32,10 +32,16 @@ def step_succeeded(op: str, result: AgentResult) -> bool:
     return result.ok
 
 
+def step_label(node: ResourceNode) -> str:
+    """rg_test's `type:primary`; a haresources resource is shown as written (its `args` attribute marks it)."""
+    return node.primary if node.attr("args") is not None else node.ident
+
+
 def run_step(step: PlanStep, *, registry: Registry | None = None, out: TextIO | None = None,
              timeout_s: float | None = None, resolve: Callable[[ResourceNode], Agent] | None = None) -> bool:
     """Run one plan step for real; print the agent's actions and outcome; True when it succeeded."""
     stream = out if out is not None else sys.stdout
+    print(f"[{step.op}] {step_label(step.node)}", file=stream, flush=True)
     # A short-lived command must not cut the ARP burst short at exit: the rest goes to a detached child.
     reg = registry or Registry(background_burst=False)
     try:

@@ -18,15 +18,18 @@ from hbd.agents.scripted import ScriptAgent, check_executable
 RESOURCE_DIR = Path("/etc/ha.d/resource.d")
 STOPPED_CODES = (3, 7)
 
-_NOT_RUNNING = re.compile(r"not .*running", re.IGNORECASE)
-_RUNNING = re.compile(r"running", re.IGNORECASE)
+# ResourceManager's shell patterns `*[Nn][Oo][Tt]\ *[Rr]unning*` and `*[Rr]unning*|*OK*`, exactly: only the
+# first letter of "running" is case-blind, and a pattern's `*` spans lines.
+_NOT_RUNNING = re.compile(r"[Nn][Oo][Tt] .*[Rr]unning", re.DOTALL)
+_RUNNING = re.compile(r"[Rr]unning|OK")
 
 
 def owned_by_output(text: str) -> bool:
-    """Heartbeat's rule: "not … running" means not owned; otherwise "running" or "OK" means owned."""
+    """Heartbeat's rule: "not … running" means not owned; otherwise "running" or "OK" means owned.
+    So drbddisk's `cannot determine status, may be running` reads as not owned ("canNOT … running")."""
     if _NOT_RUNNING.search(text):
         return False
-    return bool(_RUNNING.search(text)) or "OK" in text
+    return bool(_RUNNING.search(text))
 
 
 def split_resource(text: str) -> tuple[str, tuple[str, ...]]:

@@ -1,0 +1,78 @@
+"""Announcement and probe frames, checked against frames captured from Heartbeat's send_arp, send_ua and Linux."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import ARP, Ether
+
+from hbd.agents import arp
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "agents"
+MAC, IP = "02:00:00:00:05:0a", "198.51.100.60"  # the addresses the captures were made with
+OTHER = "02:00:00:00:05:0b"
+
+
+def frames(name: str) -> list[bytes]:
+    return [bytes.fromhex(line) for line in (DATA / name).read_text().split()]
+
+
+def test_gratuitous_pair_is_byte_identical_to_send_arp() -> None:
+    captured = frames("send_arp-198.51.100.60.hex")
+    assert list(arp.garp_pair(MAC, IP)) == captured[:2]
+
+
+def test_gratuitous_pair_fields() -> None:
+    request, reply = (Ether(f) for f in arp.garp_pair(MAC, IP))
+    assert (request.dst, request[ARP].op, request[ARP].psrc, request[ARP].pdst, request[ARP].hwdst) == (
+        arp.BROADCAST, 1, IP, IP, arp.ZERO_MAC)
+    assert (reply.dst, reply[ARP].op, reply[ARP].hwsrc, reply[ARP].hwdst) == (arp.BROADCAST, 2, MAC, MAC)
+
+
+def test_unsolicited_na_matches_send_ua_except_the_kernel_chosen_flow_label() -> None:
+    captured = Ether(frames("send_ua-2001_db8__60.hex")[0])
+    ours = Ether(arp.unsolicited_na(MAC, "2001:db8::60"))
+    captured[IPv6].fl = 0
+    assert bytes(ours) == bytes(captured)
+
+
+def test_probe_uses_a_zero_sender_address() -> None:
+    probe = Ether(arp.arp_probe(OTHER, IP))[ARP]
+    assert (probe.op, probe.psrc, probe.pdst, probe.hwsrc) == (1, "0.0.0.0", IP, OTHER)
+
+
+def test_linux_reply_to_a_probe_is_a_conflict_naming_the_holder() -> None:
+    reply = frames("linux-reply-to-arp-probe.hex")[0]
+    assert arp.conflict_mac(reply, IP, OTHER) == MAC
+
+
+def test_linux_answer_to_a_dad_solicitation_is_a_conflict() -> None:
+    answer = frames("linux-na-reply-to-dad-ns.hex")[0]
+    assert arp.conflict_mac(answer, "2001:db8::60", OTHER) == MAC
+
+
+def test_frames_about_other_addresses_or_from_ourselves_are_no_conflict() -> None:
+    reply = frames("linux-reply-to-arp-probe.hex")[0]
+    assert arp.conflict_mac(reply, "198.51.100.61", OTHER) is None
+    assert arp.conflict_mac(reply, IP, MAC) is None
+    assert arp.conflict_mac(arp.arp_probe(OTHER, IP), IP, MAC) is None  # a probe has no sender address
+
+
+def test_someone_else_probing_the_same_ipv6_address_is_a_conflict() -> None:
+    assert arp.conflict_mac(arp.ns_probe(OTHER, "2001:db8::60"), "2001:db8::60", MAC) == OTHER
+
+
+def test_solicited_node_group() -> None:
+    assert arp.solicited_node("2001:db8::1:5") == ("ff02::1:ff01:5", "33:33:ff:01:00:05")
+
+
+def test_announcement_per_family() -> None:
+    assert len(arp.announcement(MAC, IP)) == 2
+    assert len(arp.announcement(MAC, "2001:db8::60")) == 1
+
+
+def test_cancelled_burst_sends_nothing_more() -> None:
+    burst = arp.Burst("nonexistent0", (b"",), remaining=3, interval_s=0.01)
+    burst.cancelled.set()
+    burst._run_quietly()  # the interface does not exist: must neither raise nor count a round
+    assert burst.sent == 0

@@ -1,0 +1,210 @@
+"""drbddisk: parsers of drbdadm output (DRBD 8.4 and 9 forms), the command builder, and the agent's rules
+against a stand-in drbdadm that refuses what DRBD refuses."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from hbd.agents import drbddisk
+from hbd.agents.base import Outcome
+from hbd.agents.drbddisk import Drbddisk, Pair, PeerStatus
+from hbd.errors import AgentError
+
+# `drbdadm status` of DRBD 9, as the DRBD 9 user's guide shows it (one peer, then several, then volumes).
+STATUS_9_CONNECTED = """\
+r0 role:Primary
+  disk:UpToDate
+  bob role:Secondary
+    peer-disk:UpToDate
+"""
+STATUS_9_DISCONNECTED = """\
+r0 role:Secondary
+  disk:Outdated
+  bob connection:Connecting
+"""
+STATUS_9_REPLICATION = """\
+home role:Secondary
+  volume:0 disk:Inconsistent
+  nina role:Primary
+    volume:0 replication:SyncTarget peer-disk:UpToDate done:12.34
+"""
+
+
+def test_role_84_shows_local_and_peer() -> None:
+    assert drbddisk.parse_role("Primary/Secondary\n") == Pair("Primary", "Secondary")
+    assert drbddisk.parse_role("Secondary/Unknown\n") == Pair("Secondary", "Unknown")
+
+
+def test_role_9_shows_only_the_local_role() -> None:
+    assert drbddisk.parse_role("Secondary\n") == Pair("Secondary", None)
+
+
+def test_dstate_and_cstate() -> None:
+    assert drbddisk.parse_pair("UpToDate/DUnknown\n") == Pair("UpToDate", "DUnknown")
+    assert drbddisk.parse_pair("Outdated\n") == Pair("Outdated", None)
+    assert drbddisk.parse_cstate("WFConnection\n") == "WFConnection"
+
+
+@pytest.mark.parametrize("text", ["", "\n", "Sideways/Primary", "Primary Secondary"])
+def test_bad_role_output(text: str) -> None:
+    with pytest.raises(ValueError):
+        drbddisk.parse_role(text)
+
+
+def test_status_9_connected() -> None:
+    status = drbddisk.parse_status(STATUS_9_CONNECTED)
+    assert (status.resource, status.role, status.disk) == ("r0", "Primary", "UpToDate")
+    assert status.peers == (PeerStatus("bob", "Secondary", None, None, "UpToDate"),)
+
+
+def test_status_9_disconnected() -> None:
+    status = drbddisk.parse_status(STATUS_9_DISCONNECTED)
+    assert (status.role, status.disk) == ("Secondary", "Outdated")
+    assert status.peers == (PeerStatus("bob", None, "Connecting", None, None),)
+
+
+def test_status_9_with_volumes() -> None:
+    status = drbddisk.parse_status(STATUS_9_REPLICATION)
+    assert (status.resource, status.disk) == ("home", "Inconsistent")
+    assert status.peers == (PeerStatus("nina", "Primary", None, "SyncTarget", "UpToDate"),)
+
+
+def test_status_without_role_is_refused() -> None:
+    with pytest.raises(ValueError):
+        drbddisk.parse_status("r0 disk:UpToDate\n")
+
+
+def test_command_builder() -> None:
+    assert drbddisk.command("primary", "r0") == ["drbdadm", "primary", "r0"]
+    for bad in ("all", "-r0", "r0 r1", ""):
+        with pytest.raises(AgentError):
+            drbddisk.command("role", bad)
+    with pytest.raises(AgentError):
+        drbddisk.command("down", "r0")
+
+
+# --- the agent against a stand-in drbdadm ----------------------------------------------------------
+
+FAKE = """\
+#!{python}
+import json, sys
+state_file = {state!r}
+state = json.load(open(state_file))
+verb, res = sys.argv[1], sys.argv[2]
+state["calls"].append(verb)
+fmt = state.get("format", "84")
+def pair(a, b):
+    return a + "/" + b if fmt == "84" else a
+if verb == "role":
+    print(pair(state["role"], state["peer"]) if fmt == "84" else state["role"])
+elif verb == "dstate":
+    print(pair(state["disk"], "UpToDate"))
+elif verb == "primary":
+    if state["peer"] == "Primary":
+        print("r0: State change failed: (-1) Multiple primaries not allowed by config", file=sys.stderr)
+        json.dump(state, open(state_file, "w")); sys.exit(11)
+    state["role"] = "Primary"
+elif verb == "secondary":
+    if state.get("busy"):
+        print("r0: State change failed: (-12) Device is held open by someone", file=sys.stderr)
+        json.dump(state, open(state_file, "w")); sys.exit(11)
+    state["role"] = "Secondary"
+json.dump(state, open(state_file, "w"))
+"""
+
+
+class FakeDrbd:
+    def __init__(self, folder: Path):
+        self.state_file = folder / "state.json"
+        self.set(role="Secondary", peer="Secondary", disk="UpToDate", calls=[])
+        exe = folder / "drbdadm"
+        exe.write_text(FAKE.format(python=os.path.realpath(os.sys.executable), state=str(self.state_file)))
+        exe.chmod(0o755)
+
+    def set(self, **values: object) -> None:
+        state = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        state.update(values)
+        self.state_file.write_text(json.dumps(state))
+
+    @property
+    def state(self) -> dict[str, object]:
+        return json.loads(self.state_file.read_text())
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDrbd:
+    fake = FakeDrbd(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    return fake
+
+
+def agent(sleeps: list[float] | None = None) -> Drbddisk:
+    return Drbddisk("r0", retry_interval_s=1.0, sleep=(sleeps.append if sleeps is not None else lambda s: None))
+
+
+@pytest.mark.parametrize("fmt", ["84", "9"])
+def test_promote_and_demote(fake: FakeDrbd, fmt: str) -> None:
+    fake.set(format=fmt)
+    assert agent().call("start").outcome is Outcome.RUNNING
+    assert fake.state["role"] == "Primary"
+    assert agent().call("status").outcome is Outcome.RUNNING
+    assert agent().call("stop").outcome is Outcome.STOPPED
+    assert fake.state["role"] == "Secondary"
+    assert agent().call("status").outcome is Outcome.STOPPED
+
+
+def test_start_of_a_primary_does_nothing(fake: FakeDrbd) -> None:
+    fake.set(role="Primary")
+    result = agent().call("start")
+    assert result.outcome is Outcome.RUNNING and fake.state["calls"] == ["role"]
+
+
+def test_refuses_to_promote_a_disk_that_is_not_up_to_date(fake: FakeDrbd) -> None:
+    fake.set(disk="Outdated")
+    result = agent().call("start")
+    assert result.outcome is Outcome.FAILED
+    assert result.reason == "refusing to promote r0: local disk is Outdated, not UpToDate"
+    assert "primary" not in fake.state["calls"]
+
+
+def test_peer_primary_is_retried_six_times_one_second_apart_then_refused(fake: FakeDrbd) -> None:
+    fake.set(peer="Primary")
+    sleeps: list[float] = []
+    result = agent(sleeps).call("start")
+    assert result.outcome is Outcome.FAILED and result.reason.startswith("could not promote r0: peer is Primary")
+    assert fake.state["calls"].count("primary") == 6 and sleeps == [1.0] * 5
+    assert fake.state["role"] == "Secondary"
+
+
+def test_demote_retries_three_times(fake: FakeDrbd) -> None:
+    fake.set(role="Primary", busy=True)
+    sleeps: list[float] = []
+    result = agent(sleeps).call("stop")
+    assert result.outcome is Outcome.FAILED and "held open" in result.reason
+    assert fake.state["calls"].count("secondary") == 3 and sleeps == [1.0] * 2
+
+
+def test_retries_stop_at_the_deadline(fake: FakeDrbd) -> None:
+    fake.set(peer="Primary")
+    result = agent().call("start", timeout_s=0.6)  # less than one retry interval left after the first try
+    assert fake.state["calls"].count("primary") == 1 and not result.ok
+
+
+def test_status_of_an_unknown_role_is_a_failure(fake: FakeDrbd) -> None:
+    fake.set(role="Unknown")
+    result = agent().call("status")
+    assert result.outcome is Outcome.FAILED and "may be running (Unknown)" in result.reason
+
+
+def test_missing_drbdadm_fails_clearly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = agent().call("status")
+    assert result.outcome is Outcome.FAILED and "cannot run" in result.reason
+
+
+def test_a_resource_name_is_required() -> None:
+    with pytest.raises(AgentError, match="single resource"):
+        Drbddisk("all")

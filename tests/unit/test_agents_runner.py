@@ -1,0 +1,67 @@
+"""The agents' runner: frozen results, fixed cwd and environment, TERM then KILL on timeout, whole group."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from hbd.agents import runner
+
+
+def test_success_captures_output_and_exit_code() -> None:
+    res = runner.run(["sh", "-c", "echo out; echo err >&2; exit 3"], 5)
+    assert (res.rc, res.stdout, res.stderr, res.timed_out, res.killed_with) == (3, "out\n", "err\n", False, None)
+    assert not res.ok and res.argv == ("sh", "-c", "echo out; echo err >&2; exit 3")
+
+
+def test_result_is_frozen() -> None:
+    res = runner.run(["true"], 5)
+    with pytest.raises(AttributeError):
+        res.rc = 1  # type: ignore[misc]
+
+
+def test_children_run_in_root_with_a_fixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HBD_LEAK_CHECK", "leaked")
+    res = runner.run(["sh", "-c", "pwd; echo ${HBD_LEAK_CHECK:-clean}; echo $LC_ALL; echo $EXTRA"], 5,
+                     env={"EXTRA": "given"})
+    assert res.stdout.split() == ["/", "clean", "C", "given"]
+
+
+def test_timeout_terminates_with_term() -> None:
+    begin = time.monotonic()
+    res = runner.run(["sleep", "30"], 0.2)
+    assert res.timed_out and res.killed_with == "TERM" and res.rc == -15
+    assert time.monotonic() - begin < 5
+
+
+def test_a_program_ignoring_term_is_killed() -> None:
+    res = runner.run(["sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"], 0.2, term_grace_s=0.3)
+    assert res.timed_out and res.killed_with == "KILL"
+    assert res.duration_s < 3
+
+
+def test_grandchildren_do_not_outlive_the_call(tmp_path) -> None:
+    pidfile = tmp_path / "pid"
+    res = runner.run(["sh", "-c", f"sleep 30 & echo $! > {pidfile}; wait"], 0.3)
+    assert res.timed_out
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail(f"grandchild {pid} still alive")
+
+
+def test_a_missing_program_is_a_result_not_an_exception() -> None:
+    res = runner.run(["/nonexistent/agent"], 5)
+    assert res.rc is None and res.error and "cannot run" in res.error and not res.ok
+    assert "cannot run" in res.describe()
+
+
+def test_input_is_passed_on_stdin() -> None:
+    assert runner.run(["cat"], 5, input="hello").stdout == "hello"
