@@ -66,14 +66,26 @@ class _Draft:
     directives: list[Directive] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)  # directives with a refused value: skip checks built on them
 
-    def error(self, line: int, text: str) -> None:
+    def error(self, line: int | None, text: str) -> None:
         self.problems.error(self.path, line, text)
 
-    def warning(self, line: int, text: str) -> None:
+    def warning(self, line: int | None, text: str) -> None:
         self.problems.warning(self.path, line, text)
 
     def value(self, name: str, default: object = None) -> object:
         return self.last[name][0] if name in self.last else default
+
+    def number(self, name: str, default: int) -> int:
+        value = self.value(name, default)
+        return value if isinstance(value, int) else default
+
+    def text(self, name: str) -> str | None:
+        value = self.value(name)
+        return value if isinstance(value, str) else None
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.value(name, default)
+        return value if isinstance(value, bool) else default
 
     def line_of(self, name: str) -> int | None:
         return self.last[name][1] if name in self.last else None
@@ -209,7 +221,7 @@ def _convert(draft: _Draft, name: str, rule: DirectiveRule, value: str, line: in
         _add_node(draft, value, line)
     elif kind == "bcast":
         medium = hacf_media.parse_bcast(value, DEFAULT_UDPPORT, line)
-        draft.media.append((medium, int(draft.value("udpport", DEFAULT_UDPPORT))))  # type: ignore[arg-type]
+        draft.media.append((medium, draft.number("udpport", DEFAULT_UDPPORT)))
     elif kind in ("mcast", "mcast6", "ucast", "ucast6"):
         _add_line_medium(draft, kind, value, line)
     elif kind == "ping":
@@ -241,7 +253,7 @@ def _add_line_medium(draft: _Draft, kind: str, rest: str, line: int) -> None:
     if not rest:
         draft.warning(line, f"{kind} line without an interface is ignored (as Heartbeat does)")
         return
-    port = int(draft.value("udpport", DEFAULT_UDPPORT))  # type: ignore[arg-type]
+    port = draft.number("udpport", DEFAULT_UDPPORT)
     if kind in ("mcast", "mcast6"):
         medium, extra = hacf_media.parse_mcast(kind, rest, line)
     else:
@@ -283,12 +295,12 @@ def _finish(draft: _Draft, local_node: str) -> HaCf | None:
         if autojoin == "any":
             nodes.append(local_node)  # Heartbeat adds the node itself in this mode
         elif nodes:
-            draft.error(draft.first_node_line or 0, f"Current node [{local_node}] not in configuration! "
+            draft.error(draft.first_node_line, f"Current node [{local_node}] not in configuration! "
                         f"(nodes: {', '.join(nodes)}; the local name is `uname -n`, nodeinfo or --node)")
     if not nodes and "node" not in draft.broken:
         draft.problems.error(draft.path, None, "no nodes defined (add `node NAME` for each cluster node)")
     elif len(nodes) > 2:
-        draft.warning(draft.first_node_line or 0,
+        draft.warning(draft.first_node_line,
                       f"{len(nodes)} nodes: hbd, like Heartbeat's haresources mode, manages resources for two")
     media = _media(draft)
     if not media and not draft.broken & {"bcast", "mcast", "mcast6", "ucast", "ucast6"}:
@@ -303,30 +315,30 @@ def _finish(draft: _Draft, local_node: str) -> HaCf | None:
         local_node=local_node,
         timing=timing,
         media=tuple(media),
-        udpport=int(draft.value("udpport", DEFAULT_UDPPORT)),  # type: ignore[arg-type]
+        udpport=draft.number("udpport", DEFAULT_UDPPORT),
         auto_failback=draft.auto_failback,
         ping_nodes=tuple(draft.ping_nodes),
-        logfile=draft.value("logfile"),  # type: ignore[arg-type]
-        debugfile=draft.value("debugfile"),  # type: ignore[arg-type]
-        logfacility=draft.value("logfacility"),  # type: ignore[arg-type]
-        use_logd=bool(draft.value("use_logd", False)),
-        realtime=bool(draft.value("realtime", True)),
-        hopfudge=int(draft.value("hopfudge", 1)),  # type: ignore[arg-type]
+        logfile=draft.text("logfile"),
+        debugfile=draft.text("debugfile"),
+        logfacility=draft.text("logfacility"),
+        use_logd=draft.flag("use_logd", False),
+        realtime=draft.flag("realtime", True),
+        hopfudge=draft.number("hopfudge", 1),
         directives=tuple(draft.directives),
     )
 
 
 def _timing(draft: _Draft) -> Timing | None:
-    keepalive = int(draft.value("keepalive", KEEPALIVE_MS))  # type: ignore[arg-type]
-    deadtime = int(draft.value("deadtime", DEADTIME_MS))  # type: ignore[arg-type]
-    warntime = int(draft.value("warntime", deadtime // 2))  # type: ignore[arg-type]
+    keepalive = draft.number("keepalive", KEEPALIVE_MS)
+    deadtime = draft.number("deadtime", DEADTIME_MS)
+    warntime = draft.number("warntime", deadtime // 2)
     if "initdead" in draft.last:
-        initdead = int(draft.value("initdead"))  # type: ignore[arg-type]
+        initdead = draft.number("initdead", 0)
     elif deadtime > 10000:
         initdead = deadtime
     else:
         initdead = 12000 if deadtime < 6000 else 2 * deadtime
-    deadping = int(draft.value("deadping", deadtime))  # type: ignore[arg-type]
+    deadping = draft.number("deadping", deadtime)
     if draft.broken & {"keepalive", "deadtime", "warntime", "initdead", "deadping"}:
         return None  # the refused value is the error; checks on a guessed value would only add noise
     ok = True
@@ -366,12 +378,12 @@ def _timing(draft: _Draft) -> Timing | None:
 
 def _media(draft: _Draft) -> list[Medium]:
     """Media with the file's final udpport on bcast/ucast, warning where Heartbeat would use another port."""
-    port = int(draft.value("udpport", DEFAULT_UDPPORT))  # type: ignore[arg-type]
+    port = draft.number("udpport", DEFAULT_UDPPORT)
     out = []
     for medium, port_then in draft.media:
         if medium.kind in ("bcast", "ucast", "ucast6"):
             if port_then != port:
-                draft.warning(medium.line or 0, f"{medium.kind} {medium.interface} comes before udpport "
+                draft.warning(medium.line, f"{medium.kind} {medium.interface} comes before udpport "
                               f"{port} (line {draft.line_of('udpport')}): hbd uses port {port}, Heartbeat would "
                               f"use {port_then}; move udpport above the media")
             medium = replace(medium, port=port)
@@ -381,10 +393,10 @@ def _media(draft: _Draft) -> list[Medium]:
 
 def _check_logging(draft: _Draft) -> None:
     logs = any(name in draft.last for name in ("logfile", "debugfile", "logfacility"))
-    facility = draft.value("logfacility")
-    if facility is not None and str(facility).lower() == "none" and not any(
+    facility = draft.text("logfacility")
+    if facility is not None and facility.lower() == "none" and not any(
             name in draft.last for name in ("logfile", "debugfile")):
         logs = False
     if not logs and draft.value("use_logd") is False and not draft.broken & {"logfile", "debugfile", "logfacility"}:
-        draft.error(draft.line_of("use_logd") or 0,
+        draft.error(draft.line_of("use_logd"),
                     "No log entry found in ha.cf and use_logd is set to off: nothing would be logged")

@@ -266,3 +266,45 @@ def test_directives_are_kept_as_written(tmp_path: Path) -> None:
     hacf, _ = hacf_of(tmp_path, BASE + "keepalive 1500ms\n")
     assert hacf is not None
     assert [(d.name, d.value, d.line) for d in hacf.directives][-1] == ("keepalive", "1500ms", 4)
+
+
+TYPICAL_HACF = """\
+# The directives of Heartbeat's annotated sample ha.cf, as users uncomment them.
+debugfile /var/log/ha-debug
+logfile\t/var/log/ha-log
+logfacility\tlocal0
+keepalive 2
+deadtime 30
+warntime 10
+initdead 120
+udpport\t694
+baud\t19200
+serial\t/dev/ttyS0\t# Linux
+bcast\teth0\t\t# Linux
+mcast eth0 225.0.0.1 694 1 0
+ucast eth0 192.168.1.2
+auto_failback on
+watchdog /dev/watchdog
+node\tken3
+node\tkathy
+ping 10.10.10.254
+ping_group group1 10.10.10.254 10.10.10.253
+respawn hacluster /usr/lib/heartbeat/ipfail
+apiauth ipfail gid=haclient uid=hacluster
+hopfudge 1
+use_logd yes
+conn_logd_time 60
+compression\tbz2
+compression_threshold 2
+"""
+
+
+def test_heartbeat_sample_file_is_accepted(tmp_path: Path) -> None:
+    hacf, problems = hacf_of(tmp_path, TYPICAL_HACF.replace("\n", "\r\n"), node="KEN3")
+    assert hacf is not None, [str(p) for p in problems]
+    assert not texts(problems, "error")
+    assert [(m.kind, m.interface, m.port) for m in hacf.media] == [
+        ("bcast", "eth0", 694), ("mcast", "eth0", 694), ("ucast", "eth0", 694)]
+    assert hacf.ping_nodes == ("10.10.10.254",) and hacf.use_logd and hacf.auto_failback == "on"
+    ignored = sorted(p.text.split()[0] for p in problems if " is ignored: " in p.text)
+    assert ignored == ["apiauth", "ping_group", "respawn", "serial", "watchdog"]
