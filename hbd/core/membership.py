@@ -81,6 +81,7 @@ class Membership:
         for i, node in enumerate(self.nodes.values()):
             node.ack_slot = (i * 7 + len(node.name)) % ACK_EVERY  # spread the ACKs of several peers
         self.local_lost = False
+        self._wake = now
 
     # --- entry points ------------------------------------------------------------------------------
 
@@ -91,16 +92,24 @@ class Membership:
         out.append(Log("info", "Local status now set to: 'up'"))
         out.append(self._status_send(now))
         self.next_status_at = now + self.keepalive_s
+        self._wake = self._next_wakeup()
         return out
 
     def handle(self, event: Event, now: float) -> list[Action]:
         out: list[Action] = []
         if isinstance(event, Received):
             self._receive(event.message, event.link, now, out)
-        self._timers(now, out)
+        # a packet only moves deadlines later (or adds future rexmit times): timers are due only at _wake
+        if now >= self._wake or not isinstance(event, Received):
+            self._timers(now, out)
+        self._wake = self._next_wakeup()
         return out
 
     def wakeup_at(self) -> float:
+        """When the runtime must call handle(Tick()) at the latest."""
+        return self._wake
+
+    def _next_wakeup(self) -> float:
         times = [self.next_status_at]
         for node in self.nodes.values():
             if node.status != "dead" or node.name == self.config.local:
@@ -164,7 +173,7 @@ class Membership:
                     self._local_dead(node, out)
                 elif node.status != "dead":
                     self._node_dead(node, out)  # logs its links dead after it (heartbeat.md §7.2)
-            for name, link in sorted(node.links.items()):
+            for name, link in node.links.items():
                 if link.up and now >= self._link_deadline(node, link):
                     self._link_down(node, name, out)
             self._rexmit_requests(node, now, out)
@@ -209,6 +218,8 @@ class Membership:
                     Log("info", "Local status now set to: 'active'"), CommUp(), self._status_send(now)]
 
     def _rexmit_requests(self, node: _Node, now: float, out: list[Action]) -> None:
+        if not node.rexmit_due:
+            return
         due = sorted(seq for seq, (when, _) in node.rexmit_due.items() if when <= now)
         for seq in due:
             _, tries = node.rexmit_due[seq]

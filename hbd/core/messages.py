@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -56,17 +57,20 @@ class Message:
     fields: tuple[Field, ...]
     auth_index: int | None = None  # key index that authenticated it (None: not authenticated)
 
-    def get(self, name: str) -> str | None:
+    @functools.cached_property
+    def _first(self) -> dict[str, FieldValue]:
+        index: dict[str, FieldValue] = {}
         for key, value in self.fields:
-            if key == name:
-                return value if isinstance(value, str) else None
-        return None
+            index.setdefault(key, value)  # the first occurrence wins, as in Heartbeat's lookup
+        return index
+
+    def get(self, name: str) -> str | None:
+        value = self._first.get(name)
+        return value if isinstance(value, str) else None
 
     def get_bytes(self, name: str) -> bytes | None:
-        for key, value in self.fields:
-            if key == name:
-                return value if isinstance(value, bytes) else value.encode("utf-8", "surrogateescape")
-        return None
+        value = self._first.get(name)
+        return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
 
     @property
     def type(self) -> str | None:

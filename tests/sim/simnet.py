@@ -53,7 +53,9 @@ class SimCluster:
         self.records = {n: Record() for n in nodes}
         self.cut: set[tuple[str, int]] = set()
         self.last_sent: dict[str, float] = {}
-        self.last_received: dict[tuple[str, str], float] = {}  # (receiver, sender) -> time
+        self.last_received: dict[tuple[str, str], float] = {}  # (receiver, sender) -> first copy of newest packet
+        self._wake: dict[str, float] = {}  # each powered core's wakeup_at(), refreshed after it acts
+        self._seen: set[tuple[str, str, str | None, str]] = set()
 
     # --- control ---------------------------------------------------------------------------------
 
@@ -65,6 +67,7 @@ class SimCluster:
 
     def power_off(self, node: str) -> None:
         self.cores[node] = None
+        self._wake.pop(node, None)
 
     def restart(self, node: str) -> None:
         self.generation[node] += 1
@@ -93,7 +96,7 @@ class SimCluster:
 
     def run_until(self, end: float, max_steps: int = 1_000_000) -> None:
         for _ in range(max_steps):
-            wake = min((c.wakeup_at() for c in self.cores.values() if c is not None), default=end + 1)
+            wake = min(self._wake.values(), default=end + 1)
             packet_at = self._queue[0][0] if self._queue else end + 1
             t = min(wake, packet_at)
             if t > end:
@@ -104,16 +107,29 @@ class SimCluster:
                 _, _, receiver, medium, message = heapq.heappop(self._queue)
                 core = self.cores.get(receiver)
                 if core is not None and (receiver, medium) not in self.cut:
-                    if message.src is not None:
-                        self.last_received[(receiver, message.src)] = self.now
+                    self._note_reception(receiver, message)
                     self._apply(receiver, core.handle(Received(message, f"m{medium}"), self.now))
                 continue
-            for name, core in list(self.cores.items()):
-                if core is not None and core.wakeup_at() <= self.now:
+            for name, when in list(self._wake.items()):
+                core = self.cores[name]
+                if core is not None and when <= self.now:
                     self._apply(name, core.handle(Tick(), self.now))
         raise AssertionError("simulation did not reach its end time within the step bound")
 
+    def _note_reception(self, receiver: str, message: Message) -> None:
+        # the first copy of each sequenced packet is what proves a peer alive
+        src, seq, gen = message.src, message.get("seq"), message.get("hg")
+        if src is None or seq is None:
+            return
+        key = (receiver, src, gen, seq)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.last_received[(receiver, src)] = self.now
+
     def _apply(self, node: str, actions: list[Action]) -> None:
+        core = self.cores[node]
+        if core is not None:
+            self._wake[node] = core.wakeup_at()
         record = self.records[node]
         for action in actions:
             record.actions.append((self.now, action))

@@ -1,0 +1,127 @@
+"""Membership properties over thousands of seeded network histories (loss, delay, duplication, reordering).
+
+Design limit (stated here and in hbd.core.membership): with deadtime >= 10 x keepalive, packets delayed by up
+to 50 ms (hence reordered) and 5 % duplicated, no live peer is ever declared dead while each medium loses at
+most 25 % of packets with two media, or 10 % with one. Below that limit these runs must show no false death;
+a silent peer must be declared dead its advertised deadtime after its last packet arrived (within one
+250 ms check interval, Heartbeat's granularity; hbd's deadlines are exact); and retransmission must deliver
+every sequenced message exactly once.
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from hbd.config.model import Timing
+from hbd.core.membership_events import LinkChanged, Log, NodeChanged, PeerRestarted, PeerReturned
+from hbd.core.messages import Message, Sender, with_control_fields
+from simnet import MediumFaults, SimCluster
+
+CHECK_INTERVAL_S = 0.25
+MAX_DELAY_S = 0.05
+DESIGN_LOSS = {1: 0.10, 2: 0.25}  # media count -> highest per-medium loss rate within the design limit
+RUNS = 10_000
+BATCHES = 20
+
+
+def scenario(seed: int) -> tuple[SimCluster, float, float, float, float]:
+    """Two nodes under random faults within the design limit: (sim, keepalive, deadtime, app_end, off)."""
+    rng = random.Random(seed)
+    keepalive_ms = rng.choice([200, 500, 1000])
+    deadtime_ms = keepalive_ms * rng.choice([10, 12, 15])
+    keepalive, deadtime = keepalive_ms / 1000, deadtime_ms / 1000
+    media = rng.choice([1, 2])
+    faults = [MediumFaults(loss=rng.uniform(0, DESIGN_LOSS[media]), delay=(0.0002, rng.uniform(0.001, MAX_DELAY_S)),
+                           duplicate=0.05) for _ in range(media)]
+    timing = Timing(keepalive_ms, deadtime_ms, deadtime_ms // 2, deadtime_ms * 2)
+    sim = SimCluster(["alice", "bob"], timing, faults, seed)
+    # bob sends application messages until app_end; a lost one is noticed at the next packet that gets
+    # through, so it is given six keepalives to be asked for and resent before bob is powered off
+    app_end = rng.uniform(0.5, 3.0)
+    off = app_end + 6 * keepalive + 0.3
+    return sim, keepalive, deadtime, app_end, off
+
+
+def run_one(seed: int) -> None:
+    sim, keepalive, deadtime, app_end, off = scenario(seed)
+    sim.boot("alice"), sim.boot("bob")
+    sent: list[int] = []
+    t = 0.2
+    rng = random.Random(seed ^ 0x5EED)
+    while t < app_end:
+        sim.run_until(t)
+        sent.append(sim.send_app("bob", (("t", "app"), ("n", str(len(sent))))))
+        t += rng.uniform(0.05, 0.6)
+    sim.run_until(off)
+    alice = sim.records["alice"]
+    deaths = [(t, a) for t, a in alice.actions if isinstance(a, NodeChanged) and a.status == "dead"]
+    assert deaths == [], f"seed {seed}: false death below the design loss limit: {deaths}"
+    assert sim.cores["alice"].view(off).nodes[1].status == "active", f"seed {seed}"
+    got = [int(m.get("seq") or "0", 16) for m in alice.delivered() if m.get("t") == "app"]
+    assert sorted(got) == sent, f"seed {seed}: delivered {sorted(got)} != sent {sent}"
+    sim.power_off("bob")
+    # bob's advertised dt: deadtime, or deadtime + 2 s if its last status to get through left in its first 5 s
+    sim.run_until(off + deadtime + 2.0 + MAX_DELAY_S + 0.01)
+    advertised = sim.cores["alice"].view(sim.now).nodes[1].deadtime_ms / 1000
+    assert advertised in (deadtime, (sim.timing.deadtime_ms + 2000) / 1000), f"seed {seed}: {advertised}"
+    last = sim.last_received[("alice", "bob")]  # packets still in flight at power-off count
+    deaths = [t for t, a in alice.actions if isinstance(a, NodeChanged) and a.node == "bob" and a.status == "dead"]
+    assert len(deaths) == 1, f"seed {seed}: {deaths}"
+    late = deaths[0] - (last + advertised)
+    assert 0 <= late <= CHECK_INTERVAL_S, f"seed {seed}: declared dead {late:+.3f} s from dt after last packet"
+    assert deaths[0] - off <= advertised + MAX_DELAY_S, f"seed {seed}: detected later than dt after power-off"
+
+
+@pytest.mark.parametrize("batch", range(BATCHES))
+def test_no_false_death_exact_detection_and_complete_delivery(batch: int) -> None:
+    per_batch = RUNS // BATCHES
+    for seed in range(batch * per_batch, (batch + 1) * per_batch):
+        run_one(seed)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_partition_both_sides_detect_and_heal(seed: int) -> None:
+    rng = random.Random(seed)
+    timing = Timing(200, 2000, 1000, 4000)
+    sim = SimCluster(["alice", "bob"], timing, [MediumFaults(loss=0.1, delay=(0.0002, 0.03), duplicate=0.05)] * 2,
+                     seed)
+    sim.boot("alice"), sim.boot("bob")
+    cut_at = 5.5 + rng.uniform(0, 1)
+    sim.run_until(cut_at)
+    sim.partition("bob")  # bob's two interfaces go down: each side loses the other
+    sim.run_until(cut_at + 3.0)
+    for observer, peer in (("alice", "bob"), ("bob", "alice")):
+        dead = [t for t, s in sim.records[observer].status_changes(peer) if s == "dead"]
+        last = sim.last_received[(observer, peer)]
+        assert len(dead) == 1 and 0 <= dead[0] - (last + 2.0) <= CHECK_INTERVAL_S, (seed, observer, dead, last)
+        assert dead[0] <= cut_at + 2.0 + 0.03, (seed, observer, dead)
+    heal_at = sim.now
+    sim.heal()
+    sim.run_until(heal_at + 1.0)
+    returned = [a for _, a in sim.records["alice"].actions if isinstance(a, PeerReturned)]
+    assert returned == [PeerReturned("bob")], seed
+    assert not any(isinstance(a, PeerRestarted) for _, a in sim.records["alice"].actions)
+    assert sim.cores["alice"].view(sim.now).nodes[1].status == "active"
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_replayed_old_generation_never_revives_a_dead_peer(seed: int) -> None:
+    sim = SimCluster(["alice", "bob"], Timing(200, 2000, 1000, 4000), [MediumFaults(loss=0.05)], seed)
+    sim.boot("alice"), sim.boot("bob")
+    sim.run_until(1.0)
+    sim.restart("bob")  # generation 2; generation-1 packets are what an attacker captured
+    sim.run_until(6.0)
+    sim.power_off("bob")
+    sim.run_until(11.0)  # bob's last dt may still be its startup one: 4 s
+    assert sim.cores["alice"].view(sim.now).nodes[1].status == "dead"
+    before = len(sim.records["alice"].actions)
+    for seq in range(1, 40):  # old-generation status packets, even with seqs far above the current ones
+        fields = with_control_fields((("t", "status"), ("st", "active"), ("dt", "7d0"), ("protocol", "1")),
+                                     Sender("bob", b"\0" * 16, 1, 3), seq=1000 + seq, ts=0, load=None)
+        sim.inject("alice", Message(tuple(fields)))
+        sim.run_until(sim.now + 0.1)
+    after = [a for _, a in sim.records["alice"].actions[before:]]
+    assert sim.cores["alice"].view(sim.now).nodes[1].status == "dead", seed
+    assert not any(isinstance(a, (NodeChanged, LinkChanged)) for a in after), seed
+    assert sum(isinstance(a, Log) and "attempted replay attack [bob]" in a.text for a in after) == 39
