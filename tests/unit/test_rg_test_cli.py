@@ -89,15 +89,21 @@ def test_missing_config_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureF
     assert rc == 1 and "no such file or directory" in err and "Traceback" not in err
 
 
-def test_test_mode_runs_steps_through_the_executor_and_stops_at_a_failed_start(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def fake_executor(monkeypatch: pytest.MonkeyPatch, failing_type: str) -> list[str]:
+    """Replace the agents' run_step: record each step's resource, fail the steps of one type."""
     ran: list[str] = []
 
-    def fake_run_step(step: object) -> bool:
+    def run_step(step: object) -> bool:
         ran.append(step.node.ident)  # type: ignore[attr-defined]
-        return step.node.type != "drbd"  # type: ignore[attr-defined]
+        return step.node.type != failing_type  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(executor, "run_step", fake_run_step)
+    monkeypatch.setattr(executor, "run_step", run_step)
+    return ran
+
+
+def test_test_mode_runs_steps_through_the_executor_and_stops_at_a_failed_start(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    ran = fake_executor(monkeypatch, "drbd")
     run = run_hbd_test(capsys, "test", "start", "service", "database", "-c", str(SEED))
     assert ran == ["service:database", "service:dbnode", "ip:10.80.4.200/22", "drbd:dbdev"]
     assert (run.rc, run.out) == (1, "Starting database...\nFailed to start database\n")
@@ -105,16 +111,18 @@ def test_test_mode_runs_steps_through_the_executor_and_stops_at_a_failed_start(
 
 def test_test_mode_stop_goes_on_after_a_failure(monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    ran: list[str] = []
-
-    def fake_run_step(step: object) -> bool:
-        ran.append(step.node.ident)  # type: ignore[attr-defined]
-        return step.node.type != "fs"  # type: ignore[attr-defined]
-
-    monkeypatch.setattr(executor, "run_step", fake_run_step)
+    ran = fake_executor(monkeypatch, "fs")
     run = run_hbd_test(capsys, "test", "stop", "service", "dbnode", "-c", str(SEED))
     assert ran == ["fs:dbfs", "drbd:dbdev", "ip:10.80.4.200/22", "service:dbnode"]
     assert (run.rc, run.out) == (1, "Stopping dbnode...\n")
+
+
+def test_test_mode_success_prints_no_plan_lines(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    ran = fake_executor(monkeypatch, "none")
+    run = run_hbd_test(capsys, "test", "start", "service", "dbms", "-c", str(SEED))
+    assert ran == ["service:dbms", "script:postgresql"]
+    assert (run.rc, run.out) == (0, "Starting dbms...\nStart of dbms complete\n")
 
 
 def test_test_mode_without_agents(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
