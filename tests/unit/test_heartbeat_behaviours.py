@@ -49,8 +49,11 @@ def test_behaviour_02_deadtime_must_exceed_twice_keepalive(tmp_path: Path) -> No
 @pytest.mark.parametrize("lines,expected", [
     ("keepalive 2\n", Timing(2000, 30000, 15000, 30000, 30000)),
     ("deadtime 4\n", Timing(1000, 4000, 2000, 12000, 4000)),
+    ("deadtime 5900ms\n", Timing(1000, 5900, 2950, 12000, 5900)),
+    ("deadtime 6\n", Timing(1000, 6000, 3000, 12000, 6000)),
     ("deadtime 8\n", Timing(1000, 8000, 4000, 16000, 8000)),
     ("deadtime 10\n", Timing(1000, 10000, 5000, 20000, 10000)),
+    ("deadtime 10001ms\n", Timing(1000, 10001, 5000, 10001, 10001)),
     ("deadtime 11\n", Timing(1000, 11000, 5500, 11000, 11000)),
     ("deadtime 11\nwarntime 3\ninitdead 40\ndeadping 20\n", Timing(1000, 11000, 3000, 40000, 20000)),
 ])
