@@ -11,11 +11,14 @@ import argparse
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from hbd.config import LoadedConfig, load
 from hbd.config.model import HeartbeatConfig
 from hbd.config.units import format_msec
 from hbd.errors import ConfigError, Problem
+
+FILE_ORDER = {"ha.cf": 0, "authkeys": 1, "haresources": 2}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,7 +76,13 @@ def interface_warnings(config: HeartbeatConfig | None) -> list[Problem]:
 
 
 def _print_problems(problems: Sequence[Problem], stream: object = None) -> None:
-    for problem in problems:
+    """Problems grouped by file (ha.cf, authkeys, haresources, then others), in the order found within a file."""
+    first_seen = {p.file: i for i, p in reversed(list(enumerate(problems)))}
+
+    def file_rank(problem: Problem) -> tuple[int, int]:
+        return FILE_ORDER.get(Path(problem.file).name, len(FILE_ORDER)), first_seen[problem.file]
+
+    for problem in sorted(problems, key=file_rank):
         print(problem, file=stream or sys.stdout)  # type: ignore[arg-type]
 
 

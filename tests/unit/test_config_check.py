@@ -94,3 +94,11 @@ def test_help_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
 def test_nonexistent_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     rc, lines, _ = run(capsys, "config", "check", "-c", str(tmp_path / "nothing"))
     assert rc == 1 and lines[0] == f"{tmp_path / 'nothing'}: error: no such file or directory"
+
+
+def test_problems_are_grouped_by_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # The interface check runs last, but its warning belongs with ha.cf's other problems.
+    directory = write_dir(tmp_path, "bcast hbdnosuch0\nnode n1 n2\nlogfacility daemon\n", haresources="# none\n")
+    rc, lines, _ = run(capsys, "config", "check", "-c", str(directory), "--node", "n1")
+    files = [ln.split(":")[0].rsplit("/", 1)[-1] for ln in lines[:-1]]
+    assert rc == 0 and files == ["ha.cf"] * 4 + ["haresources"], lines
