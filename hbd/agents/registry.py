@@ -4,7 +4,7 @@ haresources (type = agent name, `args` attribute = the `::` arguments): hbd's bu
 (IPaddr2, IPaddr, Filesystem, drbddisk), then `/etc/ha.d/resource.d/NAME`, then `/etc/init.d/NAME`,
 and `ocf:PROVIDER:TYPE` with `name=value` arguments for OCF agents.
 cluster.conf (type = element name): ip, fs, drbd, script, service (a container), and any other type
-through an OCF agent of that name under `/usr/share/cluster` or the OCF root, when one exists.
+through an OCF agent of that name under the OCF root (provider redhat, then heartbeat, then others).
 """
 from __future__ import annotations
 
@@ -117,10 +117,18 @@ class Registry:
                 raise AgentError(f"script:{node.primary}: the file attribute is required")
             return LsbAgent(file, node.primary)
         params = {k: v for k, v in attrs.items() if v is not None}
-        for provider in ("redhat", "heartbeat"):
+        for provider in self._providers():
             if (self.ocf_root / "resource.d" / provider / kind).is_file():
                 return OcfAgent(provider, kind, params, instance=f"{kind}:{node.primary}", root=self.ocf_root)
         raise AgentError(f"no agent for resource type '{kind}' ({node.ident})")
+
+    def _providers(self) -> list[str]:
+        """OCF providers, redhat and heartbeat first (rgmanager's and Heartbeat's agents), then by name."""
+        try:
+            found = sorted(p.name for p in (self.ocf_root / "resource.d").iterdir() if p.is_dir())
+        except OSError:
+            return []
+        return sorted(found, key=lambda p: (p not in ("redhat", "heartbeat"), p != "redhat", p))
 
     def resolve(self, node: ResourceNode) -> Agent:
         """The agent for a resource-tree node of either configuration format."""

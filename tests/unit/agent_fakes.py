@@ -2,6 +2,9 @@
 each keeping its state in a file and able to misbehave on request."""
 from __future__ import annotations
 
+import json
+import os
+import sys
 from pathlib import Path
 
 LSB = """\
@@ -83,3 +86,49 @@ def heartbeat_script(folder: Path, name: str = "FakeRes") -> Path:
 
 def ocf_agent(root: Path, provider: str = "test", name: str = "Fake") -> Path:
     return write(root / "resource.d" / provider / name, OCF)
+
+
+FAKE = """\
+#!{python}
+import json, sys
+state_file = {state!r}
+state = json.load(open(state_file))
+verb, res = sys.argv[1], sys.argv[2]
+state["calls"].append(verb)
+fmt = state.get("format", "84")
+def pair(a, b):
+    return a + "/" + b if fmt == "84" else a
+if verb == "role":
+    print(pair(state["role"], state["peer"]) if fmt == "84" else state["role"])
+elif verb == "dstate":
+    print(pair(state["disk"], "UpToDate"))
+elif verb == "primary":
+    if state["peer"] == "Primary":
+        print("r0: State change failed: (-1) Multiple primaries not allowed by config", file=sys.stderr)
+        json.dump(state, open(state_file, "w")); sys.exit(11)
+    state["role"] = "Primary"
+elif verb == "secondary":
+    if state.get("busy"):
+        print("r0: State change failed: (-12) Device is held open by someone", file=sys.stderr)
+        json.dump(state, open(state_file, "w")); sys.exit(11)
+    state["role"] = "Secondary"
+json.dump(state, open(state_file, "w"))
+"""
+
+
+class FakeDrbd:
+    def __init__(self, folder: Path):
+        self.state_file = folder / "state.json"
+        self.set(role="Secondary", peer="Secondary", disk="UpToDate", calls=[])
+        exe = folder / "drbdadm"
+        exe.write_text(FAKE.format(python=os.path.realpath(sys.executable), state=str(self.state_file)))
+        exe.chmod(0o755)
+
+    def set(self, **values: object) -> None:
+        state = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        state.update(values)
+        self.state_file.write_text(json.dumps(state))
+
+    @property
+    def state(self) -> dict[str, object]:
+        return json.loads(self.state_file.read_text())

@@ -2,7 +2,6 @@
 against a stand-in drbdadm that refuses what DRBD refuses."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from hbd.agents import drbddisk
 from hbd.agents.base import Outcome
 from hbd.agents.drbddisk import Drbddisk, Pair, PeerStatus
 from hbd.errors import AgentError
+from tests.unit.agent_fakes import FakeDrbd
 
 # `drbdadm status` of DRBD 9, as the DRBD 9 user's guide shows it (one peer, then several, then volumes).
 STATUS_9_CONNECTED = """\
@@ -87,52 +87,6 @@ def test_command_builder() -> None:
 
 
 # --- the agent against a stand-in drbdadm ----------------------------------------------------------
-
-FAKE = """\
-#!{python}
-import json, sys
-state_file = {state!r}
-state = json.load(open(state_file))
-verb, res = sys.argv[1], sys.argv[2]
-state["calls"].append(verb)
-fmt = state.get("format", "84")
-def pair(a, b):
-    return a + "/" + b if fmt == "84" else a
-if verb == "role":
-    print(pair(state["role"], state["peer"]) if fmt == "84" else state["role"])
-elif verb == "dstate":
-    print(pair(state["disk"], "UpToDate"))
-elif verb == "primary":
-    if state["peer"] == "Primary":
-        print("r0: State change failed: (-1) Multiple primaries not allowed by config", file=sys.stderr)
-        json.dump(state, open(state_file, "w")); sys.exit(11)
-    state["role"] = "Primary"
-elif verb == "secondary":
-    if state.get("busy"):
-        print("r0: State change failed: (-12) Device is held open by someone", file=sys.stderr)
-        json.dump(state, open(state_file, "w")); sys.exit(11)
-    state["role"] = "Secondary"
-json.dump(state, open(state_file, "w"))
-"""
-
-
-class FakeDrbd:
-    def __init__(self, folder: Path):
-        self.state_file = folder / "state.json"
-        self.set(role="Secondary", peer="Secondary", disk="UpToDate", calls=[])
-        exe = folder / "drbdadm"
-        exe.write_text(FAKE.format(python=os.path.realpath(os.sys.executable), state=str(self.state_file)))
-        exe.chmod(0o755)
-
-    def set(self, **values: object) -> None:
-        state = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
-        state.update(values)
-        self.state_file.write_text(json.dumps(state))
-
-    @property
-    def state(self) -> dict[str, object]:
-        return json.loads(self.state_file.read_text())
-
 
 @pytest.fixture
 def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeDrbd:
