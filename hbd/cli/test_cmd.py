@@ -3,6 +3,7 @@
     hbd test noop|test start|stop|status TYPE NAME [-c PATH] [--node NAME]
     hbd test tree [-c PATH]
     hbd test rules
+    hbd test delta OLD NEW
 
 Output follows rg_test: `Running in test mode.` on stderr first, the loader's Error/Warning lines on stdout,
 then `Starting NAME...`, one `[start] type:primary` line per resource, `Start of NAME complete`.
@@ -24,11 +25,13 @@ from hbd.errors import ConfigError, Problems
 USAGE = """usage: hbd test noop|test start|stop|status TYPE NAME [-c PATH] [--node NAME]
        hbd test tree [-c PATH]
        hbd test rules
+       hbd test delta OLD NEW
 
   noop      print what would be done, run nothing
   test      run the resource agents for real (on one node, with the cluster stopped)
   tree      print the resource list, the resource trees and the failover domains
   rules     print the built-in resource rules (agent parameters, actions, child types)
+  delta     compare two cluster.conf files: which resources a change stops, starts or reconfigures
 
   TYPE NAME names a resource, e.g. `service database` or `script httpd`; with Heartbeat files TYPE is
   `service` and NAME a haresources group (its first resource as written, or its line number).
@@ -233,6 +236,45 @@ def run_tree(args: Args) -> int:
     return 0
 
 
+def _load_for_dump(path: str) -> object | None:
+    """A cluster.conf for the dumps, its messages printed; None (after `Error parsing`) if unreadable."""
+    from hbd.config.clusterconf import load_cluster_conf
+
+    kind, where = locate(path)
+    if kind != "cluster.conf":
+        raise UsageError(f"{path}: delta compares two cluster.conf files")
+    try:
+        conf = load_cluster_conf(where, Problems())
+    except ConfigError as exc:
+        _say(sys.stderr, [str(p) for p in exc.errors])
+        print(f"Error parsing {where}")
+        return None
+    _say(sys.stdout, conf.messages)
+    return conf
+
+
+def run_delta(old_path: str, new_path: str) -> int:
+    from hbd.config import clusterdump
+    from hbd.config.clusterconf import ClusterConf
+    from hbd.config.clusterdelta import resource_delta
+
+    print("Running in resource tree delta test mode.", file=sys.stderr)
+    old = _load_for_dump(old_path)
+    new = _load_for_dump(new_path)
+    if not isinstance(old, ClusterConf) or not isinstance(new, ClusterConf):
+        return 1
+    delta = resource_delta(old, new)
+    print("=== Old Resource List ===")
+    _say(sys.stdout, clusterdump.resource_list(delta.old_resources))
+    print("=== New Resource List ===")
+    _say(sys.stdout, clusterdump.resource_list(delta.new_resources))
+    print("=== Old Resource Tree ===")
+    _say(sys.stdout, clusterdump.resource_tree(delta.old_roots))
+    print("=== New Resource Tree ===")
+    _say(sys.stdout, clusterdump.resource_tree(delta.new_roots))
+    return 0
+
+
 def run_rules() -> int:
     from hbd.config import clusterdump
     from hbd.config.rules import builtin_rules
@@ -254,6 +296,8 @@ def main(argv: list[str]) -> int:
             return run_rules()
         if words == ("tree",):
             return run_tree(args)
+        if len(words) == 3 and words[0] == "delta":
+            return run_delta(words[1], words[2])
         if len(words) == 4 and words[0] in ("noop", "test") and words[1] in OPS:
             return run_op(args, words[0], OPS[words[1]], words[2], words[3])
         raise UsageError("expected `noop|test start|stop|status TYPE NAME`, `tree` or `rules`"
