@@ -1,0 +1,182 @@
+"""The heartbeat layer on a running asyncio loop: transport + codec + membership core + timers + log.
+
+It owns nothing slow: every step is a decode, a pure core call and a few sendto()s, so heartbeats go out
+on time whatever else the daemon is doing (agents run in other processes or threads).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
+
+from hbd.config.model import AuthKeys, HaCf
+from hbd.core import messages
+from hbd.core.membership import Membership, MembershipConfig
+from hbd.core.membership_events import Action, Event, Log, MembershipView, Received, Send, Tick
+from hbd.runtime.state import NodeIdentity
+from hbd.runtime.transport import Transport
+
+LOG = logging.getLogger("hbd.membership")
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "notice": logging.INFO, "WARN": logging.WARNING,
+          "ERROR": logging.ERROR, "CRIT": logging.CRITICAL}
+REJECT_LOG_BURST = 5  # per reason and per window: a flood of junk must not flood the log
+REJECT_LOG_WINDOW_S = 60.0
+
+
+def load_average() -> str | None:
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+@dataclass
+class RejectCounter:
+    total: Counter
+    logged_in_window: Counter
+    window_start: float = 0.0
+
+
+class MembershipService:
+    def __init__(self, hacf: HaCf, keys: AuthKeys, identity: NodeIdentity, *,
+                 transport_factory: Callable[..., Transport] = Transport):
+        self.hacf = hacf
+        self.keys = keys
+        self.identity = identity
+        self.config = MembershipConfig.from_hacf(hacf)
+        self.sender = messages.Sender(self.config.local, identity.uuid, identity.generation,
+                                      hacf.hopfudge + len(hacf.nodes))
+        self.transport = transport_factory(hacf.media, self._datagram)
+        self.core: Membership | None = None
+        self.rejects = RejectCounter(Counter(), Counter())
+        self.accepted: Counter = Counter()  # per source node
+        self.peer_uuids: dict[str, bytes] = {}
+        self.observers: list[Callable[[Action], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        for level, text in self.identity.notes:
+            LOG.log(LEVELS[level], text, extra={"hb_level": level})
+        self.transport.open(loop)
+        for level, text in self.transport.notes:
+            LOG.log(LEVELS[level], text, extra={"hb_level": level})
+        now = loop.time()
+        self.core = Membership(self.config, now, generation=self.identity.generation, rng=random.Random())
+        self._apply(self.core.start(now))
+        self._schedule()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.transport.close()
+
+    def view(self) -> MembershipView:
+        assert self.core is not None and self._loop is not None
+        return self.core.view(self._loop.time())
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def _datagram(self, data: bytes, link: str, source: tuple[str, int] | None) -> None:
+        decoded = messages.decode(data, self.keys)
+        if isinstance(decoded, messages.Rejection):
+            self._rejected(decoded, link, source)
+            return
+        src = decoded.src or "?"
+        self.accepted[src] += 1
+        uuid = decoded.get_bytes("srcuuid")
+        if uuid is not None and src != self.config.local:
+            self.peer_uuids[src] = uuid
+        self._step(Received(decoded, link))
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._step(Tick())
+
+    def _step(self, event: Event) -> None:
+        assert self.core is not None and self._loop is not None
+        try:
+            actions = self.core.handle(event, self._loop.time())
+        except Exception:  # a bug in the core must not stop the heartbeats: log it and go on
+            LOG.exception("membership step failed (bug)", extra={"hb_level": "ERROR"})
+            actions = []
+        self._apply(actions)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        assert self.core is not None and self._loop is not None
+        when = self.core.wakeup_at()
+        if self._timer is not None:
+            if abs(self._timer.when() - when) < 1e-6:
+                return
+            self._timer.cancel()
+        self._timer = self._loop.call_at(when, self._tick)
+
+    def _apply(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                self._send(action)
+            elif isinstance(action, Log):
+                LOG.log(LEVELS[action.level], action.text, extra={"hb_level": action.level})
+            for observer in self.observers:
+                observer(action)
+
+    def _send(self, send: Send) -> None:
+        is_ns = dict(send.body).get("t", "").startswith("NS_")
+        fields = messages.with_control_fields(
+            send.body, self.sender, seq=send.seq, ts=int(time.time()), load=None if is_ns else load_average(),
+            dest=send.dest, dest_uuid=self.peer_uuids.get(send.dest) if send.dest else None)
+        try:
+            datagram = messages.encode(fields, self.keys)
+        except messages.ProtocolError as exc:
+            LOG.error("cannot send %s: %s", dict(send.body).get("t"), exc, extra={"hb_level": "ERROR"})
+            return
+        self.transport.send(datagram)
+
+    def _rejected(self, rejection: messages.Rejection, link: str, source: tuple[str, int] | None) -> None:
+        assert self._loop is not None
+        reason = rejection.reason
+        self.rejects.total[reason] += 1
+        now = self._loop.time()
+        if now - self.rejects.window_start > REJECT_LOG_WINDOW_S:
+            suppressed = {r.name: n for r, n in self.rejects.logged_in_window.items() if n > REJECT_LOG_BURST}
+            if suppressed:
+                LOG.error("dropped packets not logged in the last minute: %s", suppressed,
+                          extra={"hb_level": "ERROR"})
+            self.rejects.window_start = now
+            self.rejects.logged_in_window.clear()
+        self.rejects.logged_in_window[reason] += 1
+        if self.rejects.logged_in_window[reason] > REJECT_LOG_BURST:
+            return
+        where = f"{source[0]}:{source[1]}" if source else "loopback"
+        if reason is messages.RejectReason.BAD_AUTH:
+            text = f"authtoken does not match, {rejection.detail} (from {where} on {link})"
+        else:
+            text = f"dropped packet from {where} on {link}: {rejection}"
+        LOG.error(text, extra={"hb_level": "ERROR"})
+
+
+class HeartbeatFormatter(logging.Formatter):
+    """Heartbeat's log line: `Nov 21 21:03:35 alice hbd: [34]: WARN: node bob: is dead` (heartbeat.md §9.1)."""
+
+    def __init__(self, host: str, entity: str = "hbd"):
+        super().__init__()
+        self.host = host
+        self.entity = entity
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = getattr(record, "hb_level", None) or {logging.WARNING: "WARN", logging.CRITICAL: "CRIT"}.get(
+            record.levelno, record.levelname if record.levelno >= logging.ERROR else record.levelname.lower())
+        stamp = time.strftime("%b %d %H:%M:%S", time.localtime(record.created))
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return f"{stamp} {self.host} {self.entity}: [{record.process}]: {level}: {text}"

@@ -1,0 +1,204 @@
+"""UDP heartbeat media (bcast, mcast, ucast), several at once, with Heartbeat's socket layout (heartbeat.md §8.1).
+
+Each medium has a send socket on an ephemeral port and shares a receive socket bound to the udpport on its
+interface (SO_BINDTODEVICE). Datagrams are handed up with the link name (the interface, as in Heartbeat's
+`Link bob:eth0`). Our own packets must come back for the self-liveness check: the kernel loops broadcasts
+and looped multicast back; for ucast and mcast without loop the transport hands a copy up itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import ipaddress
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Callable
+
+from hbd.config.model import Medium
+from hbd.errors import HbdError
+
+Deliver = Callable[[bytes, str, tuple[str, int] | None], None]  # (datagram, link, source address)
+RECV_BUFFER = 256 * 1024 + 512
+SIOCGIFADDR, SIOCGIFBRDADDR, SIOCGIFNETMASK = 0x8915, 0x8919, 0x891B
+
+
+class TransportError(HbdError):
+    """A medium cannot be opened (missing interface, no address, port in use)."""
+
+
+@dataclass(frozen=True)
+class InterfaceAddress:
+    index: int
+    address: str
+    broadcast: str
+    broadcast_derived: bool  # the interface has no broadcast address: computed from the prefix
+
+
+def interface_address(name: str) -> InterfaceAddress:
+    """The primary IPv4 address of `name` and its broadcast address.
+
+    SIOCGIF* ioctls rather than netlink: they work from inside a running event loop, where pyroute2's
+    synchronous IPRoute cannot, and the primary address is what Heartbeat's bcast plugin reads too.
+    """
+    try:
+        index = socket.if_nametoindex(name)
+    except OSError:
+        raise TransportError(f"IP interface [{name}] does not exist") from None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        def query(request: int) -> str:
+            ifreq = struct.pack("256s", name.encode()[:15])
+            return socket.inet_ntoa(fcntl.ioctl(probe.fileno(), request, ifreq)[20:24])
+        try:
+            address = query(SIOCGIFADDR)
+            netmask = query(SIOCGIFNETMASK)
+            broadcast = query(SIOCGIFBRDADDR)
+        except OSError:
+            raise TransportError(f"interface [{name}] has no IPv4 address") from None
+    if broadcast != "0.0.0.0":
+        return InterfaceAddress(index, address, broadcast, False)
+    network = ipaddress.IPv4Network(f"{address}/{netmask}", strict=False)
+    return InterfaceAddress(index, address, str(network.broadcast_address), True)
+
+
+@dataclass
+class _Output:
+    medium: Medium
+    sock: socket.socket
+    destination: tuple[str, int] | None  # None: a ucast line naming this node itself (sends nothing)
+    loops_back: bool  # the kernel hands our own datagram back to our receive socket
+    link: str
+
+
+class Transport:
+    """Opens every medium at once; `send()` writes one datagram on all of them."""
+
+    def __init__(self, media: tuple[Medium, ...], deliver: Deliver):
+        self.media = media
+        self.deliver = deliver
+        self._outputs: list[_Output] = []
+        self._inputs: dict[tuple[str, int, str | None], socket.socket] = {}
+        self.notes: list[tuple[str, str]] = []  # (level, text) for the log, Heartbeat's start-up lines
+        self.send_errors = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def open(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        try:
+            for medium in self.media:
+                self._open_medium(medium)
+        except OSError as exc:
+            self.close()
+            raise TransportError(f"cannot open heartbeat media: {exc.strerror or exc}") from exc
+        except TransportError:
+            self.close()
+            raise
+
+    def _open_medium(self, medium: Medium) -> None:
+        iface = interface_address(medium.interface)
+        link = medium.interface
+        if medium.kind == "bcast":
+            if iface.broadcast_derived:
+                self.notes.append(("WARN", f"interface {link} has no broadcast address: using {iface.broadcast}"))
+            out = self._sender(medium, iface, broadcast=True)
+            self._outputs.append(_Output(medium, out, (iface.broadcast, medium.port), True, link))
+            self._receiver(medium, None)
+            self.notes.append(("info", f"UDP Broadcast heartbeat started on port {medium.port} ({medium.port}) "
+                                       f"interface {link}"))
+        elif medium.kind == "mcast":
+            assert medium.address is not None
+            out = self._sender(medium, iface, broadcast=False)
+            out.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+                           struct.pack("4s4si", socket.inet_aton(medium.address), socket.inet_aton(iface.address),
+                                       iface.index))
+            out.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, medium.ttl or 1)
+            out.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1 if medium.loop else 0)
+            self._outputs.append(_Output(medium, out, (medium.address, medium.port), bool(medium.loop), link))
+            rx = self._receiver(medium, medium.address)
+            mreq = struct.pack("4s4si", socket.inet_aton(medium.address), socket.inet_aton("0.0.0.0"), iface.index)
+            rx.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+            self.notes.append(("info", f"UDP multicast heartbeat started for group {medium.address} port "
+                                       f"{medium.port} interface {link} (ttl={medium.ttl} loop={medium.loop})"))
+        elif medium.kind == "ucast":
+            assert medium.address is not None
+            out = self._sender(medium, iface, broadcast=False)
+            to_self = medium.address == iface.address or _is_local(medium.address)
+            self._outputs.append(_Output(medium, out, None if to_self else (medium.address, medium.port), False, link))
+            self._receiver(medium, None)
+            self.notes.append(("info", f"UDP unicast heartbeat started on port {medium.port} interface {link} "
+                                       f"to {medium.address}" + (" (this node: receive only)" if to_self else "")))
+        else:
+            raise TransportError(f"medium {medium.kind} {medium.interface} is not supported by hbd yet")
+
+    def _sender(self, medium: Medium, iface: InterfaceAddress, broadcast: bool) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, medium.interface.encode())
+        if broadcast:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.bind(("", 0))  # ephemeral source port, as Heartbeat's writer
+        sock.setblocking(False)
+        return sock
+
+    def _receiver(self, medium: Medium, group: str | None) -> socket.socket:
+        key = (medium.interface, medium.port, group)
+        existing = self._inputs.get(key)
+        if existing is not None:
+            return existing
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, medium.interface.encode())
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.bind((group or "", medium.port))
+        sock.setblocking(False)
+        self._inputs[key] = sock
+        assert self._loop is not None
+        self._loop.add_reader(sock.fileno(), self._readable, sock, medium.interface)
+        return sock
+
+    def _readable(self, sock: socket.socket, link: str) -> None:
+        for _ in range(64):  # bounded: a flood must not starve the timers that send our heartbeats
+            try:
+                data, source = sock.recvfrom(RECV_BUFFER)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            self.deliver(data, link, source)
+
+    def send(self, datagram: bytes) -> None:
+        """Write on every medium; a failing medium (interface down) does not stop the others."""
+        for out in self._outputs:
+            if out.destination is not None:
+                try:
+                    out.sock.sendto(datagram, out.destination)
+                except OSError:
+                    self.send_errors += 1
+                    continue  # no loopback either: a medium that cannot send is not alive for us
+            else:
+                continue
+            if not out.loops_back and self._loop is not None:
+                self._loop.call_soon(self.deliver, datagram, out.link, None)
+
+    def close(self) -> None:
+        for sock in self._inputs.values():
+            if self._loop is not None:
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        for out in self._outputs:
+            out.sock.close()
+        self._inputs.clear()
+        self._outputs.clear()
+
+
+def _is_local(address: str) -> bool:
+    try:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError:
+        return False
+    try:
+        probe.bind((address, 0))  # binding succeeds only for an address of this host
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
