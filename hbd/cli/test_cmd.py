@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, TextIO
 
 from hbd.config import load, locate, service_roots

@@ -23,7 +23,7 @@ from hbd.config.clusterschema import validate
 from hbd.config.clustertree import Resource, build_trees
 from hbd.config.model import ResourceNode
 from hbd.config.rules import Rule, builtin_rules
-from hbd.errors import ConfigError, Problems
+from hbd.errors import Problems
 
 _LOCATION_SUFFIX = re.compile(r", line \d+, column \d+$")
 MAX_BYTES = 16 * 1024 * 1024  # far above any real cluster.conf; protects the parser from a wrong path
@@ -186,4 +186,4 @@ def load_cluster_conf(path: str | Path, problems: Problems, rules: dict[str, Rul
     )
 
 
-__all__ = ["ClusterConf", "ClusterNode", "ConfigError", "DomainNode", "FailoverDomain", "load_cluster_conf"]
+__all__ = ["ClusterConf", "ClusterNode", "DomainNode", "FailoverDomain", "load_cluster_conf"]
