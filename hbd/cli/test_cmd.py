@@ -143,6 +143,7 @@ def _resolve(args: Args, op: Op, rtype: str, name: str) -> tuple[Target | None, 
         except ConfigError as exc:
             _say(sys.stderr, [str(p) for p in exc.errors])
             return None, [f"Error parsing {where}"], 1
+        _say(sys.stderr, conf.notes)
         return _cluster_target(conf, op, rtype, name), list(conf.messages), 0
     cfg = load(where, args.node, need_authkeys=False)
     roots = service_roots(cfg)
@@ -222,6 +223,7 @@ def run_tree(args: Args) -> int:
         _say(sys.stderr, [str(p) for p in exc.errors])
         print(f"Error parsing {where}")
         return 1
+    _say(sys.stderr, conf.notes)
     _say(sys.stdout, conf.messages)
     if conf.resources:
         print("=== Resources List ===")

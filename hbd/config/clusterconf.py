@@ -66,9 +66,14 @@ class ClusterConf:
     messages: tuple[str, ...]  # rg_test's Error:/Warning:/No resource found lines, in order
     two_node: bool = False
     expected_votes: int | None = None
+    notes: tuple[str, ...] = ()  # what rg_test prints on stderr while loading (`Replacing action ...`)
 
     def root(self, rtype: str, name: str) -> ResourceNode | None:
         return next((r for r in self.roots if r.type == rtype and r.primary == name), None)
+
+    def resource(self, rtype: str, primary: str) -> Resource | None:
+        """The resource behind a tree node (type and primary value), with its effective actions."""
+        return next((r for r in self.resources if r.type == rtype and r.primary == primary), None)
 
 
 def _int(text: str | None) -> int | None:
@@ -166,9 +171,9 @@ def load_cluster_conf(path: str | Path, problems: Problems, rules: dict[str, Rul
     if rm is not None:
         built = build_trees(rm, file, problems, table)
         roots, resources, messages = tuple(built.roots), tuple(built.resources), tuple(built.messages)
-        domains = _domains(rm)
+        domains, notes = _domains(rm), tuple(built.notes)
     else:
-        roots, resources, messages, domains = (), (), (), ()
+        roots, resources, messages, domains, notes = (), (), (), (), ()
     nodes = _nodes(root) if root.tag == "cluster" else ()
     _check_names(file, nodes, domains, roots, problems)
     cman = root.find("cman") if root.tag == "cluster" else None
@@ -183,6 +188,7 @@ def load_cluster_conf(path: str | Path, problems: Problems, rules: dict[str, Rul
         messages=messages,
         two_node=cman is not None and _flag(cman.get("two_node")),
         expected_votes=_int(cman.get("expected_votes")) if cman is not None else None,
+        notes=notes,
     )
 
 

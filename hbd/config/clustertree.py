@@ -20,7 +20,7 @@ from typing import Any
 from lxml import etree
 
 from hbd.config.model import ResourceNode
-from hbd.config.rules import Rule, builtin_rules, rule_for
+from hbd.config.rules import Action, ActionOverride, Rule, apply_overrides, builtin_rules, expand_time, rule_for
 from hbd.errors import Problems
 
 # rg_test prints resource and node flags in this order.
@@ -47,6 +47,7 @@ class Resource:
     refs: int
     maxinstances: int
     line: int | None
+    actions: tuple[Action, ...] = ()  # the rule's actions after this resource's `<action>` overrides
 
     @property
     def primary(self) -> str:
@@ -64,11 +65,13 @@ class _Entry:
     attrs: list[ResourceAttr]
     inline: bool
     line: int | None
+    actions: tuple[Action, ...] = ()
     refs: int = 0
 
     def freeze(self) -> Resource:
         flags = frozenset({"INLINE"}) if self.inline else frozenset()
-        return Resource(self.rule.type, tuple(self.attrs), flags, self.refs, self.rule.maxinstances, self.line)
+        return Resource(self.rule.type, tuple(self.attrs), flags, self.refs, self.rule.maxinstances, self.line,
+                        self.actions)
 
 
 _MISSING = object()  # a child that lacks its primary or a required attribute
@@ -81,6 +84,7 @@ class TreeBuild:
     resources: list[Resource] = field(default_factory=list)
     roots: list[ResourceNode] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # rg_test's stderr lines (`Replacing action ...`)
 
 
 def _elements(elem: Any) -> list[Any]:
@@ -152,7 +156,24 @@ class _Builder:
         at = next((i for i, a in enumerate(attrs) if primary is not None and a.name == primary.name), 0)
         if at:
             attrs[0], attrs[at] = attrs[at], attrs[0]
-        return _Entry(rule, attrs, inline, elem.sourceline)
+        return _Entry(rule, attrs, inline, elem.sourceline, self._actions(rule, elem))
+
+    def _actions(self, rule: Rule, elem: Any) -> tuple[Action, ...]:
+        overrides = []
+        for action in elem.iterchildren("action"):
+            try:
+                overrides.append(ActionOverride(
+                    action.get("name", ""),
+                    None if action.get("depth") in (None, "*") else int(action.get("depth")),
+                    None if action.get("timeout") is None else expand_time(action.get("timeout")),
+                    None if action.get("interval") is None else expand_time(action.get("interval")),
+                ))
+            except ValueError:
+                self.problems.error(self.file, action.sourceline,
+                                    "<action> depth must be a number or *, timeout and interval a time like 30s or 5m")
+        actions, notes = apply_overrides(rule.actions, overrides)
+        self.out.notes.extend(notes)
+        return actions
 
     def _store(self, entry: _Entry) -> bool:
         rule = entry.rule

@@ -185,6 +185,40 @@ def expand_time(text: str) -> int:
 _PARAM = re.compile(r"(?P<name>[\w-]+)(?:\[(?P<flags>[PUQR]+)\])?(?:=(?P<default>[^<\s]*))?(?:<(?P<inherit>\S+))?")
 
 
+@dataclass(frozen=True)
+class ActionOverride:
+    """A per-resource `<action name= depth= interval= timeout=/>`; None = not given, depth None = every depth."""
+
+    name: str
+    depth: int | None
+    timeout: int | None
+    interval: int | None
+
+
+def apply_overrides(actions: tuple[Action, ...], overrides: list[ActionOverride]) -> tuple[tuple[Action, ...], list[str]]:
+    """rgmanager's store_action: change matching actions in place, else add a fully given new one.
+
+    Returns the effective actions and rgmanager's `Replacing action ...` notes.
+    """
+    result = list(actions)
+    notes: list[str] = []
+    for o in overrides:
+        hits = [i for i, a in enumerate(result) if a.name == o.name and (o.depth is None or a.depth == o.depth)]
+        for i in hits:
+            old = result[i]
+            parts = []
+            if o.timeout is not None:
+                parts.append(f"timeout: {old.timeout}->{o.timeout} ")
+            if o.interval is not None:
+                parts.append(f"interval: {old.interval}->{o.interval}")
+            notes.append(f"Replacing action '{o.name}' depth {old.depth}: {''.join(parts)}")
+            result[i] = Action(old.name, old.timeout if o.timeout is None else o.timeout,
+                               old.interval if o.interval is None else o.interval, old.depth)
+        if not hits and None not in (o.depth, o.timeout, o.interval):
+            result.append(Action(o.name, o.timeout, o.interval, o.depth))  # type: ignore[arg-type]
+    return tuple(result), notes
+
+
 def _param(token: str) -> Param:
     m = _PARAM.fullmatch(token)
     if m is None:

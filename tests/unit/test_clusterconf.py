@@ -239,3 +239,33 @@ def test_entities_are_not_expanded(tmp_path: Path) -> None:
         return  # refusing the file is as good as not reading the entity
     assert all("s3cret" not in r.primary for r in conf.roots)
     assert "s3cret" not in repr(conf)
+
+
+def test_action_overrides_change_the_resource_actions(tmp_path: Path) -> None:
+    conf, problems = conf_of(tmp_path, """    <resources>
+      <ip address="192.0.2.1">
+        <action name="status" depth="0" interval="10"/>
+        <action name="start" timeout="1m"/>
+        <action name="status" depth="20" interval="5m" timeout="30"/>
+      </ip>
+    </resources>
+    <service name="s"><ip ref="192.0.2.1"/></service>
+""")
+    assert problems.items == []
+    ip = conf.resource("ip", "192.0.2.1")
+    assert ip is not None
+    status = [(a.depth, a.interval, a.timeout) for a in ip.actions if a.name == "status"]
+    assert status == [(0, 10, 10), (10, 60, 20), (20, 300, 30)]
+    assert [a.timeout for a in ip.actions if a.name == "start"] == [60]
+    assert conf.notes == ("Replacing action 'status' depth 0: interval: 20->10",
+                          "Replacing action 'start' depth 0: timeout: 20->60 ")
+    script = conf.resource("service", "s")
+    assert script is not None and script.actions == builtin_rules()["service"].actions
+
+
+def test_bad_action_values_are_errors(tmp_path: Path) -> None:
+    _, problems = conf_of(tmp_path, """    <service name="s">
+      <action name="status" interval="soon"/>
+    </service>
+""")
+    assert [(p.line, p.severity) for p in problems.items] == [(9, "error")]
