@@ -269,3 +269,27 @@ def test_bad_action_values_are_errors(tmp_path: Path) -> None:
     </service>
 """)
     assert [(p.line, p.severity) for p in problems.items] == [(9, "error")]
+
+
+SCHEMA_CASES = sorted((BROKEN.parent / "cluster" / "tv").glob("*.conf")) + [BROKEN.parent / "cluster" / "seed-004.conf"]
+WALKER_CASES = ["cc-unknown-element", "cc-unknown-attribute", "cc-missing-name", "cc-resource-at-top",
+                "cc-attribute-on-ref", "cc-bad-nodeid", "cc-missing-clusternodes"]
+
+
+@pytest.mark.parametrize("path", SCHEMA_CASES, ids=[p.name for p in SCHEMA_CASES])
+def test_relax_ng_schema_accepts_the_valid_vectors_only(path: Path) -> None:
+    from lxml import etree
+
+    from hbd.config.clusterschema import relaxng
+
+    valid = relaxng().validate(etree.parse(str(path)))
+    assert valid == (path.name not in ("tv13.conf", "tv14.conf")), relaxng().error_log
+
+
+@pytest.mark.parametrize("name", WALKER_CASES)
+def test_relax_ng_schema_rejects_what_the_clear_checks_reject(name: str) -> None:
+    from lxml import etree
+
+    from hbd.config.clusterschema import relaxng
+
+    assert not relaxng().validate(etree.parse(str(BROKEN / name / "cluster.conf")))
