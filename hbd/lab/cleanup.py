@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 from hbd.errors import LabError
@@ -11,6 +12,8 @@ from hbd.lab import disk, topology
 from hbd.lab.cgroups import NodeCgroup, lab_groups_root
 from hbd.lab.layout import PREFIX, LabLayout, base_dir
 from hbd.lab.shell import ip_batch
+
+MAKING_GRACE = 30.0  # seconds a lab directory without lab.json is taken to be still in the making
 
 
 def remove_lab(layout: LabLayout, loop: str | None) -> None:
@@ -67,10 +70,15 @@ def known_names() -> set[str]:
 
 def owner_alive(name: str) -> bool | None:
     """True/False for a lab owned by a process; None for a persistent lab (made by `hbd lab up`)."""
+    directory = base_dir() / name
     try:
-        state = json.loads((base_dir() / name / "lab.json").read_text())
+        state = json.loads((directory / "lab.json").read_text())
     except (FileNotFoundError, ValueError):
-        return False  # half-made: the process that made it never finished
+        # No state yet: a lab being made this very moment, or one whose maker died before writing it.
+        try:
+            return time.time() - directory.stat().st_mtime < MAKING_GRACE
+        except FileNotFoundError:
+            return False
     owner = state.get("owner")
     if owner is None:
         return None

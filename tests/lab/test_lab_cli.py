@@ -1,0 +1,92 @@
+"""`hbd lab` from the command line, and clean-up after Ctrl-C and after a run killed with -9."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from hbd.lab import Lab
+from hbd.lab.cleanup import remove_by_name, traces
+
+pytestmark = pytest.mark.lab
+
+
+def hbd(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hbd.cli.main", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def name() -> Iterator[str]:
+    """A unique lab name; whatever a test leaves under it is removed afterwards."""
+    lab_name = "hblt" + secrets.token_hex(3)
+    try:
+        yield lab_name
+    finally:
+        remove_by_name(lab_name)
+
+
+def test_up_status_exec_and_down(name: str) -> None:
+    up = hbd("lab", "up", "--name", name)
+    assert up.returncode == 0, up.stderr
+    status = hbd("lab", "status", name)
+    assert status.returncode == 0
+    for text in (f"{name}-n1", "192.0.2.11 198.51.100.11", "192.0.2.12 198.51.100.12", "192.0.2.100",
+                 "eth0=192.0.2.0/24", "eth1=198.51.100.0/24"):
+        assert text in status.stdout, text
+    for node in ("n1", "n2"):
+        assert hbd("lab", "exec", "--name", name, node, "--", "hostname").stdout == f"{node}\n"
+        code = f"import socket;print(socket.create_connection(('{Lab.attach(name).address(node)}',7777),2).recv(9).decode(),end='')"
+        answer = hbd("lab", "exec", "--name", name, "client", "--", sys.executable, "-c", code)
+        assert answer.stdout == f"{node}\n", answer.stderr
+    assert hbd("lab", "exec", "--name", name, "n1", "--", "sh", "-c", "exit 3").returncode == 3
+    assert hbd("lab", "down", name).returncode == 0
+    assert traces(name) == []
+    assert hbd("lab", "status", name).returncode == 1
+
+
+def test_faults_and_boot_from_the_command_line(name: str) -> None:
+    assert hbd("lab", "up", "--name", name, "--media", "1").returncode == 0
+    assert hbd("lab", "fault", "--name", name, "cut", "n1", "--how", "filter").returncode == 0
+    assert hbd("lab", "fault", "--name", name, "power-off", "n2").returncode == 0
+    status = hbd("lab", "status", name).stdout
+    assert "n1 eth0 cut (filter)" in status and "powered off" in status
+    assert Lab.attach(name).processes("n2") == []
+    assert hbd("lab", "boot", "--name", name, "n2").returncode == 0
+    assert len(Lab.attach(name).processes("n2")) >= 2
+    bad = hbd("lab", "fault", "--name", name, "cut", "n7")
+    assert bad.returncode == 2 and "no node 'n7'" in bad.stderr
+
+
+def test_ctrl_c_tears_the_lab_down(name: str) -> None:
+    script = (f"import time\nfrom hbd.lab import Lab\nwith Lab.up(name='{name}'):\n"
+              "    print('up', flush=True)\n    time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "up\n"
+    assert traces(name)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+    assert "KeyboardInterrupt" in (proc.stderr.read() if proc.stderr else "")
+    assert traces(name) == []
+
+
+def test_down_removes_what_a_killed_run_left(name: str) -> None:
+    script = f"import os\nfrom hbd.lab import Lab\nlab = Lab.up(name='{name}')\nos.kill(os.getpid(), 9)\n"
+    assert subprocess.run([sys.executable, "-c", script], timeout=60).returncode == -9
+    assert any(t.startswith("netns") for t in traces(name))
+    out = hbd("lab", "down", "--leftovers")
+    assert out.returncode == 0 and f"removed lab {name}" in out.stdout
+    assert traces(name) == []
+
+
+def test_down_leaves_labs_of_live_runs_alone(name: str, lab: Lab) -> None:
+    out = hbd("lab", "down", "--leftovers")
+    assert out.returncode == 0
+    assert lab.name not in out.stdout
+    assert lab.exec("n1", ["hostname"]).stdout == "n1\n"
+    assert os.path.exists(lab.layout.state_file)
