@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import signal
@@ -16,7 +17,9 @@ from pathlib import Path
 
 from hbd.config.authkeys import parse_authkeys
 from hbd.config.hacf import local_node_name, read_hacf
-from hbd.core.membership_events import MembershipView
+from hbd.core.membership_events import (
+    Action, CommUp, LinkChanged, LocalHeartbeatLost, MembershipView, NodeChanged, PeerRestarted, PeerReturned,
+)
 from hbd.errors import Problems
 from hbd.runtime.membership_service import HeartbeatFormatter, MembershipService
 from hbd.runtime.state import DEFAULT_STATE_DIR, load_identity
@@ -30,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=0.0, help="print the table every SECONDS (0: only on SIGUSR1)")
     p.add_argument("--once-after", type=float, metavar="SECONDS", help="run this long, print the table, exit")
     p.add_argument("--json", action="store_true", help="print the table as one JSON object per line")
+    p.add_argument("--events", action="store_true",
+                   help="print node and link changes as JSON lines with the monotonic time (for tests and benches)")
     p.add_argument("--logfile", help="append log lines here instead of stderr")
     return p
 
@@ -50,6 +55,12 @@ def format_view(view: MembershipView, as_json: bool = False) -> str:
             link_age = "-" if link.age_s is None else f"{link.age_s:.1f} s ago"
             lines.append(f"  link {link.name}: {'up' if link.up else 'dead'}, last packet {link_age}")
     return "\n".join(lines)
+
+
+def _print_event(action: Action, now: float) -> None:
+    if isinstance(action, (NodeChanged, LinkChanged, PeerRestarted, PeerReturned, CommUp, LocalHeartbeatLost)):
+        record = {"t": now, "event": type(action).__name__, **dataclasses.asdict(action)}
+        print(json.dumps(record), flush=True)
 
 
 def _setup_logging(node: str, logfile: str | None) -> None:
@@ -84,6 +95,8 @@ async def _run(service: MembershipService, args: argparse.Namespace) -> int:
     def show() -> None:
         print(format_view(service.view(), args.json), flush=True)
 
+    if args.events:
+        service.observers.append(lambda action: _print_event(action, loop.time()))
     service.start(loop)
     try:
         loop.add_signal_handler(signal.SIGUSR1, show)
