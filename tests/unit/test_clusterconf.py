@@ -44,6 +44,17 @@ def test_rule_table_has_the_seed_agents_and_order() -> None:
     assert rules["ip"].param("nfslock").inherit == "service%nfslock"  # type: ignore[union-attr]
 
 
+def test_child_types_name_known_rules_with_both_levels_or_none() -> None:
+    rules = builtin_rules()
+    for rule in rules.values():
+        for child in rule.children:
+            assert child.type in rules, (rule.type, child.type)
+            assert bool(child.start) == bool(child.stop), (rule.type, child)  # else it would never stop/start
+            assert not (child.forbid and child.start), (rule.type, child)
+        assert sum(p.primary for p in rule.params) == 1, rule.type
+        assert not any(p.inherit and (p.primary or p.unique or p.required) for p in rule.params), rule.type
+
+
 def test_expand_time() -> None:
     assert [expand_time(t) for t in ("30", "30s", "1m", "1h", "2d")] == [30, 30, 60, 3600, 172800]
     with pytest.raises(ValueError):

@@ -1,6 +1,9 @@
 """hbd.core.ordering: start/stop/status plans and targeting on hand-built trees (rgmanager.md §1.5, §1.6)."""
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from hbd.config.model import ChildType, ResourceNode
 from hbd.config.rules import child_type_table
 from hbd.core.ordering import by_ident, find_targets, start_plan, status_plan, stop_plan, targeted_plan
@@ -106,3 +109,35 @@ def test_ten_thousand_children_plan_in_order() -> None:
     steps = stop_plan(ResourceNode("service", "big", children=kids), TYPES)
     assert len(steps) == 10001
     assert steps[0].node.primary == "s9999" and steps[-2].node.primary == "s0"
+
+
+TYPE_NAMES = ["service", "fs", "clusterfs", "nfsexport", "nfsclient", "ip", "script", "lvm", "apache", "drbd", "group"]
+
+
+def _trees() -> st.SearchStrategy[ResourceNode]:
+    counter = iter(range(10**9))
+    leaf = st.builds(lambda t: ResourceNode(t, f"r{next(counter)}"), st.sampled_from(TYPE_NAMES))
+    return st.recursive(leaf, lambda kids: st.builds(
+        lambda t, cs: ResourceNode(t, f"r{next(counter)}", children=tuple(cs)),
+        st.sampled_from(TYPE_NAMES), st.lists(kids, max_size=5)), max_leaves=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_trees())
+def test_plans_visit_every_node_once_parents_around_children(tree: ResourceNode) -> None:
+    start, stop = start_plan(tree, TYPES), stop_plan(tree, TYPES)
+    assert sorted(s.path for s in start) == sorted(s.path for s in stop)
+    assert len({s.path for s in start}) == len(start)
+    started = {s.path: i for i, s in enumerate(start)}
+    stopped = {s.path: i for i, s in enumerate(stop)}
+    for path in started:
+        if path:
+            assert started[path[:-1]] < started[path]  # parent starts first
+            assert stopped[path[:-1]] > stopped[path]  # parent stops last
+
+
+@settings(max_examples=200, deadline=None)
+@given(_trees())
+def test_untyped_parents_stop_in_exact_reverse(tree: ResourceNode) -> None:
+    untyped = {t: () for t in TYPE_NAMES}  # no parent declares child types: every level is list order
+    assert [s.path for s in stop_plan(tree, untyped)] == [s.path for s in reversed(start_plan(tree, untyped))]
