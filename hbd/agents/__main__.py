@@ -26,6 +26,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--arp-probe-ms", default=None, help="duplicate-address probe time; 0 disables it")
     p.add_argument("--garp-count", default=None, help="announcement rounds, the first included")
     p.add_argument("--garp-interval-ms", default=None, help="time between announcement rounds")
+    p.add_argument("--monitor-link", action="store_const", const="1", default=None,
+                   help="IPaddr2 status also requires the link to be up with carrier")
     p.add_argument("--status-by-output", action="store_true",
                    help="judge resource.d status by its output (Heartbeat's running/OK rule)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object with timestamps")
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     settings = {"arp_probe_ms": args.arp_probe_ms, "garp_count": args.garp_count,
-                "garp_interval_ms": args.garp_interval_ms}
+                "garp_interval_ms": args.garp_interval_ms, "monitor_link": args.monitor_link}
     registry = Registry(status_by_output=args.status_by_output, background_burst=args.foreground_burst)
     try:
         name, agent_args, ops = split_words(args.resource)

@@ -154,11 +154,13 @@ def parse_cluster_attrs(attrs: Mapping[str, str | None]) -> IpSpec:
         spec = replace(spec, iface=_iface_and_label(attrs["prefer_interface"] or "")[0])
     if attrs.get("sleeptime"):
         spec = replace(spec, sleeptime_s=_number("sleeptime", attrs["sleeptime"] or "", float))
-    return with_announce_settings(spec, attrs)
+    return with_hbd_settings(spec, attrs)
 
 
-def with_announce_settings(spec: IpSpec, attrs: Mapping[str, str | None]) -> IpSpec:
-    """hbd's own settings for the duplicate probe and the announcement burst, where given."""
+def with_hbd_settings(spec: IpSpec, attrs: Mapping[str, str | None]) -> IpSpec:
+    """hbd's own settings (duplicate probe, announcement burst) and monitor_link, where given."""
+    if attrs.get("monitor_link"):
+        spec = replace(spec, monitor_link=_bool("monitor_link", attrs["monitor_link"] or ""))
     if attrs.get("arp_probe_ms"):
         spec = replace(spec, probe_ms=int(_number("arp_probe_ms", attrs["arp_probe_ms"] or "")))
     if attrs.get("garp_count"):

@@ -59,7 +59,7 @@ class Registry:
         if name in ("IPaddr2", "IPaddr"):
             if len(args) != 1:
                 raise AgentError(f"{name}: expected one argument ip[/netmask[/interface[:label]][/broadcast]]")
-            spec = ipaddr_spec.with_announce_settings(ipaddr_spec.parse_heartbeat(args[0]), attrs)
+            spec = ipaddr_spec.with_hbd_settings(ipaddr_spec.parse_heartbeat(args[0]), attrs)
             return IPaddr2(spec, background_burst=self.background_burst)
         if name == "Filesystem":
             return filesystem.Filesystem(filesystem.parse_heartbeat(args))
