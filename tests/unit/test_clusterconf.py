@@ -7,7 +7,8 @@ import pytest
 
 from hbd.config import load
 from hbd.config.clusterconf import ClusterConf, load_cluster_conf
-from hbd.config.clusterschema import RNG_PATH, generate_rng
+from hbd.config.clusterrng import generate_rng
+from hbd.config.clusterschema import RNG_PATH
 from hbd.config.rules import builtin_rules, expand_time
 from hbd.errors import ConfigError, Problems
 
@@ -62,7 +63,7 @@ def test_expand_time() -> None:
 
 
 def test_committed_schema_is_the_generated_one() -> None:
-    assert RNG_PATH.read_text() == generate_rng(), "run: python -m hbd.config.clusterschema > hbd/config/cluster.rng"
+    assert RNG_PATH.read_text() == generate_rng(), "run: python -m hbd.config.clusterrng > hbd/config/cluster.rng"
 
 
 @pytest.mark.parametrize("case", CC_CASES, ids=[c.name for c in CC_CASES])
