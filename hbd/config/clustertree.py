@@ -137,11 +137,12 @@ class _Builder:
 
     # --- one resource --------------------------------------------------------------------------------
 
-    def _load(self, rule: Rule, elem: Any, inline: bool) -> _Entry | None:
+    def _load(self, rule: Rule, elem: Any, inline: bool, attrib: dict[str, str] | None = None) -> _Entry | None:
         attrs: list[ResourceAttr] = []
         defaults = self.defaults.get(rule.type, {})
+        given = dict(elem.attrib) if attrib is None else attrib  # one copy: lxml lookups are slow
         for param in rule.params:
-            value = elem.get(param.name)
+            value = given.get(param.name)
             if value is not None:
                 attrs.append(ResourceAttr(param.name, value))
             elif param.primary or param.required:
@@ -232,7 +233,8 @@ class _Builder:
 
     def _node(self, rule: Rule, elem: Any, ancestors: list[tuple[str, dict[str, str | None]]],
               xpath: str) -> Any:
-        ref = elem.get("ref")
+        attrib = dict(elem.attrib)
+        ref = attrib.get("ref")
         if ref is not None:
             entry = self._find_by_ref(rule, ref)
             if entry is None:
@@ -247,7 +249,7 @@ class _Builder:
                 )
                 return None
         else:
-            loaded = self._load(rule, elem, inline=True)
+            loaded = self._load(rule, elem, inline=True, attrib=attrib)
             if loaded is None:
                 return _MISSING
             if not self._store(loaded):
@@ -264,7 +266,7 @@ class _Builder:
             return None
         entry.refs += 1
         resolved = [(a.name, self._resolve(a, ancestors)) for a in entry.attrs]
-        flags = self._node_flags(elem, top_level=not ancestors)
+        flags = self._node_flags(attrib, top_level=not ancestors)
         children = self._children(elem, rule, ancestors + [(rule.type, dict(resolved))], xpath)
         return ResourceNode(rule.type, entry.attrs[0].value if entry.attrs else "", tuple(resolved),
                             tuple(children), frozenset(flags), elem.sourceline)
@@ -282,14 +284,14 @@ class _Builder:
         return ancestors[-1][1].get(attr.value) if ancestors else None
 
     @staticmethod
-    def _node_flags(elem: Any, top_level: bool) -> set[str]:
+    def _node_flags(attrib: dict[str, str], top_level: bool) -> set[str]:
         flags: set[str] = set()
-        independent = (elem.get("__independent_subtree") or "").strip().lower()
+        independent = (attrib.get("__independent_subtree") or "").strip().lower()
         if not top_level and independent in ("2", "non-critical"):
             flags |= {"INDEPENDENT", "NON-CRITICAL"}
         elif not top_level and _yes(independent):
             flags.add("INDEPENDENT")
-        if _yes(elem.get("__enforce_timeouts")):
+        if _yes(attrib.get("__enforce_timeouts")):
             flags.add("ENFORCE-TIMEOUTS")
         return flags
 

@@ -101,28 +101,23 @@ def fake_executor(monkeypatch: pytest.MonkeyPatch, failing_type: str) -> list[st
     return ran
 
 
-def test_test_mode_runs_steps_through_the_executor_and_stops_at_a_failed_start(
+@pytest.mark.parametrize("op,service,failing,ran_expected,rc,out", [
+    # a failed start ends the walk
+    ("start", "database", "drbd", ["service:database", "service:dbnode", "ip:10.80.4.200/22", "drbd:dbdev"],
+     1, "Starting database...\nFailed to start database\n"),
+    # a failed stop does not: the rest is still stopped, and there is no completion line
+    ("stop", "dbnode", "fs", ["fs:dbfs", "drbd:dbdev", "ip:10.80.4.200/22", "service:dbnode"],
+     1, "Stopping dbnode...\n"),
+    # real execution prints no plan lines of its own (the agents print what they do)
+    ("start", "dbms", "none", ["service:dbms", "script:postgresql"], 0, "Starting dbms...\nStart of dbms complete\n"),
+])
+def test_test_mode_runs_steps_through_the_executor(
+        op: str, service: str, failing: str, ran_expected: list[str], rc: int, out: str,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    ran = fake_executor(monkeypatch, "drbd")
-    run = run_hbd_test(capsys, "test", "start", "service", "database", "-c", str(SEED))
-    assert ran == ["service:database", "service:dbnode", "ip:10.80.4.200/22", "drbd:dbdev"]
-    assert (run.rc, run.out) == (1, "Starting database...\nFailed to start database\n")
-
-
-def test_test_mode_stop_goes_on_after_a_failure(monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    ran = fake_executor(monkeypatch, "fs")
-    run = run_hbd_test(capsys, "test", "stop", "service", "dbnode", "-c", str(SEED))
-    assert ran == ["fs:dbfs", "drbd:dbdev", "ip:10.80.4.200/22", "service:dbnode"]
-    assert (run.rc, run.out) == (1, "Stopping dbnode...\n")
-
-
-def test_test_mode_success_prints_no_plan_lines(monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    ran = fake_executor(monkeypatch, "none")
-    run = run_hbd_test(capsys, "test", "start", "service", "dbms", "-c", str(SEED))
-    assert ran == ["service:dbms", "script:postgresql"]
-    assert (run.rc, run.out) == (0, "Starting dbms...\nStart of dbms complete\n")
+    ran = fake_executor(monkeypatch, failing)
+    run = run_hbd_test(capsys, "test", op, "service", service, "-c", str(SEED))
+    assert ran == ran_expected
+    assert (run.rc, run.out) == (rc, out)
 
 
 def test_test_mode_without_agents(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
