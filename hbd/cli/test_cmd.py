@@ -14,12 +14,15 @@ from __future__ import annotations
 import importlib
 import sys
 from dataclasses import dataclass
-from typing import Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 
 from hbd.config import load, locate, service_roots
 from hbd.config.model import ResourceNode
 from hbd.core.ordering import Op, Step, targeted_plan
 from hbd.errors import ConfigError, Problems
+
+if TYPE_CHECKING:
+    from hbd.config.clusterconf import ClusterConf
 
 USAGE = """usage: hbd test noop|test start|stop|status TYPE NAME [-c PATH] [--node NAME]
        hbd test tree [-c PATH]
@@ -101,18 +104,11 @@ def _say(stream: TextIO, lines: list[str] | tuple[str, ...]) -> None:
         print(line, file=stream)
 
 
-def _cluster_target(conf: object, op: Op, rtype: str, name: str) -> Target | None:
-    from hbd.config.clusterconf import ClusterConf
+def _cluster_target(conf: ClusterConf, op: Op, rtype: str, name: str) -> Target | None:
     from hbd.config.rules import builtin_rules, child_type_table
 
-    assert isinstance(conf, ClusterConf)
     rules = builtin_rules()
-    rule = rules.get(rtype)
-    resource = next((r for r in conf.resources if r.type == rtype and r.primary == name), None)
-    if resource is None and rule is not None:
-        resource = next((r for r in conf.resources if r.type == rtype and any(
-            a.value == name and not a.inherited and (p := rule.param(a.name)) is not None and p.unique and p.required
-            for a in r.attrs)), None)
+    resource = conf.find(rtype, name, rules)
     if resource is None:
         return None
     primary = resource.primary
@@ -237,7 +233,7 @@ def run_tree(args: Args) -> int:
     return 0
 
 
-def _load_for_dump(path: str) -> object | None:
+def _load_for_dump(path: str) -> ClusterConf | None:
     """A cluster.conf for the dumps, its messages printed; None (after `Error parsing`) if unreadable."""
     from hbd.config.clusterconf import load_cluster_conf
 
@@ -256,13 +252,12 @@ def _load_for_dump(path: str) -> object | None:
 
 def run_delta(old_path: str, new_path: str) -> int:
     from hbd.config import clusterdump
-    from hbd.config.clusterconf import ClusterConf
     from hbd.config.clusterdelta import resource_delta
 
     print("Running in resource tree delta test mode.", file=sys.stderr)
     old = _load_for_dump(old_path)
     new = _load_for_dump(new_path)
-    if not isinstance(old, ClusterConf) or not isinstance(new, ClusterConf):
+    if old is None or new is None:
         return 1
     delta = resource_delta(old, new)
     print("=== Old Resource List ===")

@@ -75,6 +75,16 @@ class ClusterConf:
         """The resource behind a tree node (type and primary value), with its effective actions."""
         return next((r for r in self.resources if r.type == rtype and r.primary == primary), None)
 
+    def find(self, rtype: str, name: str, rules: dict[str, Rule] | None = None) -> Resource | None:
+        """rgmanager's lookup of `TYPE NAME`: by primary value, else by an attribute both unique and required."""
+        found = self.resource(rtype, name)
+        rule = (builtin_rules() if rules is None else rules).get(rtype)
+        if found is not None or rule is None:
+            return found
+        keys = {p.name for p in rule.params if p.unique and p.required}
+        return next((r for r in self.resources if r.type == rtype and any(
+            a.name in keys and a.value == name and not a.inherited for a in r.attrs)), None)
+
 
 def _int(text: str | None) -> int | None:
     try:
