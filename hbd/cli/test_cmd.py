@@ -12,6 +12,7 @@ Deliberate differences: a file that is not well-formed XML and an unknown target
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, TextIO
@@ -24,7 +25,7 @@ from hbd.errors import ConfigError, Problems
 if TYPE_CHECKING:
     from hbd.config.clusterconf import ClusterConf
 
-USAGE = """usage: hbd test noop|test start|stop|status TYPE NAME [-c PATH] [--node NAME]
+USAGE = """usage: hbd test noop|test start|stop|status TYPE NAME [-c PATH] [--node NAME] [--force]
        hbd test tree [-c PATH]
        hbd test rules
        hbd test delta OLD NEW
@@ -40,6 +41,7 @@ USAGE = """usage: hbd test noop|test start|stop|status TYPE NAME [-c PATH] [--no
   -c PATH   cluster.conf, or a directory holding cluster.conf or ha.cf + haresources
             (default: /etc/cluster/cluster.conf if present, else /etc/ha.d/)
   --node    the local node name for Heartbeat files (default: this host's name)
+  --force   with `test`: do not ask before running the agents
 """
 OPS: dict[str, Op] = {"start": "start", "stop": "stop", "status": "status"}
 WORDS = {"start": ("Starting", "Start of {} complete", "Failed to start {}"),
@@ -56,6 +58,7 @@ class Args:
     words: tuple[str, ...]
     config: str | None
     node: str | None
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,14 @@ class Target:
 def parse_args(argv: list[str]) -> Args | None:
     words: list[str] = []
     config = node = None
+    force = False
     it = iter(argv)
     for arg in it:
         if arg in ("-h", "--help"):
             return None
+        if arg == "--force":
+            force = True
+            continue
         if arg in ("-c", "--config", "--node"):
             value = next(it, None)
             if value is None:
@@ -96,7 +103,7 @@ def parse_args(argv: list[str]) -> Args | None:
         config = words.pop(1)
         if len(words) == 1:
             words = ["tree"]
-    return Args(tuple(words), config, node)
+    return Args(tuple(words), config, node, force)
 
 
 def _say(stream: TextIO, lines: list[str] | tuple[str, ...]) -> None:
@@ -167,8 +174,23 @@ def choose_runner(mode: str) -> Callable[[Step], bool] | None:
     return executor.run_step  # type: ignore[no-any-return]
 
 
+def confirmed(force: bool) -> bool:
+    """Real execution changes this machine (addresses, mounts, services): ask first, unless --force."""
+    if force:
+        return True
+    warning = ("hbd test test runs the resource agents for real on this machine: it adds addresses, mounts "
+               "file systems and starts services. Stop the cluster on this node first.")
+    if not sys.stdin.isatty():
+        print(f"{warning}\nAdd --force to go ahead.", file=sys.stderr)
+        return False
+    print(f"{warning}\nGo ahead? [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
 def run_op(args: Args, mode: str, op: Op, rtype: str, name: str) -> int:
     print("Running in test mode.", file=sys.stderr)
+    if mode == "test" and not confirmed(args.force):
+        return 1
     runner = choose_runner(mode)
     if runner is None:
         print("hbd test: running agents for real needs hbd.agents.executor, which is not installed", file=sys.stderr)
@@ -302,6 +324,10 @@ def main(argv: list[str]) -> int:
         print(f"hbd test: {exc}\n", file=sys.stderr)
         print(USAGE, end="", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `hbd test ... | head`: the reader left; stop quietly, and keep Python's exit flush from failing too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """`hbd test` command line: forms, usage errors, Heartbeat groups, real-execution runner, rules and tree dumps."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,7 @@ def test_test_mode_runs_steps_through_the_executor(
         op: str, service: str, failing: str, ran_expected: list[str], rc: int, out: str,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     ran = fake_executor(monkeypatch, failing)
-    run = run_hbd_test(capsys, "test", op, "service", service, "-c", str(SEED))
+    run = run_hbd_test(capsys, "test", op, "service", service, "-c", str(SEED), "--force")
     assert ran == ran_expected
     assert (run.rc, run.out) == (rc, out)
 
@@ -125,8 +126,31 @@ def test_test_mode_without_agents(monkeypatch: pytest.MonkeyPatch, capsys: pytes
         raise ModuleNotFoundError(name)
 
     monkeypatch.setattr(test_cmd.importlib, "import_module", missing)
-    run = run_hbd_test(capsys, "test", "start", "service", "database", "-c", str(SEED))
+    run = run_hbd_test(capsys, "test", "start", "service", "database", "-c", str(SEED), "--force")
     assert run.rc == 1 and "needs hbd.agents.executor" in run.err and run.out == ""
+
+
+def test_test_mode_refuses_without_force_when_it_cannot_ask(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    ran = fake_executor(monkeypatch, "none")
+    run = run_hbd_test(capsys, "test", "start", "service", "dbms", "-c", str(SEED))  # stdin is not a terminal
+    assert (run.rc, run.out, ran) == (1, "", [])
+    assert "Add --force to go ahead." in run.err
+
+
+@pytest.mark.parametrize("answer,ran_expected", [("y\n", ["service:dbms", "script:postgresql"]), ("\n", [])])
+def test_test_mode_asks_on_a_terminal(answer: str, ran_expected: list[str], monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal(answer))
+    ran = fake_executor(monkeypatch, "none")
+    run = run_hbd_test(capsys, "test", "start", "service", "dbms", "-c", str(SEED))
+    assert ran == ran_expected and "Go ahead? [y/N]" in run.err
 
 
 def test_rules_dump(capsys: pytest.CaptureFixture[str]) -> None:
