@@ -16,7 +16,16 @@ POLL = 0.005
 
 
 def hierarchy_root() -> tuple[Path, int]:
-    """The freezer-capable hierarchy of this machine: cgroup v1 freezer, else the v2 unified tree."""
+    """The freezer-capable hierarchy of this machine: cgroup v1 freezer, else the v2 unified tree.
+
+    HBD_LAB_CGROUP2 names a cgroup v2 mount to use instead (a hybrid machine's /sys/fs/cgroup/unified),
+    so the v2 code is exercised on machines that default to v1.
+    """
+    forced = os.environ.get("HBD_LAB_CGROUP2")
+    if forced:
+        if not (Path(forced) / "cgroup.procs").exists():
+            raise LabError(f"HBD_LAB_CGROUP2={forced}: not a cgroup v2 mount")
+        return Path(forced), 2
     if (V1_FREEZER / "freezer.state").exists() or (V1_FREEZER / "cgroup.procs").exists():
         return V1_FREEZER, 1
     if (V2_ROOT / "cgroup.controllers").exists():

@@ -162,6 +162,9 @@ def _names_of(pid: int) -> set[str]:
     except OSError:
         return set()
     names = {comm}
+    if comm == "nsenter" and b"--" in argv:
+        # Just spawned: nsenter has not exec'd the program yet; the pid will be the program's.
+        argv = argv[argv.index(b"--") + 1:]
     for arg in argv[:2]:
         if arg:
             names.add(os.path.basename(arg.decode(errors="replace")))

@@ -24,7 +24,10 @@ def create(layout: LabLayout) -> None:
     ip_batch(None, [f"netns add {name}" for name in all_netns(layout)])
     for name in all_netns(layout):
         for key, value in SYSCTLS:
-            ns.write_sysctl(name, key, value)
+            try:
+                ns.write_sysctl(name, key, value)
+            except FileNotFoundError:
+                pass  # kernel without IPv6: nothing to quieten
     sw: list[str] = []
     for medium in range(layout.media):
         br = layout.bridge(medium)

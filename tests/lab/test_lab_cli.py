@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import select
 import signal
 import subprocess
 import sys
@@ -67,7 +68,8 @@ def test_ctrl_c_tears_the_lab_down(name: str) -> None:
     script = (f"import time\nfrom hbd.lab import Lab\nwith Lab.up(name='{name}'):\n"
               "    print('up', flush=True)\n    time.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline() == "up\n"
+    assert proc.stdout is not None
+    assert select.select([proc.stdout], [], [], 30)[0] and proc.stdout.readline() == "up\n"
     assert traces(name)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=30)

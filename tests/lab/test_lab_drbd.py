@@ -1,6 +1,7 @@
 """The drbdadm emulator inside lab nodes: DRBD's refusals, the network-driven connection, split brain."""
 from __future__ import annotations
 
+import select
 import subprocess
 
 import pytest
@@ -41,7 +42,8 @@ def test_secondary_refused_while_mounted_or_open(lab: Lab) -> None:
     assert role(lab, "n1")[0] == "Primary"
     lab.exec("n1", ["umount", "/mnt"])
     holder = lab.spawn("n1", ["sh", "-c", "exec 3</dev/drbd0; echo open; exec sleep 60"], stdout=subprocess.PIPE)
-    assert holder.stdout is not None and holder.stdout.readline() == b"open\n"
+    assert holder.stdout is not None
+    assert select.select([holder.stdout], [], [], 10)[0] and holder.stdout.readline() == b"open\n"
     assert drbdadm(lab, "n1", "secondary", "r0").returncode == 11
     holder.kill()
     holder.wait(timeout=5)
