@@ -1,0 +1,132 @@
+"""Run Debian's Heartbeat 3.0.6 in a lab node, as a real peer for hbd (reusable by any lab test).
+
+Heartbeat keeps state in fixed paths (/var/lib/heartbeat, /var/run/heartbeat, /var/run/heartbeat.pid),
+so it runs in a mount namespace of its own inside the node, with a private /var/lib/heartbeat and a private
+/run bind-mounted from the lab's directory for that node: nothing is written on the host, and several labs
+can run Heartbeat at once. Its log goes to the `logfile` named in ha.cf (use one under /var/log/hbd, which
+is already private per node and readable from the host through lab.path()).
+"""
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hbd.lab import Lab
+
+HEARTBEAT = Path("/usr/libexec/heartbeat/heartbeat")
+LOGFILE = "/var/log/hbd/ha-log"  # the path to name in ha.cf
+HA_D_SCRIPTS = ("harc", "rc.d", "resource.d", "shellfuncs")
+RUN_DIRS = {"heartbeat": "hacluster", "heartbeat/ccm": "hacluster", "heartbeat/crm": "hacluster",
+            "heartbeat/dopd": "hacluster", "crm": "hacluster", "lock": "root", "resource-agents": "root"}
+
+
+def require_heartbeat() -> None:
+    if not HEARTBEAT.exists():
+        pytest.skip("Debian's heartbeat package is not installed (tests/apt-packages lists it)")
+
+
+def enable_broadcast(lab: Lab, node: str) -> None:
+    """Give the node's interfaces a broadcast address: Heartbeat's bcast medium sends nothing without one
+    (heartbeat.md §2.4), and the lab adds its addresses without `brd`."""
+    for medium in range(lab.media):
+        address, dev = f"{lab.address(node, medium)}/24", f"eth{medium}"
+        shown = lab.exec(node, ["ip", "-4", "-o", "addr", "show", "dev", dev]).stdout
+        if " brd " not in shown:  # `ip addr replace` keeps an existing address's (missing) broadcast
+            lab.exec(node, ["ip", "addr", "del", address, "dev", dev])
+            lab.exec(node, ["ip", "addr", "add", address, "brd", "+", "dev", dev])
+
+
+@dataclass
+class HeartbeatPeer:
+    lab: Lab
+    node: str
+    proc: subprocess.Popen
+    root: Path  # host directory holding the private lib/ and run/ of this Heartbeat
+
+    @property
+    def logfile(self) -> Path:
+        return self.lab.path(self.node, "/var/log/hbd") / "ha-log"
+
+    def log(self) -> str:
+        try:
+            return self.logfile.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_log(self, text: str, timeout: float, after: int = 0) -> float:
+        """Poll the log (every 20 ms, bounded) until `text` appears past offset `after`; the monotonic time seen."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log()[after:]:
+                return time.monotonic()
+            if self.proc.poll() is not None and self.proc.returncode not in (0, None):
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"heartbeat on {self.node}: no '{text}' within {timeout} s (rc={self.proc.poll()})\n"
+                             f"{self.log()[-4000:]}\n{self.output()[-2000:]}")
+
+    def output(self) -> str:
+        try:
+            return (self.root / "stdout").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """SIGTERM (Heartbeat's graceful shutdown), then SIGKILL of its process group after 15 s."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # its FIFO reader and media children share the group
+        except ProcessLookupError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.wait(timeout=5)
+
+
+def start_heartbeat(lab: Lab, node: str) -> HeartbeatPeer:
+    """Start `heartbeat -f` in `node` with the /etc/ha.d already written there."""
+    require_heartbeat()
+    root = lab.path(node, "/var/lib/hbd") / "heartbeat-peer"
+    lib, run = root / "lib", root / "run"
+    shutil.rmtree(run, ignore_errors=True)  # a fresh /run per start, as after a reboot; lib keeps hb_generation
+    for sub in ("api", "casual", "ccm", "ckpt", "cores/root", "cores/hacluster", "cores/nobody", "crm", "lrm",
+                "pengine"):
+        (lib / sub).mkdir(parents=True, exist_ok=True)
+    ha_d = lab.path(node, "/etc/ha.d")
+    for name in HA_D_SCRIPTS:  # the package's event scripts, which Heartbeat runs on every status change
+        source, target = Path("/etc/ha.d") / name, ha_d / name
+        if target.is_symlink():
+            target.unlink()
+        if source.is_dir() and not target.exists():
+            shutil.copytree(source, target, symlinks=True)
+        elif source.is_file() and not target.exists():
+            shutil.copy2(source, target)
+    hacluster, haclient = pwd.getpwnam("hacluster").pw_uid, grp.getgrnam("haclient").gr_gid
+    for sub, owner in RUN_DIRS.items():
+        path = run / sub
+        path.mkdir(parents=True, exist_ok=True)
+        if owner == "hacluster":
+            os.chown(path, hacluster, haclient)
+            path.chmod(0o750)
+    script = (f"mount --bind {lib} /var/lib/heartbeat && mount --bind {run} /run && "
+              f"exec {HEARTBEAT} -f")
+    out = open(root / "stdout", "ab")
+    try:
+        proc = lab.spawn(node, ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+                         stdout=out, stderr=subprocess.STDOUT)
+    finally:
+        out.close()
+    return HeartbeatPeer(lab, node, proc, root)

@@ -1,0 +1,76 @@
+"""Interop with Debian's Heartbeat 3.0.6: heartbeat on n1, `hbd membership` on n2, the same ha.cf and authkeys.
+
+Each sees the other active with both links up, each declares the other dead after deadtime when it is
+powered off, and each accepts the other's packets (checked in both logs).
+"""
+from __future__ import annotations
+
+import time
+
+from hbd.lab import Lab
+from hbd_member import AUTHKEYS, is_link, is_node, start_member, write_config
+from heartbeat_peer import LOGFILE, enable_broadcast, require_heartbeat, start_heartbeat
+
+KEEPALIVE_MS, DEADTIME_MS = 500, 3000
+REJECTIONS = ("authtoken does not match", "netstring authentication failed", "bad node", "replay attack",
+              "dropped packet")
+
+
+def shared_hacf(lab: Lab) -> str:
+    return (f"keepalive {KEEPALIVE_MS}ms\ndeadtime {DEADTIME_MS}ms\nwarntime {DEADTIME_MS // 2}ms\n"
+            f"initdead {DEADTIME_MS * 2}ms\nudpport 694\nbcast eth0 eth1\nauto_failback on\n"
+            f"logfile {LOGFILE}\nnode {' '.join(lab.nodes)}\n")
+
+
+def test_heartbeat_and_hbd_see_each_other_and_detect_power_off(lab: Lab) -> None:
+    require_heartbeat()
+    for node in lab.nodes:
+        enable_broadcast(lab, node)
+        write_config(lab, node, shared_hacf(lab), AUTHKEYS)
+    hb = start_heartbeat(lab, "n1")
+    member = start_member(lab, "n2")
+    try:
+        # hbd's view of Heartbeat
+        member.wait_for(is_node("n1", "active"), timeout=20)
+        member.wait_for(is_link("n1", "eth0", True), timeout=5)
+        member.wait_for(is_link("n1", "eth1", True), timeout=5)
+        # Heartbeat's view of hbd
+        hb.wait_log("Status update for node n2: status active", timeout=20)
+        hb.wait_log("Link n2:eth0 up.", timeout=5)
+        hb.wait_log("Link n2:eth1 up.", timeout=5)
+        time.sleep(2 * KEEPALIVE_MS / 1000)
+        for text in REJECTIONS:
+            assert text not in hb.log(), f"Heartbeat refused hbd's packets: {text}\n{hb.log()[-3000:]}"
+            assert text not in member.log(), f"hbd refused Heartbeat's packets: {text}\n{member.log()[-3000:]}"
+
+        # power off Heartbeat's node: hbd declares it dead after n1's advertised deadtime
+        time.sleep(6)  # past Heartbeat's first 5 s of deadtime + 2 s
+        lab.power_off("n1")
+        off = time.monotonic()
+        dead = member.wait_for(is_node("n1", "dead"), timeout=DEADTIME_MS / 1000 + 5)
+        hbd_detection = dead["t"] - off
+        assert DEADTIME_MS / 1000 - KEEPALIVE_MS / 1000 - 0.1 <= hbd_detection <= DEADTIME_MS / 1000 + 0.25
+        assert "WARN: node n1: is dead" in member.log()
+
+        # Heartbeat comes back (new generation), then hbd's node is powered off
+        lab.boot("n1")
+        enable_broadcast(lab, "n1")
+        hb.stop()
+        hb = start_heartbeat(lab, "n1")
+        member.wait_for(lambda r: r["event"] == "PeerRestarted" and r["node"] == "n1", timeout=20)
+        mark = len(hb.log())
+        hb.wait_log("Status update for node n2: status active", timeout=20, after=0)
+        time.sleep(6)
+        lab.power_off("n2")
+        off = time.monotonic()
+        seen = hb.wait_log("WARN: node n2: is dead", timeout=DEADTIME_MS / 1000 + 5, after=mark)
+        hb_detection = seen - off
+        # Heartbeat checks every 250 ms and the log is polled every 20 ms
+        assert DEADTIME_MS / 1000 - KEEPALIVE_MS / 1000 - 0.1 <= hb_detection <= DEADTIME_MS / 1000 + 0.6
+        print(f"hbd detected Heartbeat's power-off in {hbd_detection:.3f} s, Heartbeat detected hbd's in "
+              f"{hb_detection:.3f} s (deadtime {DEADTIME_MS / 1000} s)")
+        for text in REJECTIONS:
+            assert text not in hb.log(), f"Heartbeat refused hbd's packets: {text}\n{hb.log()[-3000:]}"
+    finally:
+        member.stop()
+        hb.stop()
