@@ -21,8 +21,8 @@ from hbd.lab.layout import base_dir
 EXIT_FAILURE, EXIT_STATE, EXIT_NO_UPTODATE, EXIT_USAGE = 10, 11, 17, 20
 CONFIG_DIR = Path("/etc/drbd.d")
 FORCE_OPTIONS = {"--overwrite-data-of-peer", "--force", "-o"}
-COMMANDS = ("role", "cstate", "dstate", "status", "primary", "secondary", "connect", "disconnect",
-            "up", "down", "adjust")
+COMMANDS = ("role", "state", "cstate", "dstate", "status", "primary", "secondary", "connect", "disconnect",
+            "up", "down", "adjust", "create-md")
 RESOURCE_RE = re.compile(r"resource\s+(\S+)\s*\{")
 DEVICE_RE = re.compile(r"device\s+(\S+)\s+minor\s+(\d+)\s*;")
 
@@ -90,6 +90,11 @@ def apply(res: st.ResourceState, minor: int, command: str, options: set[str], fa
     """One command on one resource as seen from facts.node; returns the outcome and state-change log."""
     node = facts.node
     me = res.nodes[node]
+    if command == "state":  # 8.x's older name of `role`
+        command = "role"
+    if command == "create-md":
+        # The lab's disk already has its metadata and filesystem; real drbdadm would ask before overwriting.
+        return Outcome(out="New drbd meta data block successfully created.\n"), []
     view = view_of(res, node, minor, facts.link_ok)
     if command == "up":
         if me.configured:

@@ -35,6 +35,9 @@ def node_setup_script(layout: LabLayout, node: str, drbd_rdev: tuple[int, int] |
         f"hostname {q(node)}",
         # sysfs as seen from the node's network namespace (like `ip netns exec` does)
         "umount -l /sys && mount -t sysfs sysfs /sys",
+        # The copy of the host's /run/netns would hold a reference to every lab's namespaces and keep
+        # them alive after their `ip netns delete`, until this node goes away.
+        "if [ -d /run/netns ]; then umount -l /run/netns 2>/dev/null || true; fi",
     ]
     for target in NODE_DIRS:
         lines.append(f"mount --bind {q(str(layout.path(node, target)))} {q(target)}")

@@ -53,6 +53,8 @@ def test_commands_run_in_the_node_cgroup_and_namespaces(lab: Lab) -> None:
     other = lab.exec("n2", ["readlink", "/proc/self/ns/net"]).stdout
     assert own != other
     assert lab.exec("n1", ["test", "-b", "/dev/drbd0"]).returncode == 0
+    # no namespace file of any lab is pinned by a node's mount table (it would outlive `ip netns delete`)
+    assert " nsfs " not in lab.exec("n1", ["cat", "/proc/self/mountinfo"]).stdout
     assert lab.exec("n1", ["sh", "-c", "command -v drbdadm"]).stdout.strip() == str(lab.layout.bin_dir / "drbdadm")
 
 

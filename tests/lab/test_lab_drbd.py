@@ -103,6 +103,8 @@ def test_outputs_parse_back_in_84_and_9_formats(lab: Lab) -> None:
 
 def test_commands_and_exit_codes_of_the_lifecycle(lab: Lab) -> None:
     assert drbdadm(lab, "n1", "up", "r0").returncode == 10  # already up
+    assert drbdadm(lab, "n1", "create-md", "r0").stdout == "New drbd meta data block successfully created.\n"
+    assert drbdadm(lab, "n1", "state", "r0").stdout == "Secondary/Secondary\n"
     assert drbdadm(lab, "n1", "role", "r7").returncode == 10
     assert "'r7' not defined in your config" in drbdadm(lab, "n1", "role", "r7").stderr
     assert drbdadm(lab, "n1", "frobnicate", "r0").returncode == 20
