@@ -7,6 +7,7 @@ that is not UpToDate, and a peer that stays Primary), retrying as Heartbeat's dr
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Callable
 from hbd.agents import runner
 from hbd.agents.base import Agent, AgentResult, Deadline, failed, running, stopped, timed_out
 from hbd.errors import AgentError
+
+log = logging.getLogger("hbd.agents")
 
 DRBDADM = "drbdadm"
 ROLES = ("Primary", "Secondary", "Unknown", "Unconfigured")
@@ -107,6 +110,13 @@ def parse_status(text: str) -> DrbdStatus:
         for p in peers))
 
 
+def _why(res: runner.RunResult) -> str:
+    """DRBD's first stderr line says why (`0: State change failed: (-1) Multiple primaries ...`); the
+    last only repeats the drbdsetup command line."""
+    lines = [line.strip() for line in res.stderr.splitlines() if line.strip()]
+    return lines[0] if lines else res.describe()
+
+
 def command(verb: str, resource: str) -> list[str]:
     """The drbdadm argv for one verb."""
     if verb not in ("role", "dstate", "cstate", "status", "primary", "secondary"):
@@ -164,6 +174,8 @@ class Drbddisk(Agent):
                            + ("ok" if res.ok else (res.stderr.strip() or res.describe())))
             if res.ok or attempt == tries or deadline.remaining() < self.retry_interval_s:
                 break
+            log.warning("drbdadm %s %s refused (try %d/%d), retrying in %gs: %s", verb, self.resource, attempt,
+                        tries, self.retry_interval_s, _why(res))
             self.sleep(self.retry_interval_s)
             res = self._run(verb, deadline)
         return res
@@ -184,7 +196,7 @@ class Drbddisk(Agent):
         if res.ok:
             return running("start", *actions)
         after = self._query("role", parse_role, deadline)
-        why = res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.describe()
+        why = _why(res)
         if isinstance(after, Pair) and after.peer == "Primary":
             why = f"peer is Primary ({why})"
         if res.timed_out or deadline.expired:
@@ -201,5 +213,5 @@ class Drbddisk(Agent):
         res = self._change("secondary", self.demote_tries, deadline, actions)
         if res.ok:
             return stopped("stop", *actions)
-        why = res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.describe()
+        why = _why(res)
         return (timed_out if res.timed_out else failed)("stop", f"could not demote {self.resource}: {why}", *actions)

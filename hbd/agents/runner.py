@@ -1,7 +1,8 @@
 """The one place agents run external programs: bounded in time, TERM then KILL, a frozen result back.
 
 Children run in their own session (so escalation reaches their children too), with cwd `/` and an
-environment built from a fixed base plus what the caller passes, never the caller's whole environment.
+environment built from a fixed base, PATH and HBD_* plus what the caller passes, never the caller's
+whole environment.
 """
 from __future__ import annotations
 
@@ -48,9 +49,11 @@ class RunResult:
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(BASE_ENV)
-    # The lab puts its emulators first on PATH; keep a caller's PATH so agents find the same tools.
+    # Keep the caller's PATH (the lab puts its emulators first on it) and hbd's own HBD_* variables
+    # (they tell the lab's emulators which node they run in); nothing else of the caller leaks through.
     if "PATH" in os.environ:
         env["PATH"] = os.environ["PATH"]
+    env.update({k: v for k, v in os.environ.items() if k.startswith("HBD_")})
     if extra:
         env.update(extra)
     return env

@@ -22,10 +22,11 @@ def test_result_is_frozen() -> None:
 
 
 def test_children_run_in_root_with_a_fixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HBD_LEAK_CHECK", "leaked")
-    res = runner.run(["sh", "-c", "pwd; echo ${HBD_LEAK_CHECK:-clean}; echo $LC_ALL; echo $EXTRA"], 5,
-                     env={"EXTRA": "given"})
-    assert res.stdout.split() == ["/", "clean", "C", "given"]
+    monkeypatch.setenv("LEAK_CHECK", "leaked")
+    monkeypatch.setenv("HBD_NODE_HINT", "kept")
+    res = runner.run(["sh", "-c", "pwd; echo ${LEAK_CHECK:-clean}; echo $LC_ALL; echo $EXTRA; echo $HBD_NODE_HINT"],
+                     5, env={"EXTRA": "given"})
+    assert res.stdout.split() == ["/", "clean", "C", "given", "kept"]
 
 
 def test_timeout_terminates_with_term() -> None:
