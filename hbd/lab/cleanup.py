@@ -10,14 +10,10 @@ from pathlib import Path
 from hbd.errors import LabError
 from hbd.lab import disk, topology
 from hbd.lab.cgroups import NodeCgroup, lab_groups_root
-from hbd.lab.layout import PREFIX, LabLayout, base_dir
+from hbd.lab.layout import PREFIX, base_dir
 from hbd.lab.shell import ip_batch
 
 MAKING_GRACE = 30.0  # seconds a lab directory without lab.json is taken to be still in the making
-
-
-def remove_lab(layout: LabLayout, loop: str | None) -> None:
-    remove_by_name(layout.name)
 
 
 def remove_by_name(name: str) -> list[str]:

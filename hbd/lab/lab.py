@@ -101,7 +101,7 @@ class Lab:
         if self._down:
             return
         with _deferred_interrupts():
-            cleanup.remove_lab(self.layout, self.state.get("loop"))
+            cleanup.remove_by_name(self.name)
             for proc in self._children:
                 try:
                     proc.wait(timeout=5)
@@ -167,6 +167,14 @@ class Lab:
             raise LabError(f"node {node} of lab {self.name} is powered off (lab.boot('{node}'))")
         return int(self.state["holders"][node])
 
+    def _runnable(self, node: str) -> int:
+        """Holder pid of a node that can run commands now."""
+        pid = self.holder_pid(node)
+        if node in self.state["frozen"]:
+            # A process started in a frozen cgroup would hang, and a frozen process ignores SIGKILL.
+            raise LabError(f"node {node} of lab {self.name} is frozen (hung): lab.thaw('{node}') first")
+        return pid
+
     def cgroup(self, member: str) -> NodeCgroup:
         return NodeCgroup(self.name, member)
 
@@ -176,12 +184,12 @@ class Lab:
              text: bool = True) -> subprocess.CompletedProcess:
         """Run argv in the node's net+mount+uts namespaces and cgroup; `env` adds to the lab environment."""
         cg = self.cgroup(node)
-        return run(nodes.enter_argv(self.layout, node, self.holder_pid(node), argv), timeout=timeout,
+        return run(nodes.enter_argv(self.layout, node, self._runnable(node), argv), timeout=timeout,
                    check=check, input=input, env=nodes.base_env(self.layout, node, env),
                    preexec_fn=cg.join_self, text=text)
 
     def spawn(self, node: str, argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen:
-        full = nodes.enter_argv(self.layout, node, self.holder_pid(node), argv)
+        full = nodes.enter_argv(self.layout, node, self._runnable(node), argv)
         return self._popen(self.cgroup(node), full, nodes.base_env(self.layout, node, popen_kwargs.pop("env", None)),
                            popen_kwargs)
 

@@ -125,6 +125,8 @@ def test_frozen_node_stops_answering_and_resumes_on_thaw(lab: Lab) -> None:
     lab.freeze("n1")
     assert ask(lab, lab.address("n1"), timeout=0.5) is None
     assert ask(lab, lab.address("n2")) == "n2"
+    with pytest.raises(LabError, match="frozen"):
+        lab.exec("n1", ["true"])
     lab.thaw("n1")
     assert wait_for(lambda: ask(lab, lab.address("n1")) == "n1")
 
