@@ -30,6 +30,8 @@ def parser() -> argparse.ArgumentParser:
                    help="IPaddr2 status also requires the link to be up with carrier")
     p.add_argument("--status-by-output", action="store_true",
                    help="judge resource.d status by its output (Heartbeat's running/OK rule)")
+    p.add_argument("--no-builtin", action="store_true",
+                   help="run /etc/ha.d/resource.d/AGENT (or /etc/init.d/AGENT) even where hbd has its own agent")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object with timestamps")
     p.add_argument("--foreground-burst", action="store_true", help="wait for the announcement burst to end")
     p.add_argument("resource", nargs="+", help="AGENT[::ARGS] [ARGS...] OPERATION")
@@ -60,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     settings = {"arp_probe_ms": args.arp_probe_ms, "garp_count": args.garp_count,
                 "garp_interval_ms": args.garp_interval_ms, "monitor_link": args.monitor_link}
-    registry = Registry(status_by_output=args.status_by_output, background_burst=args.foreground_burst)
+    registry = Registry(status_by_output=args.status_by_output, background_burst=args.foreground_burst,
+                        use_builtins=not args.no_builtin)
     try:
         name, agent_args, ops = split_words(args.resource)
         agent = registry.for_haresource(name, agent_args, settings)

@@ -54,6 +54,7 @@ class Registry:
     ocf_root: Path = OCF_ROOT
     status_by_output: bool = False  # Heartbeat's "status prints running/OK" rule for resource.d scripts
     background_burst: bool = True  # False: the caller detaches the rest of the ARP burst itself
+    use_builtins: bool = True  # False: a resource.d script of the same name runs instead of hbd's own agent
 
     def builtin(self, name: str, args: tuple[str, ...], attrs: dict[str, str | None]) -> Agent:
         if name in ("IPaddr2", "IPaddr"):
@@ -69,7 +70,7 @@ class Registry:
 
     def for_haresource(self, name: str, args: tuple[str, ...], attrs: dict[str, str | None] | None = None) -> Agent:
         attrs = attrs or {}
-        if name in BUILTIN:
+        if name in BUILTIN and self.use_builtins:
             return self.builtin(name, args, attrs)
         if name.startswith("ocf:"):
             return self._ocf(name, args)
