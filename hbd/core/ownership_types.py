@@ -1,0 +1,182 @@
+"""Events into and actions out of the ownership core (hbd.core.ownership), and its policy settings.
+
+All times are milliseconds of the monotonic clock, supplied by the caller with each event.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal, Mapping
+
+LogLevel = Literal["debug", "info", "WARN", "ERROR", "CRIT"]
+
+
+class GroupState(str, Enum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FAILED = "failed"  # a stop failed for good: it may still run here, so it still counts as held
+
+    @property
+    def held(self) -> bool:
+        return self is not GroupState.STOPPED
+
+
+@dataclass(frozen=True)
+class Policy:
+    auto_failback: Literal["on", "off", "legacy"] = "on"
+    fencing: bool = False  # a fence device is configured: never take over from an unfenced dead peer
+    rqstdelay_ms: int = 10_000  # Heartbeat's wait when both nodes start together (only with Heartbeat peers)
+    standby_reply_ms: int = 10_000  # no reply to a standby request within this: cancelled
+    standby_limit_ms: int = 3_600_000  # a whole standby exchange
+    stop_retries: int = 10  # extra attempts after a failed stop (Heartbeat: 10, 1 s apart)
+    stop_retry_ms: int = 1_000
+    fence_retry_ms: int = 5_000
+    failed_retry_ms: int = 30_000  # a group that failed to start while the peer is dead is tried again
+
+
+# --- events -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Probed:
+    """At start-up, before anything else: the groups whose resources are already running here."""
+
+    running: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CommUp:
+    """Membership is settled: the peer has been heard from (alive) or declared dead after initdead."""
+
+    peer_alive: bool
+
+
+@dataclass(frozen=True)
+class PeerDied:
+    node: str
+
+
+@dataclass(frozen=True)
+class PeerJoined:
+    """A peer that was dead (or restarted, or returned after a partition) is heard from again."""
+
+    node: str
+    after_partition: bool = False
+
+
+@dataclass(frozen=True)
+class Received:
+    node: str
+    fields: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class GroupStarted:
+    key: str
+    ok: bool
+    reason: str = ""  # on failure: which resource failed and how (the runtime stopped what it started)
+
+
+@dataclass(frozen=True)
+class GroupStopped:
+    key: str
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Fenced:
+    node: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class AdminRequest:
+    kind: Literal["standby", "takeover"]
+    which: str  # all | local | foreign | failback
+    request_id: int = 0
+
+
+@dataclass(frozen=True)
+class ShutdownRequested:
+    pass
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Timer event; the runtime sends one at least every `next_deadline()` ms."""
+
+
+Event = (
+    Probed | CommUp | PeerDied | PeerJoined | Received | GroupStarted | GroupStopped | Fenced | AdminRequest
+    | ShutdownRequested | Tick
+)
+
+
+# --- actions ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Send:
+    fields: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StartGroup:
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StopGroup:
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Fence:
+    node: str
+
+
+@dataclass(frozen=True)
+class Log:
+    level: LogLevel
+    text: str
+
+
+@dataclass(frozen=True)
+class AdminReply:
+    request_id: int
+    ok: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class StopFailedForGood:
+    """A stop failed after every retry: the runtime applies the configured escalation (default: none)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class ShutdownComplete:
+    pass
+
+
+Action = Send | StartGroup | StopGroup | Fence | Log | AdminReply | StopFailedForGood | ShutdownComplete
+
+
+@dataclass
+class Outbox:
+    """Collects the actions of one step, in order."""
+
+    actions: list[Action] = field(default_factory=list)
+
+    def send(self, **fields: str) -> None:
+        self.actions.append(Send(dict(fields)))
+
+    def log(self, level: LogLevel, text: str) -> None:
+        self.actions.append(Log(level, text))
+
+    def add(self, action: Action) -> None:
+        self.actions.append(action)
