@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 from hbd.errors import LabError
 from hbd.lab import cleanup, disk, drbd_setup, faults, nodes, topology
 from hbd.lab.cgroups import NodeCgroup
-from hbd.lab.layout import RESPONDER_PORT, LabLayout, new_name
+from hbd.lab.layout import MEDIA_NETS, RESPONDER_PORT, LabLayout, base_dir, check_name, new_name
 from hbd.lab.shell import run
 
 CLIENT = "client"
@@ -59,8 +60,6 @@ class Lab:
 
     @classmethod
     def attach(cls, name: str) -> "Lab":
-        from hbd.lab.layout import check_name, base_dir
-
         path = base_dir() / check_name(name) / "lab.json"
         try:
             state = json.loads(path.read_text())
@@ -255,7 +254,7 @@ class Lab:
         layout = self.layout
         return {
             "name": self.name,
-            "media": [str(m) for m in _media_nets(layout.media)],
+            "media": [str(net) for net in MEDIA_NETS[:layout.media]],
             "client": {"netns": layout.client_netns, "address": layout.client_address},
             "nodes": {
                 n: {
@@ -274,15 +273,7 @@ class Lab:
 
 
 def responder_argv(node: str, port: int = RESPONDER_PORT) -> list[str]:
-    import sys
-
     return [sys.executable, "-m", "hbd.lab.responder", "--name", node, "--port", str(port)]
-
-
-def _media_nets(media: int):
-    from hbd.lab.layout import MEDIA_NETS
-
-    return MEDIA_NETS[:media]
 
 
 class _deferred_interrupts:
