@@ -35,6 +35,7 @@ class PeerView:
     hbd: bool = False  # speaks hbd's extensions (exact group lists)
     gave_up: bool = False  # sent `shutdone`: released everything and left
     fenced: bool = False
+    report_seq: int = -1  # seq of the newest holdings report applied (the layer below may reorder)
 
 
 @dataclass
@@ -192,8 +193,9 @@ class Ownership:
 
     def _peer_starting(self, f: Mapping[str, str], now: int, out: Outbox) -> None:
         pv = self.peer_view
-        pv.alive, pv.stable, pv.gave_up = True, False, False
-        pv.hold = decode_groups(f.get("hbd_groups"), self.topology)
+        if self.newer_report(f):
+            pv.alive, pv.stable, pv.gave_up = True, False, False
+            pv.hold = decode_groups(f.get("hbd_groups"), self.topology)
         if self.policy.auto_failback != "off" and any(self.topology.preferred(k) == self.peer for k in self.held):
             self.needs_failback = True
         out.send(**self._report_fields(t="resource", rtype="full", isstable="1" if self.stable else "0"))
@@ -202,14 +204,16 @@ class Ownership:
         get = f.get
         pv = self.peer_view
         pv.alive = True
+        if get("hbd_ask") == "1":
+            self.send_report(out)
+        if not self.newer_report(f):
+            return  # overtaken by a newer report that arrived first
         exact = decode_groups(get("hbd_groups"), self.topology)
         pv.hold = exact if exact is not None else self.topology.resolve(get("rsc_hold", "none"), self.peer)
         if get("isstable") is not None:
             pv.stable = get("isstable") == "1"
         if get("info") == "shutdown":
             pv.stable = False
-        if get("hbd_ask") == "1":
-            self.send_report(out)
         both = pv.hold & self.held
         if both and self.phase == "running":
             self._resolve_double_ownership(both, out)
@@ -399,5 +403,21 @@ class Ownership:
         fields["hbdver"] = HBD_VERSION
         return fields
 
+    def newer_report(self, f: Mapping[str, str]) -> bool:
+        """Whether a message carrying the peer's holdings is newer than the last one applied."""
+        seq = _seq(f)
+        if seq >= 0 and seq <= self.peer_view.report_seq:
+            return False
+        self.peer_view.report_seq = max(seq, self.peer_view.report_seq)
+        return True
+
     def send_report(self, out: Outbox, **extra: str) -> None:
         out.send(**self._report_fields(t="resource", rtype="full", isstable="1" if self.stable else "0", **extra))
+
+
+def _seq(f: Mapping[str, str]) -> int:
+    """The message's sequence number (hex, as Heartbeat writes it), or -1 when absent or unreadable."""
+    try:
+        return int(f.get("seq", ""), 16)
+    except ValueError:
+        return -1

@@ -116,7 +116,7 @@ class StandbyExchange:
             x.phase, x.deadline = "releasing", now + o.policy.standby_limit_ms
         elif info == "done" and x and x.role == "taker" and x.phase == "offered":
             exact = decode_groups(f.get("hbd_groups"), o.topology)
-            if exact is not None:
+            if exact is not None and o.newer_report(f):
                 o.peer_view.hold = exact
             still = o.peer_view.hold or frozenset()
             out.log("info", f"standby: acquire [{word}] resources from {o.peer}")
@@ -129,7 +129,8 @@ class StandbyExchange:
         elif info == "done" and x and x.role == "giver" and x.phase == "released":
             # Until its next report, the peer is taken to hold what it just acquired.
             exact = decode_groups(f.get("hbd_groups"), o.topology)
-            o.peer_view.hold = exact if exact is not None else (o.peer_view.hold or frozenset()) | x.groups
+            if o.newer_report(f):
+                o.peer_view.hold = exact if exact is not None else (o.peer_view.hold or frozenset()) | x.groups
             out.log("info", f"Other node completed standby takeover of {x.word} resources.")
             failed = x.groups & o.held
             self._finish(out, not failed, "handover complete" if not failed else

@@ -49,6 +49,7 @@ class Options:
     stop_fail: float = 0.0
     fence_fail: float = 0.2
     disruptions: int = 4
+    reorder: bool = False  # messages may overtake each other (several media, retransmissions)
     kill9: bool = True  # the daemon dies but its resources keep running until it restarts
     gap_ms: tuple[int, int] = (500, 9000)  # between two disruptions
     admin: bool = True
@@ -73,6 +74,7 @@ class World:
         self.replies: list[tuple[str, AdminReply]] = []
         self.violations: list[str] = []
         self.last_delivery: dict[str, int] = {}
+        self.sent: dict[str, int] = {}
 
     # --- scheduling ---------------------------------------------------------------------------
 
@@ -128,9 +130,12 @@ class World:
         delay = self.rng.randint(1, 30)
         if self.rng.random() < 0.05:
             delay += self.rng.randint(250, 600)  # a lost packet, retransmitted
-        # The membership layer hands sequenced messages over in order (it holds back behind a gap).
-        when = max(self.now + delay, self.last_delivery.get(src, 0) + 1)
-        self.last_delivery[src] = when
+        self.sent[src] = self.sent.get(src, 0) + 1
+        fields = {**fields, "seq": f"{self.sent[src]:x}"}
+        when = self.now + delay
+        if not self.opts.reorder:
+            when = max(when, self.last_delivery.get(src, 0) + 1)
+            self.last_delivery[src] = when
         self.at(when, "deliver", src, self.nodes[src].incarnation, dst, self.nodes[dst].incarnation, fields)
 
     # --- invariants ---------------------------------------------------------------------------
