@@ -90,16 +90,28 @@ def _open(iface: str, proto: int) -> socket.socket:
     return sock
 
 
+def open_sender(iface: str) -> socket.socket:
+    """A send-only packet socket: protocol 0 registers no receive hook, so opening it costs nothing."""
+    return _open(iface, 0)
+
+
+def close_later(sock: socket.socket) -> None:
+    """Closing a packet socket waits for an RCU grace period (10-20 ms): keep that off the critical path."""
+    threading.Thread(target=sock.close, name="close-packet-socket", daemon=True).start()
+
+
 def send_frames(iface: str, frames: tuple[bytes, ...]) -> None:
-    with _open(iface, ETH_P_ARP) as sock:
-        for frame in frames:
-            sock.send(frame)
+    sock = open_sender(iface)
+    for frame in frames:
+        sock.send(frame)
+    close_later(sock)
 
 
 def probe(iface: str, mac: str, ip: str, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> str | None:
     """Ask whether another host holds ip; wait at most timeout_s; return its MAC or None."""
     v6 = ipaddress.ip_address(ip).version == 6
-    with _open(iface, ETH_P_IPV6 if v6 else ETH_P_ARP) as sock:
+    sock = _open(iface, ETH_P_IPV6 if v6 else ETH_P_ARP)
+    try:
         sock.send(ns_probe(mac, ip) if v6 else arp_probe(mac, ip))
         end = clock() + timeout_s
         for _ in range(10000):  # bounded also in count: a flood of frames must not keep us here
@@ -115,7 +127,9 @@ def probe(iface: str, mac: str, ip: str, timeout_s: float, clock: Callable[[], f
             found = conflict_mac(frame, ip, mac)
             if found:
                 return found
-    return None
+        return None
+    finally:
+        close_later(sock)
 
 
 @dataclass
@@ -127,6 +141,7 @@ class Burst:
     remaining: int
     interval_s: float
     still_held: Callable[[], bool] | None = None  # checked before each round: stop once the address left
+    sock: socket.socket | None = field(default=None, repr=False)  # the sender of the first round, reused
     sent: int = 0
     thread: threading.Thread | None = field(default=None, repr=False)
     cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -136,7 +151,7 @@ class Burst:
         self.wait(1.0)
 
     def run(self) -> None:
-        with _open(self.iface, ETH_P_ARP) as sock:
+        with (self.sock or open_sender(self.iface)) as sock:
             for _ in range(self.remaining):
                 if self.cancelled.wait(self.interval_s):
                     return
@@ -166,6 +181,8 @@ class Burst:
         """Finish the burst in a child process, so a short-lived command can exit at once (send_arp's `-b`)."""
         pid = os.fork()
         if pid:
+            if self.sock is not None:
+                self.sock.close()  # cheap: the child holds the socket open
             return pid
         try:
             os.setsid()

@@ -145,6 +145,7 @@ class IPaddr2(Agent):
                 return running("start", *actions, f"{spec.address} already on {place.iface}: nothing to do")
             link = ipr.get_links(place.index)[0]
             mac = str(link.get("IFLA_ADDRESS"))
+            frames = arp.announcement(mac, str(spec.address))  # built before the address exists: sent at once
             if not link["flags"] & IFF_UP:
                 actions.append(f"Bringing device {place.iface} up")
                 ipr.link("set", index=place.index, state="up")
@@ -155,7 +156,7 @@ class IPaddr2(Agent):
                 if owner:
                     return failed("start", f"{spec.address} is already in use by {owner} on {place.iface}", *actions)
             actions.append(self._add(ipr, place))
-        actions.append(self._announce(place, mac))
+        actions.append(self._announce(place, mac, frames))
         return running("start", *actions)
 
     def _add(self, ipr: IPRoute, place: Placement) -> str:
@@ -177,18 +178,21 @@ class IPaddr2(Agent):
         label = f" label {self.spec.label}" if self.spec.label else ""
         return f"Adding {what}{extra} to device {place.iface}{label}"
 
-    def _announce(self, place: Placement, mac: str) -> str:
+    def _announce(self, place: Placement, mac: str, frames: tuple[bytes, ...]) -> str:
+        sock = arp.open_sender(place.iface)
+        for frame in frames:
+            sock.send(frame)
         ip = str(self.spec.address)
-        frames = arp.announcement(mac, ip)
-        arp.send_frames(place.iface, frames)
         kind = "gratuitous ARP pairs" if self.spec.family == 4 else "unsolicited neighbour advertisements"
         text = (f"Sending {kind} for {ip} from {mac} on {place.iface}: 1 of {self.spec.garp_count} sent, "
                 f"{self.spec.garp_interval_ms} ms apart")
-        if self.spec.garp_count > 1:
-            self.burst = arp.Burst(place.iface, frames, self.spec.garp_count - 1, self.spec.garp_interval_ms / 1000,
-                                   still_held=self._held_checker(place.index))
-            if self.background_burst:
-                self.burst.start_thread()
+        if self.spec.garp_count <= 1:
+            arp.close_later(sock)
+            return text
+        self.burst = arp.Burst(place.iface, frames, self.spec.garp_count - 1, self.spec.garp_interval_ms / 1000,
+                               still_held=self._held_checker(place.index), sock=sock)
+        if self.background_burst:
+            self.burst.start_thread()
         return text
 
     def _held_checker(self, index: int) -> Callable[[], bool]:
