@@ -21,7 +21,7 @@ from hbd.core.membership_events import (
     NodeStatus, NodeView, PeerRestarted, PeerReturned, Received, Send,
 )
 from hbd.core.messages import Message
-from hbd.core.sequence import REXMIT_BATCH, PeerSequence, SentHistory, Verdict
+from hbd.core.sequence import REXMIT_BATCH, Observation, PeerSequence, SentHistory, Verdict
 
 STARTUP_DT_S = 5.0  # for this long after start the advertised dt is deadtime + 2000 ms
 STARTUP_DT_EXTRA_MS = 2000
@@ -338,7 +338,7 @@ class Membership:
             out += [Log("info", f"Link {node.name}:{link} up."), LinkChanged(node.name, link, True)]
         return True
 
-    def _note_sequence(self, node: _Node, obs, now: float, out: list[Action]) -> None:
+    def _note_sequence(self, node: _Node, obs: Observation, now: float, out: list[Action]) -> None:
         if obs.gap is not None:
             last, new = obs.gap
             out.append(Log("WARN", f"{new - last - 1} lost packet(s) for [{node.name}] [{last}:{new}]"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import enum
 import functools
-import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -180,6 +179,11 @@ def encode(fields: Sequence[Field], keys: AuthKeys, *, inner_auth: bool = True) 
             raise ProtocolError(f"bad field name {name!r}")
         if isinstance(value, str) and "\n" in value:
             raise ProtocolError(f"field {name} holds a newline")
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
+                raise ProtocolError(f"field {name} holds text that cannot be sent") from None
     all_fields = list(fields)
     if inner_auth:
         all_fields.append(("auth", _auth_token(key, classic_text(fields))))

@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 from hbd.lab import Lab
-from hbd_member import AUTHKEYS, hacf_text, is_node, start_member, write_config
+from hbd_member import hacf_text, is_node, start_member, write_config
 
 ATTACK = textwrap.dedent("""
     import random, socket, sys

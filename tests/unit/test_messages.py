@@ -169,22 +169,22 @@ def test_number_fields(text: str, base: int, value: int | None) -> None:
     assert (msg.hex_field("n") if base == 16 else msg.dec_field("n")) == value
 
 
-def test_encode_refuses_newlines_and_reserved_names() -> None:
-    for bad in ([("a\nb", "x")], [("a", "x\ny")], [("auth", "x")], [("a=b", "x")]):
+def test_encode_refuses_newlines_reserved_names_and_lone_surrogates() -> None:
+    for bad in ([("a\nb", "x")], [("a", "x\ny")], [("auth", "x")], [("a=b", "x")], [("a", "\udd00")]):
         with pytest.raises(m.ProtocolError):
             m.encode(bad, SHA1)
 
 
 # --- fuzz: the decoder never raises, and nothing unauthentic decodes -------------------------------
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, derandomize=True)
 @given(st.binary(max_size=600))
 def test_fuzz_random_bytes_never_raise_never_authenticate(data: bytes) -> None:
     result = m.decode(data, SHA1)
     assert isinstance(result, m.Rejection)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, derandomize=True)
 @given(st.data())
 def test_fuzz_mutated_packets_never_raise(data: st.DataObject) -> None:
     wire = bytearray(m.encode(example_fields(), SHA1))
@@ -203,10 +203,13 @@ def test_fuzz_mutated_packets_never_raise(data: st.DataObject) -> None:
         assert result.fields == tuple(example_fields()) + (("auth", result.get("auth")),)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.from_regex(r"[a-z_]{1,8}", fullmatch=True).filter(lambda s: s != "auth"),
-                          st.one_of(st.text(alphabet=st.characters(blacklist_characters="\n"), max_size=30),
-                                    st.binary(max_size=20))), max_size=8))
+SENDABLE_TEXT = st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)),
+                        max_size=30)
+FIELD_NAME = st.from_regex(r"[a-z_]{1,8}", fullmatch=True).filter(lambda s: s != "auth")
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(FIELD_NAME, st.one_of(SENDABLE_TEXT, st.binary(max_size=20))), max_size=8))
 def test_fuzz_round_trip(fields: list[m.Field]) -> None:
     decoded = m.decode(m.encode(fields, SHA1), SHA1)
     assert isinstance(decoded, m.Message)
