@@ -92,7 +92,7 @@ def render_status(view: ResourceView, statistics: bool = False) -> str:
         lines.append(f"  {peer.name} connection:{CSTATE_84_TO_9.get(peer.connection, peer.connection)}")
     if statistics:
         lines.append(f"    out-of-sync:{peer.out_of_sync_kb or 0}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n"  # drbdadm ends each resource with an empty line
 
 
 def parse_status(text: str) -> dict[str, dict[str, object]]:

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from hbd.errors import LabError
 from hbd.lab import netns
@@ -20,9 +20,10 @@ ETH_P_ARP = 0x0806
 MAX_SECONDS = 600.0  # a probe left running stops by itself
 
 
-@dataclass(frozen=True)
-class Transition:
-    t: float  # time.monotonic()
+class Transition(NamedTuple):
+    """(t, answerer): from time.monotonic() t on, `answerer` (a node name, or None: no answer) answers."""
+
+    t: float
     answerer: str | None
 
 

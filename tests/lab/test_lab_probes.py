@@ -44,6 +44,8 @@ def test_vip_probe_records_the_outage_and_who_answers(lab: Lab) -> None:
         send_garp(lab, "n2")  # the client still caches n1's MAC for the VIP
         assert probe.wait_for("n2", timeout=10)
     assert probe.answerers() == ["n1", "n2"]
+    t_first, who_first = probe.transitions[0]
+    assert who_first == "n1" and t_first < gap_start
     outages = probe.outages()
     assert len(outages) == 1
     start, end = outages[0]
