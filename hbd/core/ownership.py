@@ -198,7 +198,7 @@ class Ownership:
             pv.hold = decode_groups(f.get("hbd_groups"), self.topology)
         if self.policy.auto_failback != "off" and any(self.topology.preferred(k) == self.peer for k in self.held):
             self.needs_failback = True
-        out.send(**self._report_fields(t="resource", rtype="full", isstable="1" if self.stable else "0"))
+        self.send_report(out)
 
     def _peer_resource(self, f: Mapping[str, str], now: int, out: Outbox) -> None:
         get = f.get
@@ -323,8 +323,7 @@ class Ownership:
         if self.phase == "running" and self.stable:
             report = (self.held, True)
             if report != self.last_report:
-                self.last_report = report
-                out.send(**self._report_fields(t="resource", rtype="full", isstable="1"))
+                self.send_report(out)
 
     def _wanted(self, now: int) -> list[str]:
         """Groups this node should start now, by the situation alone."""
@@ -411,8 +410,14 @@ class Ownership:
         self.peer_view.report_seq = max(seq, self.peer_view.report_seq)
         return True
 
-    def send_report(self, out: Outbox, **extra: str) -> None:
-        out.send(**self._report_fields(t="resource", rtype="full", isstable="1" if self.stable else "0", **extra))
+    def send_report(self, out: Outbox, stable: bool | None = None, rsc_hold: str | None = None, **extra: str) -> None:
+        """Send a holdings report; remembering it lets `_settle` report again whenever it would differ."""
+        stable = self.stable if stable is None else stable
+        fields = self._report_fields(t="resource", rtype="full", isstable="1" if stable else "0", **extra)
+        if rsc_hold is not None:
+            fields["rsc_hold"] = rsc_hold
+        out.send(**fields)
+        self.last_report = (self.held, stable)
 
 
 def _seq(f: Mapping[str, str]) -> int:

@@ -108,8 +108,8 @@ class StandbyExchange:
             self._peer_offers(f, word, now, out)
         elif info == "other" and x and x.role == "giver" and x.phase == "asked":
             out.log("info", f"standby: {o.peer} can take our {word} resources")
-            out.send(t="resource", rsc_hold=o.topology.describe(o.held - x.groups, o.me), rtype="full",
-                     isstable="0", info="standby", hbd_groups=encode_groups(o.held, o.topology), hbdver="1")
+            # Heartbeat's giver announces what it will keep; hbd_groups still lists what it holds now.
+            o.send_report(out, stable=False, rsc_hold=o.topology.describe(o.held - x.groups, o.me), info="standby")
             out.log("info", f"give up {word} HA resources (standby).")
             for key in reversed(o.topology.ordered(x.groups & o.held)):
                 o._enqueue("stop", key, "standby")
@@ -175,7 +175,7 @@ class StandbyExchange:
             self._finish(out, not missing, "handover complete" if not missing else
                          f"not started: {' '.join(o.topology.ordered(missing))}")
             o.last_report = None  # report the new holdings at once
-        elif x is None:
+        if self.x is None:
             self._maybe_start_own_exchange(now, out)
 
     def _maybe_start_own_exchange(self, now: int, out: Outbox) -> None:
