@@ -8,17 +8,24 @@ through an OCF agent of that name under the OCF root (provider redhat, then hear
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from hbd.agents import drbddisk, filesystem, ipaddr_spec
+from hbd.agents import drbddisk, ipaddr_spec
 from hbd.agents.base import Agent, AgentResult, Deadline, running, stopped
 from hbd.agents.heartbeat_class import RESOURCE_DIR, HeartbeatScriptAgent
-from hbd.agents.ipaddr2 import IPaddr2
 from hbd.agents.lsb import INIT_DIR, LsbAgent
 from hbd.agents.ocf import OCF_ROOT, OcfAgent
 from hbd.config.model import ResourceNode
 from hbd.errors import AgentError
+
+def _module(name: str) -> Any:
+    """IPaddr2 (pyroute2, scapy) and Filesystem (pyudev) are imported when first used: a group of
+    scripts does not pay half a second of imports for them."""
+    return importlib.import_module(f"hbd.agents.{name}")
+
 
 CLUSTER_TYPES = ("ip", "fs", "drbd", "script", "service")
 CONTAINER_TYPES = ("service", "group", "vm")
@@ -61,9 +68,10 @@ class Registry:
             if len(args) != 1:
                 raise AgentError(f"{name}: expected one argument ip[/netmask[/interface[:label]][/broadcast]]")
             spec = ipaddr_spec.with_hbd_settings(ipaddr_spec.parse_heartbeat(args[0]), attrs)
-            return IPaddr2(spec, background_burst=self.background_burst)
+            return _module("ipaddr2").IPaddr2(spec, background_burst=self.background_burst)
         if name == "Filesystem":
-            return filesystem.Filesystem(filesystem.parse_heartbeat(args))
+            fs = _module("filesystem")
+            return fs.Filesystem(fs.parse_heartbeat(args))
         if len(args) != 1:
             raise AgentError("drbddisk: a single DRBD resource name is required")
         return drbddisk.Drbddisk(args[0])
@@ -104,9 +112,10 @@ class Registry:
             return ContainerAgent(kind, node.primary)
         if kind == "ip":
             spec = ipaddr_spec.parse_cluster_attrs(attrs)
-            return IPaddr2(spec, background_burst=self.background_burst)
+            return _module("ipaddr2").IPaddr2(spec, background_burst=self.background_burst)
         if kind == "fs":
-            return filesystem.Filesystem(filesystem.parse_cluster_attrs(attrs))
+            fs = _module("filesystem")
+            return fs.Filesystem(fs.parse_cluster_attrs(attrs))
         if kind == "drbd":
             resource = attrs.get("resource")
             if not resource:
