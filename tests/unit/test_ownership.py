@@ -124,6 +124,22 @@ class Pair:
         self.inbox = deque((d, f) for d, f in self.inbox if d != node)
 
 
+def _die_and_return(p: Pair, node: str) -> None:
+    """Both up; `node` powers off, the peer takes over, then `node` boots again and joins."""
+    peer = p.other(node)
+    p.boot_both()
+    p.kill(node)
+    p.feed(peer, PeerDied(node))
+    p.run()
+    assert p.held(peer) == ["g1", "g2"]
+    p.up[node] = True
+    p.cores[node] = Ownership(node, peer, p.cores[peer].topology, p.policy)
+    p.feed(node, Probed(frozenset()))
+    p.feed(peer, PeerJoined(node))
+    p.feed(node, CommUp(True))
+    p.run()
+
+
 def test_two_hbd_nodes_starting_together_take_their_own_groups_at_once() -> None:
     """Behaviour 17, improved: Heartbeat waits RQSTDELAY (10 s); two hbd nodes do not."""
     p = Pair()
@@ -198,17 +214,7 @@ def test_graceful_shutdown_releases_in_reverse_order_and_the_peer_takes_over_at_
 def test_auto_failback_on_returns_groups_to_the_returning_preferred_node() -> None:
     """Behaviour 23."""
     p = Pair()
-    p.boot_both()
-    p.kill("n1")
-    p.feed("n2", PeerDied("n1"))
-    p.run()
-    assert p.held("n2") == ["g1", "g2"]
-    p.up["n1"] = True
-    p.cores["n1"] = Ownership("n1", "n2", p.cores["n2"].topology, p.policy)
-    p.feed("n1", Probed(frozenset()))
-    p.feed("n2", PeerJoined("n1"))
-    p.feed("n1", CommUp(True))
-    p.run()
+    _die_and_return(p, "n1")
     assert p.held("n1") == ["g1"] and p.held("n2") == ["g2"]
     assert "info: n2 wants to go standby [foreign]" in p.logs["n1"]
 
@@ -216,16 +222,7 @@ def test_auto_failback_on_returns_groups_to_the_returning_preferred_node() -> No
 def test_auto_failback_off_leaves_the_groups_where_they_are() -> None:
     """Behaviour 24."""
     p = Pair(policy=Policy(auto_failback="off"))
-    p.boot_both()
-    p.kill("n1")
-    p.feed("n2", PeerDied("n1"))
-    p.run()
-    p.up["n1"] = True
-    p.cores["n1"] = Ownership("n1", "n2", p.cores["n2"].topology, p.policy)
-    p.feed("n1", Probed(frozenset()))
-    p.feed("n2", PeerJoined("n1"))
-    p.feed("n1", CommUp(True))
-    p.run()
+    _die_and_return(p, "n1")
     assert p.held("n1") == [] and p.held("n2") == ["g1", "g2"]
 
 
