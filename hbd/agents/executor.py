@@ -1,8 +1,9 @@
 """Runs the steps of a start/stop/status plan through the real agents, printing what each did.
 
 `hbd test test start|stop|status service NAME` calls `run_step(step)` for each step of the plan. Each
-step prints rg_test's `[op] type:primary` line, then the agent's action lines are printed the way rg_test shows agent output (`<info>   text`, the message at
-column 10, after ocf-shellfuncs), followed by one line with the outcome and the call's duration.
+step prints rg_test's `[op] type:primary` line, then the agent's action lines the way rg_test shows agent
+output (`<info>   text`, the message at column 10, after ocf-shellfuncs), then one line with the
+outcome and the call's duration.
 """
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def run_step(step: PlanStep, *, registry: Registry | None = None, out: TextIO | 
     for line in result.actions:
         print(pretty("info", line), file=stream)
     ok = step_succeeded(step.op, result)
-    summary = f"{step.op} on {step.node.type} \"{step.node.primary}\" {result.outcome.value} in {result.duration_s:.3f}s"
+    summary = (f"{step.op} on {step.node.type} \"{step.node.primary}\" {result.outcome.value} "
+               f"in {result.duration_s:.3f}s")
     print(pretty("info" if ok else "err", summary + (f": {result.reason}" if result.reason else "")), file=stream)
     stream.flush()
     return ok

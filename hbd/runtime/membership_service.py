@@ -79,6 +79,12 @@ class MembershipService:
             self._timer.cancel()
         self.transport.close()
 
+    def broadcast(self, body: tuple[tuple[str, str], ...]) -> None:
+        """Send a sequenced message of the layers above (resource, ask_resources, ...) on every medium."""
+        assert self.core is not None
+        self._apply([self.core.send(body)])
+        self._schedule()
+
     def view(self) -> MembershipView:
         assert self.core is not None and self._loop is not None
         return self.core.view(self._loop.time())

@@ -123,3 +123,21 @@ def test_a_device_appearing_during_the_wait_is_used(disk: LoopDisk, tmp_path: Pa
     assert start[0] == "running" and stop[0] == "stopped", res.stdout + res.stderr
     waited = [a for a in start[1] if a.startswith("waited ")]
     assert waited and 0.3 <= float(waited[0].split()[1].rstrip("s")) < 5.0
+
+
+def test_resource_d_filesystem_speaks_like_heartbeats_wrapper(disk: LoopDisk, tmp_path: Path) -> None:
+    exe = f"{sys.executable} {Path(__file__).resolve().parents[2] / 'resource.d' / 'Filesystem'}"
+    mnt = tmp_path / "mnt"
+    ops = ["status", "start", "status", "stop", "status"]
+    res = disk.in_private_mounts("\n".join(
+        f"{exe} {disk.device} {mnt} ext4 {op} > {tmp_path}/{i}.out; echo $?" for i, op in enumerate(ops))
+        + f"\n{exe} {disk.device} start > {tmp_path}/usage.out; echo $?")
+    codes = res.stdout.split()
+    last = [(tmp_path / f"{i}.out").read_text().splitlines()[-1] for i in range(len(ops))]
+    assert list(zip(codes, last)) == [("7", "INFO:  Resource is stopped"), ("0", "INFO:  Success"),
+                                      ("0", "INFO:  Running OK"), ("0", "INFO:  Success"),
+                                      ("7", "INFO:  Resource is stopped")]
+    assert codes[-1] == "1"
+    assert (tmp_path / "usage.out").read_text().splitlines() == [
+        "ERROR: device and directory expected",
+        f"usage: {exe.split()[1]} <device> <directory> [<fstype> [<options>]] (start|stop|status)"]

@@ -1,0 +1,50 @@
+"""`hbd-standby [all|local|foreign|failback]` and `hbd-takeover [...]`: move groups, wait, report.
+
+Unlike Heartbeat's hb_standby / hb_takeover (which always exit 0 and say nothing), these wait until the
+handover has finished and report the outcome: exit 0 and a line saying what moved, 1 and the reason when
+it was refused or failed, 3 when no daemon runs, 2 for a bad argument.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hbd.core.holdings import REQUEST_WORDS
+from hbd.errors import HbdError
+from hbd.runtime.control import DEFAULT_SOCKET, NotRunning, request
+
+NOT_RUNNING = 3
+HELP = {
+    "standby": "give groups to the peer: all (default), local (the groups this node prefers), "
+               "foreign (the peer's groups held here; failback is the same)",
+    "takeover": "take groups from the peer: all (default), local (this node's own groups), foreign (the "
+                "peer's own groups); failback takes this node's own groups back",
+}
+
+
+def build_parser(kind: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"hbd-{kind}", description=HELP[kind])
+    p.add_argument("which", nargs="?", default="all", choices=REQUEST_WORDS)
+    p.add_argument("--socket", default=str(DEFAULT_SOCKET), help="control socket path")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the handover to finish")
+    return p
+
+
+def main(kind: str, argv: list[str]) -> int:
+    args = build_parser(kind).parse_args(argv)
+    try:
+        answer = request(Path(args.socket), {"cmd": kind, "which": args.which, "timeout": args.timeout},
+                         args.timeout + 5)
+    except NotRunning as exc:
+        print(f"hbd-{kind}: {exc}", file=sys.stderr)
+        return NOT_RUNNING
+    except HbdError as exc:
+        print(f"hbd-{kind}: {exc}", file=sys.stderr)
+        return 1
+    text = answer.get("text") or answer.get("error") or ""
+    if answer.get("ok"):
+        print(text)
+        return 0
+    print(f"hbd-{kind}: {text}", file=sys.stderr)
+    return 1

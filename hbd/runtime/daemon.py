@@ -1,0 +1,262 @@
+"""The daemon's skeleton: builds the parts, owns the loop, signals, reload and shutdown; decides nothing.
+
+Signals only set what is asked (TERM: graceful shutdown; HUP: reload as Heartbeat does, heartbeat.md §7.7).
+Reload: nothing changed -> `Configuration unchanged.`; only authkeys changed -> the keys are swapped in
+place; ha.cf or haresources changed -> the new files are validated, then the daemon re-executes itself and
+keeps its resources (the restarted daemon's start-up probe finds them running), like Heartbeat's `-R` restart.
+Losing our own heartbeat (heartbeat.md §7.8): give up every group, then restart, as Heartbeat does.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hbd import __version__
+from hbd.config import LoadedConfig, load, service_roots
+from hbd.config.rules import child_type_table
+from hbd.core import membership_events as m
+from hbd.core import ownership_types as o
+from hbd.core.holdings import REQUEST_WORDS, GroupInfo, Topology
+from hbd.core.ownership import Ownership
+from hbd.errors import ConfigError, HbdError
+from hbd.runtime import status
+from hbd.runtime.bridge import Bridge
+from hbd.runtime.control import ControlServer
+from hbd.runtime.groups import GroupRunner
+from hbd.runtime.logsetup import log_hb
+from hbd.runtime.membership_service import MembershipService
+from hbd.runtime.notify import Notifier, watchdog_interval_s
+from hbd.runtime.ownership_driver import OwnershipDriver
+from hbd.runtime.process import go_realtime
+from hbd.runtime.state import load_identity
+
+LOG = logging.getLogger("hbd.daemon")
+CONFIG_FILES = ("ha.cf", "authkeys", "haresources")
+ADMIN_TIMEOUT_S = 600.0
+RESTART_REPLY_GRACE_S = 0.05  # let the answer to `hbd reload` leave before the re-exec
+
+
+@dataclass
+class Options:
+    config_dir: Path
+    node: str | None
+    socket: Path
+    state_dir: Path
+    on_stop_failure: str = "none"
+
+
+@dataclass
+class Outcome:
+    code: int = 0
+    restart: bool = False  # re-execute the daemon (reload of ha.cf/haresources, lost own heartbeat)
+    restart_delay_s: float = 0.0
+
+
+def fingerprint(config_dir: Path) -> dict[str, str]:
+    out = {}
+    for name in CONFIG_FILES:
+        try:
+            out[name] = hashlib.sha256((config_dir / name).read_bytes()).hexdigest()
+        except OSError:
+            out[name] = ""
+    return out
+
+
+def topology_of(cfg: LoadedConfig) -> Topology:
+    assert cfg.heartbeat is not None
+    return Topology(tuple(GroupInfo(g.key, g.node) for g in cfg.heartbeat.groups))
+
+
+def policy_of(cfg: LoadedConfig) -> o.Policy:
+    assert cfg.heartbeat is not None
+    return o.Policy(auto_failback=cfg.heartbeat.hacf.auto_failback)
+
+
+def check_runnable(cfg: LoadedConfig) -> None:
+    if cfg.heartbeat is None:
+        raise HbdError(f"{cfg.path}: the daemon runs from ha.cf, authkeys and haresources (cluster.conf is "
+                       "not supported by the daemon yet)")
+    if len(cfg.heartbeat.hacf.peers) != 1:
+        raise HbdError(f"{cfg.heartbeat.hacf.path}: hbd manages resources for exactly two nodes "
+                       f"(node lines name {len(cfg.heartbeat.hacf.nodes)})")
+
+
+@dataclass
+class Daemon:
+    cfg: LoadedConfig
+    opts: Options
+    outcome: Outcome = field(default_factory=Outcome)
+
+    def __post_init__(self) -> None:
+        check_runnable(self.cfg)
+        assert self.cfg.heartbeat is not None
+        hb = self.cfg.heartbeat
+        self.hacf = hb.hacf
+        self.me, self.peer = self.hacf.local_node, self.hacf.peers[0]
+        self.started_wall = time.time()
+        self.files = fingerprint(self.opts.config_dir)
+        self.core = Ownership(self.me, self.peer, topology_of(self.cfg), policy_of(self.cfg))
+        roots = {g.key: root for g, root in zip(hb.groups, service_roots(self.cfg))}
+        self.runner = GroupRunner(roots, child_type_table())
+        self.bridge = Bridge(self.peer)
+        self.notifier = Notifier()
+        self.done = asyncio.Event()
+        self.membership: MembershipService | None = None
+        self.driver: OwnershipDriver | None = None
+
+    # --- run ------------------------------------------------------------------------------------
+
+    async def run(self) -> Outcome:
+        loop = asyncio.get_running_loop()
+        log_hb(LOG, "info", f"Configuration validated. Starting hbd {__version__}")
+        if self.hacf.auto_failback == "legacy":
+            log_hb(LOG, "WARN", "auto_failback legacy is run as 'on': Heartbeat's legacy ip-request mode races "
+                                "into double ownership (set auto_failback on or off on both nodes)")
+        if self.hacf.realtime:
+            for level, text in go_realtime():
+                log_hb(LOG, level, text)
+        identity = load_identity(self.opts.state_dir)
+        log_hb(LOG, "info", f"Heartbeat generation: {identity.generation}")
+        self.membership = MembershipService(self.hacf, self.cfg.heartbeat.authkeys, identity)  # type: ignore[union-attr]
+        self.driver = OwnershipDriver(self.core, self.runner, self.membership.broadcast,
+                                      on_stop_failure=self.opts.on_stop_failure,
+                                      on_shutdown_complete=self.done.set, on_change=self._changed)
+        self.membership.observers.append(self._membership_action)
+        control = ControlServer(self.opts.socket, self._request)
+        await control.start()
+        loop.add_signal_handler(signal.SIGTERM, self.shutdown)
+        loop.add_signal_handler(signal.SIGINT, self.shutdown)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_signal)
+        watchdog = watchdog_interval_s()
+        try:
+            self.membership.start(loop)
+            self.driver.start(loop)
+            if watchdog:
+                self._watchdog(loop, watchdog)
+            await self.done.wait()
+        finally:
+            self.notifier.stopping()
+            control.close()
+            self.membership.stop()
+            self.driver.close()
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+        if not self.outcome.restart:
+            log_hb(LOG, "info", f"{self.me} hbd shutdown complete.")
+        return self.outcome
+
+    def _watchdog(self, loop: asyncio.AbstractEventLoop, every_s: float) -> None:
+        self.notifier.watchdog()
+        loop.call_later(every_s, self._watchdog, loop, every_s)
+
+    # --- membership -> ownership ----------------------------------------------------------------
+
+    def _membership_action(self, action: m.Action) -> None:
+        assert self.membership is not None and self.driver is not None
+        if isinstance(action, (m.NodeChanged, m.PeerRestarted, m.PeerReturned, m.LinkChanged)):
+            self.driver.note(_describe(action))
+        if isinstance(action, m.LocalHeartbeatLost):
+            self.driver.note("own heartbeat lost: giving up every group, then restarting")
+            self.outcome.restart = True
+            self.outcome.restart_delay_s = self.hacf.timing.deadtime_ms / 1000 + 1
+            self.shutdown()
+            return
+        peer_status = None
+        if isinstance(action, m.CommUp):
+            view = self.membership.view()
+            peer_status = next((n.status for n in view.nodes if n.name == self.peer), None)
+        for event in self.bridge.translate(action, peer_status):
+            self.driver.feed(event)
+
+    def _changed(self) -> None:
+        if self.membership is None or self.membership.core is None:
+            return
+        text = status.summary(self.core, self.membership.view())
+        if self.driver is not None and self.driver.probed:
+            self.notifier.ready(text)
+        self.notifier.status(text)
+
+    # --- requests -------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        assert self.driver is not None
+        if self.core.phase in ("shutting_down", "down"):
+            return
+        log_hb(LOG, "info", f"hbd shutdown in progress. ({os.getpid()})")
+        if self.core.busy:
+            log_hb(LOG, "WARN", "Shutdown delayed until current resource activity finishes.")
+        self.driver.feed(o.ShutdownRequested())
+
+    async def _request(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.membership is not None and self.driver is not None
+        cmd = request["cmd"]
+        if cmd == "status":
+            return {"ok": True, "status": status.build(self.core, self.membership.view(),
+                                                       list(self.driver.transitions),
+                                                       started_wall=self.started_wall, config_path=self.cfg.path)}
+        if cmd in ("standby", "takeover"):
+            which = request.get("which", "all")
+            if which not in REQUEST_WORDS:
+                return {"ok": False, "text": f"unknown group set '{which}' (use {', '.join(REQUEST_WORDS)})"}
+            timeout = request.get("timeout", ADMIN_TIMEOUT_S)
+            if not isinstance(timeout, (int, float)) or timeout <= 0:
+                return {"ok": False, "text": "timeout must be a positive number of seconds"}
+            log_hb(LOG, "info", f"{'Going standby' if cmd == 'standby' else 'Taking over'} [{which}].")
+            reply = await self.driver.admin(cmd, which, float(timeout))
+            return {"ok": reply.ok, "text": reply.text}
+        if cmd == "reload":
+            ok, text = self.reload()
+            return {"ok": ok, "text": text}
+        return {"ok": False, "text": f"unknown command '{cmd}'"}
+
+    def _reload_signal(self) -> None:
+        self.reload()
+
+    def reload(self) -> tuple[bool, str]:
+        assert self.membership is not None
+        now = fingerprint(self.opts.config_dir)
+        changed = [name for name in CONFIG_FILES if now[name] != self.files[name]]
+        if not changed:
+            log_hb(LOG, "info", "Configuration unchanged.")
+            return True, "Configuration unchanged."
+        try:
+            new = load(self.opts.config_dir, self.opts.node)
+            check_runnable(new)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log_hb(LOG, "ERROR", str(problem))
+            return False, "the new configuration is not valid; still running the old one:\n" + "\n".join(
+                str(p) for p in exc.problems)
+        except HbdError as exc:
+            log_hb(LOG, "ERROR", str(exc))
+            return False, f"{exc}; still running the old configuration"
+        if changed == ["authkeys"]:
+            self.membership.keys = new.heartbeat.authkeys  # type: ignore[union-attr]
+            self.files = now
+            log_hb(LOG, "info", "authkeys re-read.")
+            return True, "authkeys re-read."
+        if self.core.busy or self.core.queue or self.core.standby.active:
+            return False, "a resource operation is in progress: reload again when it has finished"
+        log_hb(LOG, "info", f"Configuration changed ({', '.join(changed)}): restarting, keeping resources.")
+        self.outcome.restart = True
+        asyncio.get_running_loop().call_later(RESTART_REPLY_GRACE_S, self.done.set)
+        return True, f"configuration changed ({', '.join(changed)}): hbd restarts and keeps its resources"
+
+
+def _describe(action: m.Action) -> str:
+    if isinstance(action, m.NodeChanged):
+        return f"node {action.node}: {action.status}"
+    if isinstance(action, m.LinkChanged):
+        return f"link {action.node}:{action.link} {'up' if action.up else 'dead'}"
+    if isinstance(action, m.PeerRestarted):
+        return f"node {action.node} restarted (generation {action.generation})"
+    if isinstance(action, m.PeerReturned):
+        return f"node {action.node} returned after a partition"
+    return type(action).__name__

@@ -1,0 +1,114 @@
+"""Runs resource groups for the daemon: start/stop plans through the agents, probing at start-up.
+
+Everything here blocks (agents run programs, wait for ARP, mount file systems), so the daemon calls it
+from one worker thread, never from the event loop that sends heartbeats. One group operation runs at a
+time (the ownership core asks for them one by one).
+
+A failed start stops, in reverse, what that start touched (the failed resource included: it may be half
+up), and reports which resource failed. A stop goes on past a failed resource (stopping the rest is
+still right) and reports the first failure.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from hbd.agents.base import Agent, AgentResult, Outcome
+from hbd.agents.registry import Registry
+from hbd.config.model import ResourceNode
+from hbd.core.ordering import ChildTypes, Step, plan
+from hbd.errors import AgentError
+from hbd.runtime.logsetup import log_hb
+
+LOG = logging.getLogger("hbd.groups")
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    key: str
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    start_s: float | None = None  # None: the agent's default
+    stop_s: float | None = None
+    status_s: float | None = None
+
+
+def describe(node: ResourceNode) -> str:
+    """A resource as haresources writes it (`IPaddr2::192.0.2.50/24`), or `type:name` for cluster.conf."""
+    return node.primary if node.attr("args") is not None else node.ident
+
+
+class GroupRunner:
+    def __init__(self, roots: Mapping[str, ResourceNode], types: ChildTypes, *,
+                 resolve: Callable[[ResourceNode], Agent] | None = None, timeouts: Timeouts = Timeouts()):
+        self.roots = dict(roots)
+        self.types = types
+        self.resolve = resolve or Registry().resolve
+        self.timeouts = timeouts
+
+    # --- one resource ---------------------------------------------------------------------------
+
+    def _call(self, step: Step) -> tuple[AgentResult | None, str]:
+        """Run one step; (result, failure text or "")."""
+        try:
+            agent = self.resolve(step.node)
+        except AgentError as exc:
+            return None, f"{describe(step.node)}: {exc}"
+        if agent.kind == "container":
+            return None, ""
+        timeout = {"start": self.timeouts.start_s, "stop": self.timeouts.stop_s,
+                   "status": self.timeouts.status_s}[step.op]
+        log_hb(LOG, "info", f"Running {describe(step.node)} {step.op}")
+        result = agent.call(step.op, timeout)
+        for line in result.actions:
+            log_hb(LOG, "debug", f"{describe(step.node)}: {line}")
+        good = result.outcome is Outcome.RUNNING if step.op == "status" else result.ok
+        if good or step.op == "status":
+            return result, ""
+        return result, f"{describe(step.node)} {step.op} {result.outcome.value}" + (
+            f": {result.reason}" if result.reason else "")
+
+    # --- whole groups ---------------------------------------------------------------------------
+
+    def start(self, key: str) -> GroupResult:
+        started: list[Step] = []
+        for step in plan("start", self.roots[key], self.types):
+            started.append(step)
+            _, failure = self._call(step)
+            if failure:
+                log_hb(LOG, "ERROR", f"Return code from {failure}")
+                self._undo(started)
+                return GroupResult(key, False, failure)
+        return GroupResult(key, True)
+
+    def _undo(self, started: list[Step]) -> None:
+        """Stop, in reverse, every resource this start touched."""
+        for step in reversed(started):
+            _, failure = self._call(Step("stop", step.node, step.path))
+            if failure:
+                log_hb(LOG, "ERROR", f"after a failed start: {failure}")
+
+    def stop(self, key: str) -> GroupResult:
+        first_failure = ""
+        for step in plan("stop", self.roots[key], self.types):
+            _, failure = self._call(step)
+            if failure:
+                log_hb(LOG, "ERROR", f"Return code from {failure}")
+                first_failure = first_failure or failure
+        return GroupResult(key, not first_failure, first_failure)
+
+    def running(self, key: str) -> bool:
+        """Whether any resource of the group runs here (then the group counts as held)."""
+        for step in plan("status", self.roots[key], self.types):
+            result, _ = self._call(step)
+            if result is not None and result.outcome is Outcome.RUNNING:
+                return True
+        return False
+
+    def probe(self) -> frozenset[str]:
+        return frozenset(key for key in self.roots if self.running(key))

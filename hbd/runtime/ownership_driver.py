@@ -1,0 +1,189 @@
+"""Drives the pure ownership core on the event loop: feeds it events, carries out its actions, ticks it.
+
+Group operations go to one worker thread (agents block); their results come back to the loop as
+GroupStarted / GroupStopped events. Until the start-up probe has said which groups already run here
+(`Probed`), every other event waits in a queue, so the core's first event is always Probed.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+from hbd.core import ownership_types as o
+from hbd.core.ownership import Ownership
+from hbd.runtime.groups import GroupResult, GroupRunner
+from hbd.runtime.logsetup import log_hb
+
+LOG = logging.getLogger("hbd.resources")
+MAX_TRANSITIONS = 40
+REBOOT_ARGV = ("reboot", "-f")
+
+
+@dataclass(frozen=True)
+class Transition:
+    wall: float  # time.time(), for people
+    text: str
+
+
+class OwnershipDriver:
+    def __init__(self, core: Ownership, runner: GroupRunner, send: Callable[[tuple[tuple[str, str], ...]], None],
+                 *, on_stop_failure: str = "none", on_shutdown_complete: Callable[[], None] = lambda: None,
+                 on_change: Callable[[], None] = lambda: None):
+        self.core = core
+        self.runner = runner
+        self.send = send
+        self.on_stop_failure = on_stop_failure
+        self.on_shutdown_complete = on_shutdown_complete
+        self.on_change = on_change
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hbd-groups")
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.probed = False
+        self.pending: list[o.Event] = []
+        self.replies: dict[int, asyncio.Future[o.AdminReply]] = {}
+        self.next_request = 1
+        self.transitions: collections.deque[Transition] = collections.deque(maxlen=MAX_TRANSITIONS)
+        self._timer: asyncio.TimerHandle | None = None
+        self._states = dict(core.state)
+        self.last_step_ms = 0
+
+    # --- start-up -------------------------------------------------------------------------------
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        future = loop.run_in_executor(self.worker, self.runner.probe)
+        future.add_done_callback(self._probed)
+
+    def _probed(self, future: "asyncio.Future[frozenset[str]]") -> None:
+        try:
+            running = future.result()
+        except Exception:  # an agent bug: assume everything may run, never start a second copy blindly
+            LOG.exception("start-up probe failed (bug); treating every group as running here",
+                          extra={"hb_level": "ERROR"})
+            running = frozenset(self.core.topology.keys)
+        self.note(f"probed: {' '.join(self.core.topology.ordered(running)) or 'nothing'} running here")
+        self.probed = True
+        self.feed(o.Probed(running))
+        pending, self.pending = self.pending, []
+        for event in pending:
+            self.feed(event)
+
+    # --- the step -------------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        assert self.loop is not None
+        return int(self.loop.time() * 1000)
+
+    def feed(self, event: o.Event) -> None:
+        if not self.probed and not isinstance(event, o.Probed):
+            self.pending.append(event)
+            return
+        now = self.now_ms()
+        self.last_step_ms = now
+        try:
+            actions = self.core.handle(event, now)
+        except Exception:  # a bug in the core must not stop the heartbeats: log it, keep running
+            LOG.exception("ownership step failed (bug) on %s", type(event).__name__, extra={"hb_level": "ERROR"})
+            actions = []
+        for action in actions:
+            self._apply(action)
+        self._record_states()
+        self._schedule(now)
+        self.on_change()
+
+    def _schedule(self, now: int) -> None:
+        assert self.loop is not None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.core.next_deadline(now)
+        if deadline is not None:
+            self._timer = self.loop.call_at((deadline + 1) / 1000, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self.feed(o.Tick())
+
+    def _record_states(self) -> None:
+        for key, state in self.core.state.items():
+            if self._states.get(key) != state:
+                self.note(f"group {key}: {self._states.get(key, o.GroupState.STOPPED).value} -> {state.value}")
+        self._states = dict(self.core.state)
+
+    def note(self, text: str) -> None:
+        self.transitions.append(Transition(time.time(), text))
+
+    # --- actions --------------------------------------------------------------------------------
+
+    def _apply(self, action: o.Action) -> None:
+        if isinstance(action, o.Send):
+            self.send(tuple((k, str(v)) for k, v in action.fields.items()))
+        elif isinstance(action, o.Log):
+            log_hb(LOG, action.level, action.text)
+        elif isinstance(action, o.StartGroup):
+            self.note(f"start {action.key}: {action.reason}")
+            self._run(self.runner.start, action.key, started=True)
+        elif isinstance(action, o.StopGroup):
+            self.note(f"stop {action.key}: {action.reason}")
+            self._run(self.runner.stop, action.key, started=False)
+        elif isinstance(action, o.AdminReply):
+            future = self.replies.pop(action.request_id, None)
+            if future is not None and not future.done():
+                future.set_result(action)
+        elif isinstance(action, o.Fence):
+            log_hb(LOG, "ERROR", f"fencing of {action.node} requested, but hbd has no fence devices yet")
+        elif isinstance(action, o.StopFailedForGood):
+            self._escalate(action.key)
+        elif isinstance(action, o.ShutdownComplete):
+            self.on_shutdown_complete()
+
+    def _run(self, work: Callable[[str], GroupResult], key: str, started: bool) -> None:
+        assert self.loop is not None
+        loop = self.loop
+
+        def done(future: "asyncio.Future[GroupResult]") -> None:
+            try:
+                result = future.result()
+            except Exception as exc:  # an agent bug: the operation failed
+                LOG.exception("group operation on %s failed (bug)", key, extra={"hb_level": "ERROR"})
+                result = GroupResult(key, False, f"internal error: {exc}")
+            event: o.Event = (o.GroupStarted(key, result.ok, result.reason) if started
+                              else o.GroupStopped(key, result.ok, result.reason))
+            self.feed(event)
+
+        loop.run_in_executor(self.worker, work, key).add_done_callback(done)
+
+    def _escalate(self, key: str) -> None:
+        if self.on_stop_failure != "reboot":
+            log_hb(LOG, "CRIT", f"Resource STOP failure for {key}: manual intervention required "
+                                "(escalation: none; set --on-stop-failure reboot to reboot instead)")
+            return
+        log_hb(LOG, "CRIT", "Resource STOP failure. Reboot required!")
+        self.worker.submit(subprocess.run, REBOOT_ARGV, check=False)
+
+    # --- admin requests -------------------------------------------------------------------------
+
+    async def admin(self, kind: str, which: str, timeout_s: float) -> o.AdminReply:
+        assert self.loop is not None
+        if not self.probed:
+            return o.AdminReply(0, False, "not ready: probing the resources that run here")
+        request_id = self.next_request
+        self.next_request += 1
+        future: asyncio.Future[o.AdminReply] = self.loop.create_future()
+        self.replies[request_id] = future
+        self.feed(o.AdminRequest(kind, which, request_id))  # type: ignore[arg-type]
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except asyncio.TimeoutError:
+            self.replies.pop(request_id, None)
+            return o.AdminReply(request_id, False, f"no outcome within {timeout_s:g} s; see the log")
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.worker.shutdown(wait=False, cancel_futures=True)

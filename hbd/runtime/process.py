@@ -1,0 +1,104 @@
+"""The daemon's process: a pid lock so that two daemons never run, its name, realtime priority, mlockall.
+
+The lock is an flock on the pidfile: the kernel drops it when the process dies, even after kill -9, so a
+stale pidfile never blocks a restart and a live daemon always blocks a second one.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import fcntl
+import os
+from pathlib import Path
+
+from hbd.errors import HbdError
+
+DEFAULT_PIDFILE = Path("/run/hbd/hbd.pid")
+PR_SET_NAME = 15
+MCL_CURRENT, MCL_FUTURE = 1, 2
+RT_PRIORITY = 1  # above every normal task, below the kernel's and watchdog threads
+
+
+class AlreadyRunning(HbdError):
+    """Another hbd holds the lock."""
+
+
+class PidLock:
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise AlreadyRunning(f"hbd is already running (pid {other or '?'}, lock {self.path})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+
+    def rewrite(self) -> None:
+        """After daemonizing: the pid changed."""
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+            os.close(self.fd)
+            self.fd = None
+
+
+def read_pid(path: Path) -> int | None:
+    """The pid of the daemon holding the lock, or None when no daemon holds it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 32).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else None
+        return None  # nobody holds it: a leftover file
+    finally:
+        os.close(fd)
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def set_process_name(name: str = "hbd") -> None:
+    """The kernel's name of this process (ps -o comm, pkill, lab.kill), whatever interpreter runs it."""
+    try:
+        _libc().prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def go_realtime() -> list[tuple[str, str]]:
+    """Best effort: SCHED_RR (children reset to normal) and mlockall. Returns (level, text) lines to log."""
+    notes: list[tuple[str, str]] = []
+    try:
+        policy = os.SCHED_RR | getattr(os, "SCHED_RESET_ON_FORK", 0)
+        os.sched_setscheduler(0, policy, os.sched_param(RT_PRIORITY))
+        notes.append(("info", f"realtime scheduling: SCHED_RR priority {RT_PRIORITY}"))
+    except (OSError, AttributeError) as exc:
+        notes.append(("WARN", f"realtime scheduling not available: {exc}"))
+    libc = _libc()
+    if libc.mlockall(MCL_CURRENT | MCL_FUTURE) != 0:
+        err = ctypes.get_errno()
+        notes.append(("WARN", f"mlockall failed: {os.strerror(err)}"))
+    else:
+        notes.append(("info", "memory locked (mlockall)"))
+    return notes

@@ -1,0 +1,60 @@
+"""The daemon's status as one JSON-ready object: nodes and links, groups with owner and state, transitions."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from hbd import __version__
+from hbd.core.membership_events import MembershipView
+from hbd.core.ownership import Ownership
+from hbd.runtime.ownership_driver import Transition
+
+
+def group_owner(core: Ownership, key: str) -> str | None:
+    """Who runs the group, as far as this node knows: itself, the peer (by its latest report), or nobody."""
+    if core.state[key].held:
+        return core.me
+    peer = core.peer_view
+    if peer.alive and peer.hold is not None and key in peer.hold:
+        return core.peer
+    return None
+
+
+def build(core: Ownership, view: MembershipView, transitions: list[Transition], *, started_wall: float,
+          config_path: str, busy_since_ms: int | None = None) -> dict[str, Any]:
+    snapshot = core.snapshot()
+    return {
+        "version": __version__,
+        "node": core.me,
+        "pid": os.getpid(),
+        "uptime_s": round(time.time() - started_wall, 1),
+        "config": config_path,
+        "phase": core.phase,
+        "stable": core.stable,
+        "comm_up": view.comm_up,
+        "nodes": [
+            {"name": n.name, "status": n.status, "local": n.name == view.local,
+             "age_s": None if n.age_s is None else round(n.age_s, 3), "deadtime_ms": n.deadtime_ms,
+             "links": [{"name": k.name, "up": k.up} for k in n.links]}
+            for n in view.nodes
+        ],
+        "groups": [
+            {"key": g.key, "preferred": g.preferred, "owner": group_owner(core, g.key),
+             "state": core.state[g.key].value}
+            for g in core.topology.groups
+        ],
+        "busy": core.busy,
+        "peer": snapshot["peer"],
+        "standby": snapshot["standby"],
+        "transitions": [{"time": time.strftime("%H:%M:%S", time.localtime(t.wall)), "text": t.text}
+                        for t in transitions],
+    }
+
+
+def summary(core: Ownership, view: MembershipView) -> str:
+    """One line for systemd's STATUS=."""
+    held = " ".join(core.topology.ordered(core.held)) or "nothing"
+    peer = next((n.status for n in view.nodes if n.name == core.peer), "unknown")
+    busy = f", {core.busy} in progress" if core.busy else ""
+    return f"{core.phase}: holding {held}; {core.peer} {peer}{busy}"
