@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from hbd.config import load
-from hbd.errors import ConfigError, HbdError
 from hbd.runtime import logsetup
 from hbd.runtime.control import DEFAULT_SOCKET
 from hbd.runtime.daemon import Daemon, Options, check_runnable
@@ -52,16 +51,8 @@ def daemonize() -> None:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     config_dir = Path(args.config)
-    try:
-        cfg = load(config_dir, args.node)
-        check_runnable(cfg)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 1
-    except HbdError as exc:
-        print(f"hbd: {exc}", file=sys.stderr)
-        return 1
+    cfg = load(config_dir, args.node)  # ConfigError / HbdError: reported by hbd.cli.main, exit 1
+    check_runnable(cfg)
     for problem in cfg.problems:
         print(problem, file=sys.stderr)
     assert cfg.heartbeat is not None
