@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import stat
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence

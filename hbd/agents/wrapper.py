@@ -42,7 +42,8 @@ def _drbddisk_output(op: str, result: AgentResult) -> tuple[list[str], int]:
         return [f"running ({role})"], 0
     if result.outcome is Outcome.STOPPED:
         return [f"stopped ({role})"], 3
-    return [f"cannot determine status, may be running ({result.reason})"], 4
+    what = role if result.actions else result.reason
+    return [f"cannot determine status, may be running ({what})"], 4
 
 
 def build(kind: str, args: list[str], registry: Registry) -> Agent:

@@ -187,3 +187,21 @@ def test_resource_d_drbddisk_speaks_like_drbd_utils(tmp_path: Path) -> None:
     assert (res.returncode, res.stdout) == (0, "running (Primary)\n")
     res = run_script("drbddisk", "status", path=path)
     assert res.returncode == 10 and "resource" in res.stdout
+
+
+def test_wrapper_output_follows_hto_mapfuncs() -> None:
+    from hbd.agents.base import AgentResult
+    from hbd.agents.wrapper import _drbddisk_output, _mapfuncs_output
+
+    assert _mapfuncs_output("status", AgentResult("status", Outcome.RUNNING, actions=("x on eth0",))) == (
+        ["INFO: x on eth0", "INFO:  Running OK"], 0)
+    assert _mapfuncs_output("status", AgentResult("status", Outcome.STOPPED)) == (["INFO:  Resource is stopped"], 7)
+    assert _mapfuncs_output("start", AgentResult("start", Outcome.RUNNING)) == (["INFO:  Success"], 0)
+    assert _mapfuncs_output("stop", AgentResult("stop", Outcome.FAILED, "busy")) == (
+        ["ERROR: busy", "ERROR:  Generic error"], 1)
+    unknown = AgentResult("status", Outcome.FAILED, "cannot determine status, may be running (Unknown)",
+                          ("drbdadm role r0: Unknown/Unknown",))
+    assert _drbddisk_output("status", unknown) == (["cannot determine status, may be running (Unknown)"], 4)
+    no_drbdadm = AgentResult("status", Outcome.FAILED, "drbdadm role r0: cannot run: No such file or directory")
+    assert _drbddisk_output("status", no_drbdadm) == (
+        ["cannot determine status, may be running (drbdadm role r0: cannot run: No such file or directory)"], 4)
