@@ -123,7 +123,6 @@ class Daemon:
             for level, text in go_realtime():
                 log_hb(LOG, level, text)
         identity = load_identity(self.opts.state_dir)
-        log_hb(LOG, "info", f"Heartbeat generation: {identity.generation}")
         self.membership = MembershipService(self.hacf, self.cfg.heartbeat.authkeys, identity)  # type: ignore[union-attr]
         self.driver = OwnershipDriver(self.core, self.runner, self.membership.broadcast,
                                       on_stop_failure=self.opts.on_stop_failure,
