@@ -200,7 +200,7 @@ def test_wrapper_output_follows_hto_mapfuncs() -> None:
     assert _mapfuncs_output("stop", AgentResult("stop", Outcome.FAILED, "busy")) == (
         ["ERROR: busy", "ERROR:  Generic error"], 1)
     unknown = AgentResult("status", Outcome.FAILED, "cannot determine status, may be running (Unknown)",
-                          ("drbdadm role r0: Unknown/Unknown",))
+                          actions=("drbdadm role r0: Unknown/Unknown",))
     assert _drbddisk_output("status", unknown) == (["cannot determine status, may be running (Unknown)"], 4)
     no_drbdadm = AgentResult("status", Outcome.FAILED, "drbdadm role r0: cannot run: No such file or directory")
     assert _drbddisk_output("status", no_drbdadm) == (
