@@ -122,5 +122,9 @@ def test_ipv6_advertisements_probe_and_cache(lab: Lab) -> None:
     assert result["t_call"] <= ours[0]["t"] <= result["t_done"] + 0.05
     entry = [a for a in addresses(lab, "n1") if a["local"] == VIP6]
     assert entry and entry[0]["prefixlen"] == 64
+    # A second address without interface or prefix: both come from the connected route of the first.
+    rc, _ = agent(lab, "n1", "IPaddr2", "2001:db8::51", "start")
+    assert rc == 0 and [a["prefixlen"] for a in addresses(lab, "n1") if a["local"] == "2001:db8::51"] == [64]
+    assert agent(lab, "n1", "IPaddr2", "2001:db8::51", "stop")[0] == 0
     rc, results = agent(lab, "n1", "IPaddr2", arg, "stop,stop,status")
     assert [r["outcome"] for r in results] == ["stopped", "stopped", "stopped"]

@@ -13,12 +13,21 @@ from hbd.agents.drbddisk import Drbddisk, Pair, PeerStatus
 from hbd.errors import AgentError
 from tests.unit.agent_fakes import FakeDrbd
 
-# `drbdadm status` of DRBD 9, as the DRBD 9 user's guide shows it (one peer, then several, then volumes).
+# `drbdadm status` of DRBD 9 in the forms drbd-utils prints (host names changed): connected, disconnected,
+# with volumes during a resync, and `drbdsetup status --verbose`.
 STATUS_9_CONNECTED = """\
 r0 role:Primary
   disk:UpToDate
   bob role:Secondary
-    peer-disk:UpToDate
+    replication:Established peer-disk:UpToDate
+
+"""
+STATUS_9_VERBOSE = """\
+r0 node-id:0 role:Secondary suspended:no
+  volume:0 minor:3 disk:UpToDate quorum:yes blocked:no
+  alice node-id:1 connection:Connected role:Primary congested:no
+    volume:0 replication:Established peer-disk:UpToDate
+  carol node-id:3 connection:Connecting
 """
 STATUS_9_DISCONNECTED = """\
 r0 role:Secondary
@@ -57,7 +66,26 @@ def test_bad_role_output(text: str) -> None:
 def test_status_9_connected() -> None:
     status = drbddisk.parse_status(STATUS_9_CONNECTED)
     assert (status.resource, status.role, status.disk) == ("r0", "Primary", "UpToDate")
-    assert status.peers == (PeerStatus("bob", "Secondary", None, None, "UpToDate"),)
+    assert status.peers == (PeerStatus("bob", "Secondary", None, "Established", "UpToDate"),)
+
+
+def test_status_9_verbose() -> None:
+    status = drbddisk.parse_status(STATUS_9_VERBOSE)
+    assert (status.resource, status.role, status.disk) == ("r0", "Secondary", "UpToDate")
+    assert status.peers == (PeerStatus("alice", "Primary", "Connected", "Established", "UpToDate"),
+                            PeerStatus("carol", None, "Connecting", None, None))
+
+
+@pytest.mark.parametrize("connection", ["Connected", "WFConnection"])
+def test_status_as_the_lab_emulator_renders_it(connection: str) -> None:
+    from hbd.lab import drbd_format as fmt
+
+    view = fmt.ResourceView("r0", 0, "Primary", "UpToDate", fmt.PeerView("n2", connection, "Secondary", "UpToDate"))
+    status = drbddisk.parse_status(fmt.render_status(view, statistics=True))
+    assert (status.role, status.disk, status.peers[0].name) == ("Primary", "UpToDate", "n2")
+    assert drbddisk.parse_role(fmt.render_role(view)) == Pair("Primary", "Secondary")
+    assert drbddisk.parse_pair(fmt.render_dstate(view)) == Pair("UpToDate", "UpToDate")
+    assert drbddisk.parse_cstate(fmt.render_cstate(view)) == connection
 
 
 def test_status_9_disconnected() -> None:
