@@ -7,6 +7,7 @@ outcome and the call's duration.
 """
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Callable, Protocol, TextIO
 
@@ -14,6 +15,8 @@ from hbd.agents.base import Agent, AgentResult, Op, Outcome
 from hbd.agents.registry import Registry
 from hbd.config.model import ResourceNode
 from hbd.errors import AgentError
+
+log = logging.getLogger("hbd.agents")
 
 
 class PlanStep(Protocol):
@@ -50,7 +53,13 @@ def run_step(step: PlanStep, *, registry: Registry | None = None, out: TextIO | 
     except AgentError as exc:
         print(pretty("err", f"{step.node.ident}: {exc}"), file=stream)
         return False
-    result = agent.call(step.op, timeout_s)
+    try:
+        result = agent.call(step.op, timeout_s)
+    except Exception as exc:  # the step boundary: an agent's bug must not take the whole plan down
+        log.exception("bug in %s %s", agent.label, step.op)
+        print(pretty("err", f"{step.op} on {step.node.ident}: internal error {type(exc).__name__}: {exc}"),
+              file=stream)
+        return False
     burst = getattr(agent, "burst", None)
     if burst is not None and burst.thread is None and burst.remaining:
         burst.detach()

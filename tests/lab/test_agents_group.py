@@ -101,3 +101,42 @@ def test_a_failed_start_stops_where_it_failed(lab: Lab) -> None:
         assert "peer is Primary" in start.stdout and not mounted(lab)
     finally:
         hbd_test(lab, "stop")
+
+
+HACF = "keepalive 1\ndeadtime 10\nbcast eth0\nauto_failback on\nnode n1 n2\n"
+HARESOURCES = "n1 drbddisk::r0 Filesystem::/dev/drbd0::/srv/db::ext4 IPaddr2::{vip}/24/eth0:1 dbservice::fast\n"
+RESOURCE_D_SCRIPT = """#!/bin/sh
+# A Heartbeat resource.d script: its argument comes before the action.
+STATE=/run/hbd/dbservice.$1
+case "$2" in
+  start) touch $STATE;;
+  stop) rm -f $STATE;;
+  status) if [ -e $STATE ]; then echo "running"; exit 0; fi; echo "stopped"; exit 3;;
+esac
+"""
+
+
+def test_haresources_group_runs_left_to_right_and_back(lab: Lab) -> None:
+    ha_d = lab.path("n1", "/etc/ha.d")
+    (ha_d / "ha.cf").write_text(HACF)
+    (ha_d / "haresources").write_text(HARESOURCES.format(vip=VIP))
+    (ha_d / "resource.d").mkdir(exist_ok=True)
+    (ha_d / "resource.d" / "dbservice").write_text(RESOURCE_D_SCRIPT)
+    (ha_d / "resource.d" / "dbservice").chmod(0o755)
+    group = "drbddisk::r0"
+    command = ["hbd", "test", "test", "{op}", "service", group, "-c", "/etc/ha.d", "--node", "n1", "--force"]
+    order = ["drbddisk::r0", "Filesystem::/dev/drbd0::/srv/db::ext4", f"IPaddr2::{VIP}/24/eth0:1", "dbservice::fast"]
+    try:
+        start = lab.exec("n1", [w.format(op="start") for w in command], check=False, timeout=120)
+        assert start.returncode == 0, start.stdout + start.stderr
+        assert steps(start.stdout) == order
+        assert start.stdout.splitlines()[-1] == f"Start of {group} complete"
+        assert mounted(lab) and has_address(lab, "n1", VIP, "eth0")
+        assert lab.exec("n1", ["test", "-e", "/run/hbd/dbservice.fast"], check=False).returncode == 0
+        stop = lab.exec("n1", [w.format(op="stop") for w in command], check=False, timeout=120)
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        assert steps(stop.stdout) == order[::-1]
+        assert not mounted(lab) and not has_address(lab, "n1", VIP, "eth0")
+        assert lab.exec("n1", ["test", "-e", "/run/hbd/dbservice.fast"], check=False).returncode == 1
+    finally:
+        lab.exec("n1", [w.format(op="stop") for w in command], check=False, timeout=120)

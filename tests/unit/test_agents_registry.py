@@ -205,3 +205,14 @@ def test_wrapper_output_follows_hto_mapfuncs() -> None:
     no_drbdadm = AgentResult("status", Outcome.FAILED, "drbdadm role r0: cannot run: No such file or directory")
     assert _drbddisk_output("status", no_drbdadm) == (
         ["cannot determine status, may be running (drbdadm role r0: cannot run: No such file or directory)"], 4)
+
+
+def test_executor_reports_an_agent_bug_and_goes_on(registry: Registry) -> None:
+    class Broken(ContainerAgent):
+        def start(self, deadline):  # type: ignore[no-untyped-def]
+            raise KeyError("oops")
+
+    out = io.StringIO()
+    node = ResourceNode("service", "db", (("name", "db"),))
+    assert not executor.run_step(FakeStep("start", node), out=out, resolve=lambda n: Broken("service", "db"))
+    assert out.getvalue().splitlines()[-1] == "<err>    start on service:db: internal error KeyError: 'oops'"
