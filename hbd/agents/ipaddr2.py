@@ -21,7 +21,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from hbd.agents import arp
 from hbd.agents.base import Agent, AgentResult, Deadline, Op, failed, running, stopped
-from hbd.agents.ipaddr_spec import IpSpec, parse_heartbeat
+from hbd.agents.ipaddr_spec import LABEL_MAX, IpSpec, parse_heartbeat
 
 IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
@@ -159,13 +159,24 @@ class IPaddr2(Agent):
         actions.append(self._announce(place, mac, frames))
         return running("start", *actions)
 
+    @staticmethod
+    def _free_alias(ipr: IPRoute, place: Placement) -> str | None:
+        """The first `iface:N` label not in use on the interface (IPaddr's eth0:0, eth0:1, ...)."""
+        used = {msg.get("IFA_LABEL") for msg in ipr.get_addr(family=socket.AF_INET, index=place.index)}
+        for n in range(100):
+            label = f"{place.iface}:{n}"
+            if label not in used and len(label) <= LABEL_MAX:
+                return label
+        return None
+
     def _add(self, ipr: IPRoute, place: Placement) -> str:
         kwargs: dict[str, object] = {"index": place.index, "address": str(self.spec.address),
                                      "prefixlen": place.prefix, "family": _family(self.spec)}
         if place.broadcast:
             kwargs["broadcast"] = place.broadcast
-        if self.spec.label:
-            kwargs["label"] = self.spec.label
+        label = self.spec.label or (self._free_alias(ipr, place) if self.spec.alias_label else None)
+        if label:
+            kwargs["label"] = label
         if self.spec.family == 6:
             kwargs["flags"] = IFA_F_NODAD  # our own probe did the duplicate detection already
         try:
@@ -175,8 +186,8 @@ class IPaddr2(Agent):
                 raise
         what = f"inet{'6' if self.spec.family == 6 else ''} address {self.spec.address}/{place.prefix}"
         extra = f" with broadcast address {place.broadcast}" if place.broadcast else ""
-        label = f" label {self.spec.label}" if self.spec.label else ""
-        return f"Adding {what}{extra} to device {place.iface}{label}"
+        shown = f" label {label}" if label else ""
+        return f"Adding {what}{extra} to device {place.iface}{shown}"
 
     def _announce(self, place: Placement, mac: str, frames: tuple[bytes, ...]) -> str:
         sock = arp.open_sender(place.iface)

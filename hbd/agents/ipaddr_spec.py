@@ -32,6 +32,7 @@ class IpSpec:
     probe_ms: int = DEFAULT_PROBE_MS  # 0 disables the duplicate-address probe
     garp_count: int = DEFAULT_GARP_COUNT  # announcement pairs (IPv4) or advertisements (IPv6), first included
     garp_interval_ms: int = DEFAULT_GARP_INTERVAL_MS
+    alias_label: bool = False  # IPaddr: label the address with the first free `iface:N`, as its alias device
     warnings: tuple[str, ...] = ()
 
     @property
@@ -112,6 +113,12 @@ def parse_heartbeat(arg: str) -> IpSpec:
         if len(rest) > 1 and rest[1]:
             spec = replace(spec, broadcast=_broadcast(rest[1], address))
     return replace(spec, warnings=tuple(warnings))
+
+
+def as_ipaddr(spec: IpSpec) -> IpSpec:
+    """Heartbeat's IPaddr (what a bare address in haresources means): an `iface:N` alias label when none
+    is given, and its announcement defaults, 10 rounds 500 ms apart (heartbeat.md §4.3)."""
+    return replace(spec, alias_label=spec.label is None and spec.family == 4, garp_count=10, garp_interval_ms=500)
 
 
 def _bool(name: str, value: str) -> bool:

@@ -67,7 +67,8 @@ class Registry:
         if name in ("IPaddr2", "IPaddr"):
             if len(args) != 1:
                 raise AgentError(f"{name}: expected one argument ip[/netmask[/interface[:label]][/broadcast]]")
-            spec = ipaddr_spec.with_hbd_settings(ipaddr_spec.parse_heartbeat(args[0]), attrs)
+            spec = ipaddr_spec.parse_heartbeat(args[0])
+            spec = ipaddr_spec.with_hbd_settings(ipaddr_spec.as_ipaddr(spec) if name == "IPaddr" else spec, attrs)
             return _module("ipaddr2").IPaddr2(spec, background_burst=self.background_burst)
         if name == "Filesystem":
             fs = _module("filesystem")

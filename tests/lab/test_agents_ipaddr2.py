@@ -128,3 +128,13 @@ def test_ipv6_advertisements_probe_and_cache(lab: Lab) -> None:
     assert agent(lab, "n1", "IPaddr2", "2001:db8::51", "stop")[0] == 0
     rc, results = agent(lab, "n1", "IPaddr2", arg, "stop,stop,status")
     assert [r["outcome"] for r in results] == ["stopped", "stopped", "stopped"]
+
+
+def test_ipaddr_takes_the_first_free_alias_label(lab: Lab) -> None:
+    assert agent(lab, "n1", "--garp-count", "1", "IPaddr", f"{VIP}/24/eth0", "start")[0] == 0
+    assert agent(lab, "n1", "--garp-count", "1", "IPaddr", "192.0.2.51", "start")[0] == 0
+    labels = {a["local"]: a.get("label") for a in addresses(lab, "n1")}
+    assert (labels[VIP], labels["192.0.2.51"]) == ("eth0:0", "eth0:1")
+    assert agent(lab, "n1", "IPaddr", f"{VIP}/24/eth0", "stop")[0] == 0
+    assert agent(lab, "n1", "--garp-count", "1", "IPaddr", "192.0.2.52", "start")[0] == 0
+    assert {a["local"]: a.get("label") for a in addresses(lab, "n1")}["192.0.2.52"] == "eth0:0"

@@ -79,3 +79,11 @@ def test_cluster_conf_defaults_monitor_link_on_and_no_sleep() -> None:
 def test_bad_cluster_attributes(attrs: dict[str, str], why: str) -> None:
     with pytest.raises(AgentError, match=why):
         parse_cluster_attrs(attrs)
+
+
+def test_ipaddr_defaults() -> None:
+    from hbd.agents.ipaddr_spec import as_ipaddr
+
+    spec = as_ipaddr(parse_heartbeat("192.0.2.5"))
+    assert (spec.alias_label, spec.garp_count, spec.garp_interval_ms) == (True, 10, 500)
+    assert as_ipaddr(parse_heartbeat("192.0.2.5/24/eth0:3")).alias_label is False  # a label given is kept
