@@ -55,8 +55,7 @@ def main(argv: list[str]) -> int:
             print(f"\nclient: {settings.vip} answers from {probe.current()}")
             time.sleep(max(0.0, started + STARTUP_DT_S - time.monotonic()))
             say("powering off n1 (every process killed, links down)")
-            lab.power_off("n1")
-            cluster.forget("n1")
+            cluster.power_off("n1")
             off = time.monotonic()
             if not probe.wait_for("n2", 15):
                 raise LabError(f"the VIP did not come back on n2\n{cluster.log('n2')[-3000:]}")
