@@ -7,13 +7,13 @@ and without it (`--arp-probe-ms 0`).
 """
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
 import sys
 
 from hbd.lab import Lab
+
+from agents_common import rounds_or_none  # bench/ is the script's own directory
 from hbd.lab.probes import ArpCapture
 
 VIP = "192.0.2.50"
@@ -33,17 +33,14 @@ def one_round(lab: Lab, options: list[str], n1_mac: str) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=10)
-    args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        print("agents_garp: needs root (the namespace lab)", file=sys.stderr)
+    rounds = rounds_or_none(argv, __doc__ or "", "agents_garp")
+    if rounds is None:
         return 2
     with Lab.up(nodes=2, media=2) as lab:
         n1_mac = json.loads(lab.exec("n1", ["ip", "-j", "link", "show", "dev", "eth0"]).stdout)[0]["address"]
-        print(f"start IPaddr2 -> first gratuitous ARP at the client, {args.rounds} rounds")
+        print(f"start IPaddr2 -> first gratuitous ARP at the client, {rounds} rounds")
         for label, options in (("probe 200 ms (default)", []), ("probe off", ["--arp-probe-ms", "0"])):
-            firsts, calls = zip(*(one_round(lab, options, n1_mac) for _ in range(args.rounds)))
+            firsts, calls = zip(*(one_round(lab, options, n1_mac) for _ in range(rounds)))
             ms = sorted(1000 * f for f in firsts)
             print(f"  {label:<24} first GARP: median {statistics.median(ms):6.1f} ms  max {ms[-1]:6.1f} ms   "
                   f"start call: median {1000 * statistics.median(calls):6.1f} ms")

@@ -10,14 +10,14 @@ is the executor's own work per group.
 """
 from __future__ import annotations
 
-import argparse
-import os
 import re
 import statistics
 import sys
 import time
 
 from hbd.lab import Lab
+
+from agents_common import rounds_or_none  # bench/ is the script's own directory
 
 CLUSTER_CONF = """<?xml version="1.0"?>
 <cluster name="bench" config_version="1">
@@ -71,11 +71,8 @@ def warm(lab: Lab, op: str) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=10)
-    args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        print("agents_group: needs root (the namespace lab)", file=sys.stderr)
+    rounds = rounds_or_none(argv, __doc__ or "", "agents_group")
+    if rounds is None:
         return 2
     with Lab.up(nodes=2, media=2) as lab:
         etc = lab.path("n1", "/etc/cluster")
@@ -84,13 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         (etc / "dbscript").chmod(0o755)
         rows: dict[str, list[tuple[float, float]]] = {"start": [], "stop": [], "noop start": [],
                                                       "warm start": [], "warm stop": []}
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             rows["start"].append(timed(lab, "test", "start"))
             rows["stop"].append(timed(lab, "test", "stop"))
             rows["noop start"].append(timed(lab, "noop", "start"))
             rows["warm start"].append(warm(lab, "start"))
             rows["warm stop"].append(warm(lab, "stop"))
-    print(f"hbd test test start|stop service database (ip, script, drbd, fs) in a lab node, {args.rounds} rounds")
+    print(f"hbd test test start|stop service database (ip, script, drbd, fs) in a lab node, {rounds} rounds")
     for label, values in rows.items():
         wall = [w for w, _ in values]
         agents = [a for _, a in values]
