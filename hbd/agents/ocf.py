@@ -65,7 +65,8 @@ def parse_meta_data(xml: str) -> OcfMetaData:
     return OcfMetaData(root.get("name", ""), root.get("version", ""), tuple(params), actions)
 
 
-def ocf_env(provider: str, type_: str, instance: str, params: Mapping[str, str], root: Path) -> dict[str, str]:
+def ocf_env(provider: str, type_: str, instance: str, params: Mapping[str, str], root: Path,
+            timeout_ms: int | None = None) -> dict[str, str]:
     env = {
         "OCF_ROOT": str(root),
         "OCF_RA_VERSION_MAJOR": "1",
@@ -75,6 +76,11 @@ def ocf_env(provider: str, type_: str, instance: str, params: Mapping[str, str],
         "OCF_RESOURCE_PROVIDER": provider,
         "OCF_CHECK_LEVEL": "0",
     }
+    if timeout_ms is not None:
+        # Agents written for Pacemaker bound their own waits by the operation's timeout (resource-agents'
+        # Filesystem, for one); rgmanager passed it as OCF_RESKEY_RGMANAGER_meta_timeout in seconds.
+        env["OCF_RESKEY_CRM_meta_timeout"] = str(timeout_ms)
+        env["OCF_RESKEY_RGMANAGER_meta_timeout"] = str(max(1, timeout_ms // 1000))
     env.update({f"OCF_RESKEY_{k}": v for k, v in params.items()})
     return env
 
@@ -98,7 +104,8 @@ class OcfAgent(Agent):
         return f"ocf:{self.provider}:{self.type}({self.instance})"
 
     def _run(self, action: str, deadline: Deadline) -> runner.RunResult:
-        env = ocf_env(self.provider, self.type, self.instance, self.params, self.root)
+        env = ocf_env(self.provider, self.type, self.instance, self.params, self.root,
+                      int(deadline.remaining() * 1000))
         return run_script([str(self.path), action], deadline, env)
 
     def meta_data(self, deadline: Deadline) -> OcfMetaData:

@@ -130,6 +130,8 @@ def test_ocf_environment(tmp_path: Path) -> None:
     agent = OcfAgent("test", "Fake", {"state": str(state)}, instance="fake1", root=tmp_path)
     assert agent.call("start").outcome is Outcome.RUNNING
     env = dict(line.split("=", 1) for line in (tmp_path / "fake.state.env").read_text().splitlines())
+    assert 0 < int(env.pop("OCF_RESKEY_CRM_meta_timeout")) <= 60000
+    assert 0 < int(env.pop("OCF_RESKEY_RGMANAGER_meta_timeout")) <= 60
     assert env == {"OCF_CHECK_LEVEL": "0", "OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "0",
                    "OCF_RESKEY_state": str(state), "OCF_RESOURCE_INSTANCE": "fake1",
                    "OCF_RESOURCE_PROVIDER": "test", "OCF_RESOURCE_TYPE": "Fake", "OCF_ROOT": str(tmp_path)}
