@@ -169,8 +169,7 @@ class OwnershipDriver:
     # --- admin requests -------------------------------------------------------------------------
 
     async def admin(self, kind: str, which: str, timeout_s: float) -> o.AdminReply:
-        assert self.loop is not None
-        if not self.probed:
+        if not self.probed or self.loop is None:
             return o.AdminReply(0, False, "not ready: probing the resources that run here")
         request_id = self.next_request
         self.next_request += 1
