@@ -273,7 +273,7 @@ class Membership:
             for state in node.links.values():
                 state.top_seq = -1
         if seq is not None:
-            self._refresh_link(node, link, seq, now, out)
+            self._refresh_link(node, link, seq, now, out, new_to_node=obs.verdict is Verdict.NEW)
         if obs.verdict is Verdict.DUPLICATE:
             return
         if seq is not None:
@@ -327,12 +327,14 @@ class Membership:
             self.local_lost = False
             node.status = self.local_status
 
-    def _refresh_link(self, node: _Node, link: str, seq: int, now: float, out: list[Action]) -> bool:
-        """Only the first copy of a seq on a link proves that link alive; replayed copies prove nothing."""
+    def _refresh_link(self, node: _Node, link: str, seq: int, now: float, out: list[Action],
+                      new_to_node: bool = False) -> bool:
+        """A packet proves its link alive if the node never had it (a retransmitted gap filler included) or
+        it is the first copy of that seq on this link; replayed copies prove nothing."""
         state = node.links.setdefault(link, _Link())
-        if seq <= state.top_seq:
+        if seq <= state.top_seq and not new_to_node:
             return False
-        state.top_seq, state.last = seq, now
+        state.top_seq, state.last = max(seq, state.top_seq), now
         if not state.up:
             state.up = True
             out += [Log("info", f"Link {node.name}:{link} up."), LinkChanged(node.name, link, True)]

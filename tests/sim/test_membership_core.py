@@ -209,3 +209,16 @@ def test_own_heartbeat_lost_forces_restart() -> None:
     rec = sim.records["alice"]
     assert any(isinstance(a, LocalHeartbeatLost) for _, a in rec.actions)
     assert "ERROR: No local heartbeat. Forcing restart." in rec.logs()
+
+
+def test_retransmitted_filler_refreshes_its_link_with_the_node() -> None:
+    core = Membership(MembershipConfig("alice", ("alice", "bob"), TIMING), 0.0, generation=1)
+    core.start(0.0)
+    core.handle(Received(status("bob", "active", 1), "eth0"), 0.1)
+    core.handle(Received(status("bob", "active", 3), "eth0"), 0.2)
+    core.handle(Received(message("bob", [("t", "resource")], seq=2), "eth0"), 1.0)  # the resent seq 2
+    out = core.handle(Tick(), 2.5)  # 2.3 s after seq 3, but only 1.5 s after the filler
+    assert not any(isinstance(a, (LinkChanged, NodeChanged)) for a in out)
+    out = core.handle(Tick(), 3.0)
+    assert [a for a in out if isinstance(a, (LinkChanged, NodeChanged))] == [
+        NodeChanged("bob", "dead"), LinkChanged("bob", "eth0", False)]
