@@ -9,7 +9,7 @@ Used by `hbd demo`, the daemon's lab tests and the failover benches:
     cluster.status("n2")             # `hbd status --json` run inside n2
     cluster.close()                  # SIGTERM, then SIGKILL, for every daemon still running
 
-The service is a resource.d script whose state is a file under the node's /run/hbd; the lab's responder
+The service is a resource.d script whose state is a file under the node's /dev/shm; the lab's responder
 answers on every address, so the VIP answers with the name of the node that holds it.
 """
 from __future__ import annotations
@@ -29,10 +29,10 @@ from hbd.lab.lab import Lab
 
 VIP = "192.0.2.50"
 SERVICE = "hbdsvc"
-AUTHKEYS = "auth 1\n1 sha256 4b1d0c7e2a9f6358\n"
+AUTHKEYS = "auth 1\n1 sha1 4b1d0c7e2a9f6358\n"  # sha1: a Heartbeat 3.0.6 node (no sha256) can join
 SERVICE_SCRIPT = """#!/bin/sh
 # A small service for the lab's VIP group: its state is a file; status prints running / stopped.
-STATE=/run/hbd/hbdsvc.running
+STATE=/dev/shm/hbdsvc.running
 case "$1" in
   start) touch "$STATE"; echo "hbdsvc started";;
   stop) rm -f "$STATE"; echo "hbdsvc stopped";;
@@ -41,6 +41,7 @@ case "$1" in
 esac
 """
 STOP_TIMEOUT_S = 30.0
+SERVICE_STATE = "/dev/shm/hbdsvc.running"
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ class HbdCluster:
             return ""
 
     def service_running(self, node: str) -> bool:
-        return (self.lab.path(node, "/run/hbd") / "hbdsvc.running").exists()
+        # /dev/shm: private to the node, shared with Heartbeat's own mount namespace, emptied by a reboot
+        return self.lab.exec(node, ["test", "-e", SERVICE_STATE], check=False).returncode == 0
 
     # --- daemons --------------------------------------------------------------------------------
 
