@@ -22,6 +22,7 @@ from hbd.errors import AgentError
 from hbd.runtime.logsetup import log_hb
 
 LOG = logging.getLogger("hbd.groups")
+IP_AGENTS = ("IPaddr2", "IPaddr")
 
 
 @dataclass(frozen=True)
@@ -43,20 +44,36 @@ def describe(node: ResourceNode) -> str:
     return node.primary if node.attr("args") is not None else node.ident
 
 
+def released_resolver(registry: Registry) -> Callable[[ResourceNode], Agent]:
+    """Agents for a start that follows a confirmed release by the peer (standby `done`, `shutdone`):
+    IPaddr2 skips its duplicate-address probe, since the peer has said the address is gone, so a handover
+    costs no probe time. After a death the probe stays: it is what holds a survivor off while the VIP of
+    a node whose daemon was killed (kill -9) still answers."""
+    def resolve(node: ResourceNode) -> Agent:
+        args = node.attr("args")
+        if node.type in IP_AGENTS and args is not None and registry.use_builtins:
+            return registry.for_haresource(node.type, tuple(args.split("::")), {"arp_probe_ms": "0"})
+        return registry.resolve(node)
+    return resolve
+
+
 class GroupRunner:
     def __init__(self, roots: Mapping[str, ResourceNode], types: ChildTypes, *,
-                 resolve: Callable[[ResourceNode], Agent] | None = None, timeouts: Timeouts = Timeouts()):
+                 resolve: Callable[[ResourceNode], Agent] | None = None,
+                 resolve_released: Callable[[ResourceNode], Agent] | None = None, timeouts: Timeouts = Timeouts()):
         self.roots = dict(roots)
         self.types = types
-        self.resolve = resolve or Registry().resolve
+        registry = Registry()
+        self.resolve = resolve or registry.resolve
+        self.resolve_released = resolve_released or (self.resolve if resolve else released_resolver(registry))
         self.timeouts = timeouts
 
     # --- one resource ---------------------------------------------------------------------------
 
-    def _call(self, step: Step) -> tuple[AgentResult | None, str]:
+    def _call(self, step: Step, released: bool = False) -> tuple[AgentResult | None, str]:
         """Run one step; (result, failure text or "")."""
         try:
-            agent = self.resolve(step.node)
+            agent = (self.resolve_released if released else self.resolve)(step.node)
         except AgentError as exc:
             return None, f"{describe(step.node)}: {exc}"
         if agent.kind == "container":
@@ -75,11 +92,12 @@ class GroupRunner:
 
     # --- whole groups ---------------------------------------------------------------------------
 
-    def start(self, key: str) -> GroupResult:
+    def start(self, key: str, released: bool = False) -> GroupResult:
+        """`released`: the peer confirmed it released the group (see released_resolver)."""
         started: list[Step] = []
         for step in plan("start", self.roots[key], self.types):
             started.append(step)
-            _, failure = self._call(step)
+            _, failure = self._call(step, released)
             if failure:
                 log_hb(LOG, "ERROR", f"Return code from {failure}")
                 self._undo(started)

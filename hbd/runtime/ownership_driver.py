@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import subprocess
 import time
@@ -29,6 +30,7 @@ REBOOT_ARGV = ("reboot", "-f")
 class Transition:
     wall: float  # time.time(), for people
     text: str
+    mono: float = 0.0  # time.monotonic(), to line up with other processes' measurements (benches)
 
 
 class OwnershipDriver:
@@ -116,7 +118,7 @@ class OwnershipDriver:
         self._states = dict(self.core.state)
 
     def note(self, text: str) -> None:
-        self.transitions.append(Transition(time.time(), text))
+        self.transitions.append(Transition(time.time(), text, time.monotonic()))
 
     # --- actions --------------------------------------------------------------------------------
 
@@ -127,7 +129,8 @@ class OwnershipDriver:
             log_hb(LOG, action.level, action.text)
         elif isinstance(action, o.StartGroup):
             self.note(f"start {action.key}: {action.reason}")
-            self._run(self.runner.start, action.key, started=True)
+            released = action.reason == "standby" or action.reason.endswith("gave up its resources")
+            self._run(functools.partial(self.runner.start, released=released), action.key, started=True)
         elif isinstance(action, o.StopGroup):
             self.note(f"stop {action.key}: {action.reason}")
             self._run(self.runner.stop, action.key, started=False)

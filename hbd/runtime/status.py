@@ -47,7 +47,8 @@ def build(core: Ownership, view: MembershipView, transitions: list[Transition], 
         "busy": core.busy,
         "peer": snapshot["peer"],
         "standby": snapshot["standby"],
-        "transitions": [{"time": time.strftime("%H:%M:%S", time.localtime(t.wall)), "text": t.text}
+        "transitions": [{"time": time.strftime("%H:%M:%S", time.localtime(t.wall)), "text": t.text,
+                         "monotonic": round(t.mono, 6)}
                         for t in transitions],
     }
 

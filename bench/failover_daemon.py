@@ -1,0 +1,166 @@
+"""Figures: outages of the hbd daemon in the lab (two hbd nodes, a VIP group of IPaddr2 + a small service).
+
+Per timing (keepalive/deadtime), per run, on a fresh lab:
+- hbd-standby outage: `hbd-standby` on the holder, then on the other node (two handovers);
+- power-off outage: the holder is powered off; the client sees the VIP again from the other node;
+- takeover overhead: from the survivor declaring the peer dead to the VIP answering from it.
+Outages come from a client probe that opens a TCP connection to the VIP every 2 ms (timeout 10 ms) and
+records when each attempt STARTED: an outage is from the start of the last answered attempt before it to
+the start of the first answered attempt after it (an upper bound; the resolution is one attempt).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import threading
+import time
+from typing import Callable
+
+from hbd.lab import Lab, netns
+from hbd.lab.hbd_cluster import ClusterSettings, HbdCluster
+from hbd.lab.layout import RESPONDER_PORT
+
+TIMINGS = {"1s/3s": (1000, 3000), "100ms/500ms": (100, 500)}
+TARGET_MS = 20.0
+
+
+class FineProbe:
+    """Asks the VIP from the client namespace every `interval` s; keeps (attempt start, answerer)."""
+
+    def __init__(self, lab: Lab, vip: str, interval: float = 0.002, timeout: float = 0.01):
+        self.lab, self.vip, self.interval, self.timeout = lab, vip, interval, timeout
+        self.samples: list[tuple[float, str | None]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fine-probe", daemon=True)
+
+    def __enter__(self) -> "FineProbe":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        netns.enter(self.lab.client_netns)
+        deadline = time.monotonic() + 600
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            begin = time.monotonic()
+            answer: str | None = None
+            try:
+                with socket.create_connection((self.vip, RESPONDER_PORT), timeout=self.timeout) as sock:
+                    sock.settimeout(self.timeout)
+                    answer = sock.recv(64).decode(errors="replace").strip() or None
+            except OSError:
+                pass
+            self.samples.append((begin, answer))
+            rest = begin + self.interval - time.monotonic()
+            if rest > 0:
+                time.sleep(rest)
+
+    def first_answer(self, node: str, after: float) -> float | None:
+        return next((t for t, a in list(self.samples) if t >= after and a == node), None)
+
+    def outage(self, after: float, node: str) -> float | None:
+        """From the last answered attempt before the first silence after `after`, to `node` answering."""
+        samples = [s for s in list(self.samples) if s[0] >= after]
+        last_ok: float | None = None
+        for t, answer in samples:
+            if answer is None:
+                break
+            last_ok = t
+        back = next((t for t, a in samples if a == node and (last_ok is None or t > last_ok)), None)
+        if back is None or last_ok is None:
+            return None
+        return back - last_ok
+
+
+def wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.01)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def dead_declared_at(cluster: HbdCluster, node: str, peer: str) -> float | None:
+    st = cluster.status(node)
+    if st is None:
+        return None
+    return next((t["monotonic"] for t in st["transitions"] if t["text"] == f"node {peer}: dead"), None)
+
+
+def one_run(keepalive_ms: int, deadtime_ms: int) -> dict[str, float]:
+    settings = ClusterSettings(keepalive_ms=keepalive_ms, deadtime_ms=deadtime_ms, initdead_ms=2 * deadtime_ms)
+    lab = Lab.up(nodes=2, media=2)
+    cluster = HbdCluster(lab, settings)
+    figures: dict[str, float] = {}
+    try:
+        cluster.write_config()
+        started = time.monotonic()
+        cluster.start("n1")
+        cluster.start("n2")
+        cluster.wait_owner("n1", timeout=30)
+        cluster.wait_owner("n1", timeout=10, ask="n2")
+        with FineProbe(lab, settings.vip) as probe:
+            wait(lambda: probe.first_answer("n1", started) is not None, 10, "the VIP on n1")
+            for giver, taker, name in (("n1", "n2", "standby n1->n2"), ("n2", "n1", "standby n2->n1")):
+                mark = time.monotonic()
+                done = cluster.cli(giver, ["hbd-standby"])
+                if done.returncode != 0:
+                    raise SystemExit(f"hbd-standby on {giver} failed: {done.stderr}")
+                wait(lambda: probe.first_answer(taker, mark) is not None, 10, f"the VIP on {taker}")
+                gap = probe.outage(mark, taker)
+                if gap is not None:
+                    figures[name] = gap
+            time.sleep(max(0.0, started + 6.5 - time.monotonic()))  # past the peers' start-up deadtime
+            cluster.wait_owner("n1", timeout=10, ask="n2")
+            off = time.monotonic()
+            cluster.power_off("n1")
+            wait(lambda: probe.first_answer("n2", off) is not None, 30, "the VIP on n2 after the power-off")
+            answered = probe.first_answer("n2", off)
+            gap = probe.outage(off - 0.001, "n2")
+        dead = dead_declared_at(cluster, "n2", "n1")
+        assert answered is not None
+        figures["power-off: to VIP answering"] = answered - off
+        if gap is not None:
+            figures["power-off outage"] = gap
+        if dead is not None:
+            figures["takeover overhead"] = answered - dead
+    finally:
+        cluster.close()
+        lab.down()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--timing", choices=[*TIMINGS, "both"], default="both")
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        print("failover_daemon: needs root (network namespaces)", file=sys.stderr)
+        return 2
+    for name, (keepalive, deadtime) in TIMINGS.items():
+        if args.timing not in (name, "both"):
+            continue
+        samples: dict[str, list[float]] = {}
+        for run in range(args.runs):
+            for key, value in one_run(keepalive, deadtime).items():
+                samples.setdefault(key, []).append(value)
+            print(f"  {name} run {run + 1}/{args.runs} done", file=sys.stderr, flush=True)
+        print(f"\nkeepalive {keepalive} ms, deadtime {deadtime} ms ({args.runs} runs)")
+        print(f"| what | median | min | max | n |\n|---|---|---|---|---|")
+        for key, values in samples.items():
+            print(f"| {key} | {statistics.median(values) * 1000:.0f} ms | {min(values) * 1000:.0f} ms | "
+                  f"{max(values) * 1000:.0f} ms | {len(values)} |")
+    print(f"\ntargets: takeover overhead <= {TARGET_MS:.0f} ms, handover (standby) outage <= {TARGET_MS:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
