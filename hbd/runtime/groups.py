@@ -4,6 +4,9 @@ Everything here blocks (agents run programs, wait for ARP, mount file systems), 
 from one worker thread, never from the event loop that sends heartbeats. One group operation runs at a
 time (the ownership core asks for them one by one).
 
+Before starting a script resource (LSB, resource.d, OCF) its status is asked, and one that already runs is
+not started again, as Heartbeat's ResourceManager does (heartbeat.md §11.18); hbd's built-in agents
+(IPaddr2, Filesystem, drbddisk) are idempotent and skip that call, which keeps a handover fast.
 A failed start stops, in reverse, what that start touched (the failed resource included: it may be half
 up), and reports which resource failed. A stop goes on past a failed resource (stopping the rest is
 still right) and reports the first failure.
@@ -22,6 +25,7 @@ from hbd.errors import AgentError
 from hbd.runtime.logsetup import log_hb
 
 LOG = logging.getLogger("hbd.groups")
+SCRIPT_KINDS = ("lsb", "heartbeat", "ocf")
 IP_AGENTS = ("IPaddr2", "IPaddr")
 
 
@@ -78,6 +82,11 @@ class GroupRunner:
             return None, f"{describe(step.node)}: {exc}"
         if agent.kind == "container":
             return None, ""
+        if step.op == "start" and agent.kind in SCRIPT_KINDS:
+            before = agent.call("status", self.timeouts.status_s)
+            if before.outcome is Outcome.RUNNING:
+                log_hb(LOG, "info", f"Resource {describe(step.node)} is already running: not started again")
+                return before, ""
         timeout = {"start": self.timeouts.start_s, "stop": self.timeouts.stop_s,
                    "status": self.timeouts.status_s}[step.op]
         log_hb(LOG, "info", f"Running {describe(step.node)} {step.op}")

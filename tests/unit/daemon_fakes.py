@@ -20,7 +20,10 @@ class World:
             from hbd.agents.registry import ContainerAgent
 
             return ContainerAgent("group", node.primary)
-        return FakeAgent(self, node.primary)
+        agent = FakeAgent(self, node.primary)
+        if node.primary.startswith("script"):
+            agent.kind = "lsb"  # a script resource: asked for its status before a start
+        return agent
 
 
 class FakeAgent(Agent):

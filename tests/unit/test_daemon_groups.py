@@ -43,3 +43,22 @@ def test_probe_counts_a_group_with_any_resource_running() -> None:
     world = World(up={"svc"})  # only the last resource of ip1 runs (a daemon killed mid-start)
     assert runner(world).probe() == frozenset({"ip1"})
     assert runner(World()).probe() == frozenset()
+
+
+def test_a_running_script_resource_is_not_started_again_builtins_are_not_asked() -> None:
+    world = World(up={"script1"})
+    r = GroupRunner({"ip1": group("ip1", "script1", "script2")}, {}, resolve=world.resolve)
+    assert r.start("ip1").ok
+    assert world.journal == ["ip1 start", "script1 status", "script2 status", "script2 start"]
+
+
+def test_a_start_after_a_confirmed_release_skips_the_duplicate_address_probe() -> None:
+    from hbd.agents.registry import Registry
+    from hbd.config.model import ResourceNode
+    from hbd.runtime.groups import released_resolver
+
+    node = ResourceNode(type="IPaddr2", primary="IPaddr2::192.0.2.50/24/eth0", attrs=(("args", "192.0.2.50/24/eth0"),))
+    assert Registry().resolve(node).spec.probe_ms > 0  # type: ignore[attr-defined]
+    assert released_resolver(Registry())(node).spec.probe_ms == 0  # type: ignore[attr-defined]
+    other = ResourceNode(type="group", primary="g")
+    assert released_resolver(Registry())(other).kind == "container"
