@@ -34,8 +34,10 @@ SERVICE_SCRIPT = """#!/bin/sh
 # A small service for the lab's VIP group: its state is a file; status prints running / stopped.
 STATE=/dev/shm/hbdsvc.running
 case "$1" in
-  start) touch "$STATE"; echo "hbdsvc started";;
-  stop) rm -f "$STATE"; echo "hbdsvc stopped";;
+  start) [ -e "$STATE.fail-start" ] && { echo "hbdsvc: cannot start"; exit 1; }
+         touch "$STATE"; echo "hbdsvc started";;
+  stop) [ -e "$STATE.fail-stop" ] && { echo "hbdsvc: cannot stop"; exit 1; }
+        rm -f "$STATE"; echo "hbdsvc stopped";;
   status) if [ -e "$STATE" ]; then echo "running"; exit 0; fi; echo "stopped"; exit 3;;
   *) echo "usage: $0 start|stop|status"; exit 1;;
 esac
@@ -101,6 +103,11 @@ class HbdCluster:
             return (self.lab.path(node, "/var/log/hbd") / "hbd.stderr").read_text(errors="replace")
         except OSError:
             return ""
+
+    def service_fault(self, node: str, op: str, on: bool = True) -> None:
+        """Make the service's `op` (start or stop) fail on `node` until turned off again."""
+        switch = f"{SERVICE_STATE}.fail-{op}"
+        self.lab.exec(node, ["touch", switch] if on else ["rm", "-f", switch])
 
     def service_running(self, node: str) -> bool:
         # /dev/shm: private to the node, shared with Heartbeat's own mount namespace, emptied by a reboot
