@@ -111,3 +111,19 @@ def test_reload_unchanged_changed_and_broken() -> None:
         assert group_state(st, cluster.settings.group) == "running"
         cluster.wait_owner("n1", timeout=10, ask="n2")
         assert probe.answerers() == ["n1"] and probe.outages() == []
+
+
+def test_daemonized_start_pidfile_and_pkill_by_name() -> None:
+    with lab_cluster() as cluster:
+        done = cluster.cli("n1", ["hbd", "--node", "n1"], timeout=20)
+        assert done.returncode == 0, done.stderr  # the parent returns once the daemon is detached
+        st = cluster.wait_status("n1", lambda s: s["phase"] == "running", timeout=15)
+        pidfile = cluster.lab.path("n1", "/run/hbd") / "hbd.pid"
+        assert int(pidfile.read_text()) == st["pid"]
+        assert cluster.cli("n1", ["pkill", "-TERM", "-x", "hbd"]).returncode == 0
+        deadline = time.monotonic() + 15
+        while cluster.cli("n1", ["hbd", "status"]).returncode != 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert cluster.cli("n1", ["hbd", "status"]).returncode == 3
+        assert "info: n1 hbd shutdown complete." in cluster.log("n1")
+        assert not pidfile.exists()
