@@ -115,15 +115,22 @@ class Membership:
         return self._wake
 
     def _next_wakeup(self) -> float:
-        times = [self.next_status_at]
+        # runs after every event: plain loops, no intermediate lists (the simulator calls it millions of times)
+        best = self.next_status_at
         for node in self.nodes.values():
             if node.status != "dead" or node.name == self.config.local:
                 deadline = self._deadline(node)
-                if deadline is not None:
-                    times.append(deadline)
-            times += [self._link_deadline(node, link) for link in node.links.values() if link.up]
-            times += [when for when, _ in node.rexmit_due.values()]
-        return min(times)
+                if deadline is not None and deadline < best:
+                    best = deadline
+            for link in node.links.values():
+                if link.up:
+                    deadline = self._link_deadline(node, link)
+                    if deadline < best:
+                        best = deadline
+            for when, _ in node.rexmit_due.values():
+                if when < best:
+                    best = when
+        return best
 
     def send(self, body: tuple, dest: str | None = None) -> Send:
         """Sequence a message of the layers above (resource, ask_resources, ...) and keep it for rexmit."""
