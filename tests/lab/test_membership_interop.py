@@ -74,3 +74,39 @@ def test_heartbeat_and_hbd_see_each_other_and_detect_power_off(lab: Lab) -> None
     finally:
         member.stop()
         hb.stop()
+
+
+def drop_every_nth(lab: Lab, node: str, peer: str, nth: int) -> None:
+    """In `node`'s namespace, drop every nth heartbeat datagram arriving from `peer` (deterministic loss)."""
+    script = (f"table inet hbdtest {{\n  chain input {{\n    type filter hook input priority 0;\n"
+              f"    ip saddr {lab.address(peer, 0)} udp dport 694 numgen inc mod {nth} == 0 drop\n  }}\n}}\n")
+    lab.exec(node, ["nft", "-f", "-"], input=script)
+
+
+def test_retransmission_between_heartbeat_and_hbd(lab: Lab) -> None:
+    """Every 4th packet lost each way on one medium: each side asks the other for the gaps (NS_rexmit) and
+    gets them, so each logs `N lost packet(s)` followed by `No pkts missing`, and nothing is given up."""
+    require_heartbeat()
+    for node in lab.nodes:
+        enable_broadcast(lab, node)
+        write_config(lab, node, shared_hacf(lab).replace("bcast eth0 eth1", "bcast eth0"), AUTHKEYS)
+    hb = start_heartbeat(lab, "n1")
+    member = start_member(lab, "n2")
+    try:
+        member.wait_for(is_node("n1", "active"), timeout=20)
+        hb.wait_log("Status update for node n2: status active", timeout=20)
+        drop_every_nth(lab, "n1", "n2", 4)
+        drop_every_nth(lab, "n2", "n1", 4)
+        hb.wait_log("lost packet(s) for [n2]", timeout=10)
+        hb.wait_log("No pkts missing from n2!", timeout=10)
+        deadline = time.monotonic() + 10
+        while "No pkts missing from n1!" not in member.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        log = member.log()
+        assert "lost packet(s) for [n1]" in log and "No pkts missing from n1!" in log, log[-3000:]
+        for text in ("Irretrievably lost", "Cannot rexmit", "lost a lot"):
+            assert text not in hb.log() and text not in log, text
+        assert "is dead" not in hb.log() and "is dead" not in log
+    finally:
+        member.stop()
+        hb.stop()
