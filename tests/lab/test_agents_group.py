@@ -96,7 +96,7 @@ def test_a_failed_start_stops_where_it_failed(lab: Lab) -> None:
     try:
         start = hbd_test(lab, "start")
         assert start.returncode != 0
-        assert start.stdout.splitlines()[-1] == "Failed to start database"
+        assert start.stdout.splitlines()[-1] == "Failed to start database", start.stdout + start.stderr
         assert steps(start.stdout) == START_ORDER[:4]  # fs never ran
         assert "peer is Primary" in start.stdout and not mounted(lab)
     finally:
