@@ -20,15 +20,17 @@ FILES = ["tests/lab/test_daemon_failover.py", "tests/lab/test_daemon_admin.py", 
 MIXED = ["tests/lab/test_daemon_mixed.py"]
 
 
-def one_round(files: list[str], workers: int, report: Path) -> tuple[dict[str, bool], str]:
+def one_round(files: list[str], workers: int, report: Path) -> tuple[dict[str, str | None], str]:
+    """Each test's failure text (None when it passed), and pytest's output."""
     argv = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", f"--junitxml={report}", *files]
     if workers > 1:
         argv[4:4] = ["-n", str(workers)]
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=3600)
-    results: dict[str, bool] = {}
+    results: dict[str, str | None] = {}
     for case in ET.parse(report).getroot().iter("testcase"):
         name = f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}"
-        results[name] = not any(child.tag in ("failure", "error") for child in case)
+        bad = [child for child in case if child.tag in ("failure", "error")]
+        results[name] = (bad[0].get("message") or bad[0].text or "failed") if bad else None
     return results, done.stdout
 
 
@@ -45,17 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     passed: collections.Counter[str] = collections.Counter()
     seen: collections.Counter[str] = collections.Counter()
     outages: dict[str, list[float]] = collections.defaultdict(list)
+    failures: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(args.runs):
             results, out = one_round(files, args.n, Path(tmp) / f"run{run}.xml")
-            for name, ok in results.items():
+            for name, failure in results.items():
                 seen[name] += 1
-                passed[name] += ok
+                passed[name] += failure is None
+                if failure is not None:
+                    failures.append(f"run {run + 1} {name}: {failure[:1500]}")
             for value in re.findall(r"client outage ([\d.]+) s", out):
                 outages["power-off (200 ms / 1 s)"].append(float(value))
             for line in re.findall(r"handover outages \(client probe every 20 ms\): (.*)", out):
                 outages["handover, VipProbe 20 ms"].extend(float(v) / 1000 for v in re.findall(r"(\d+) ms", line))
-            failed = [n for n, ok in results.items() if not ok]
+            failed = [n for n, failure in results.items() if failure is not None]
             print(f"run {run + 1}/{args.runs}: {len(results) - len(failed)}/{len(results)} passed"
                   + (f"; failed: {', '.join(failed)}" if failed else ""), file=sys.stderr, flush=True)
     print(f"| scenario | passed |\n|---|---|")
@@ -65,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         values.sort()
         print(f"\n{what}: median {values[len(values) // 2] * 1000:.0f} ms, max {values[-1] * 1000:.0f} ms "
               f"over {len(values)} samples")
+    for text in failures:
+        print(f"\n{text}")
     return 0 if passed == seen else 1
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -67,6 +69,7 @@ def main(argv: list[str]) -> int:
         daemonize()
         lock.rewrite()
     set_process_name("hbd")
+    faulthandler.register(signal.SIGUSR2, all_threads=True)  # every thread's stack on stderr, for bug reports
     for problem in logsetup.configure(hacf.local_node, logsetup.LogTargets(
             hacf.logfile, hacf.debugfile, hacf.logfacility, stderr=args.foreground)):
         print(f"hbd: {problem}", file=sys.stderr)

@@ -190,8 +190,11 @@ class HbdCluster:
             if node in self.procs and self.procs[node].poll() is not None:
                 break
             time.sleep(0.1)
+        if last is None and self.running(node):
+            self.lab.kill(node, "hbd", signal.SIGUSR2)  # the daemon prints every thread's stack on stderr
+            time.sleep(0.5)
         raise LabError(f"{node}: status condition not met within {timeout} s; last status {last}\n"
-                       f"log:\n{self.log(node)[-4000:]}\nstderr:\n{self.stderr(node)[-2000:]}")
+                       f"log:\n{self.log(node)[-4000:]}\nstderr:\n{self.stderr(node)[-6000:]}")
 
     def owner(self, st: dict[str, Any]) -> str | None:
         return next((g["owner"] for g in st["groups"] if g["key"] == self.settings.group), None)

@@ -4,6 +4,7 @@ pid lock; the invariant watcher runs throughout (the VIP is never on two nodes).
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import pytest
@@ -92,7 +93,7 @@ def test_status_exit_codes_and_pid_lock() -> None:
 def test_reload_unchanged_changed_and_broken() -> None:
     with running_cluster() as (cluster, watcher, probe):
         done = cluster.cli("n1", ["hbd", "reload"])
-        assert done.returncode == 0 and done.stdout.strip() == "Configuration unchanged."
+        assert done.returncode == 0 and done.stdout.strip() == "Configuration unchanged.", cluster.log("n1")[-4000:]
         assert "info: Configuration unchanged." in cluster.log("n1")
         haresources = cluster.lab.path("n1", "/etc/ha.d") / "haresources"
         good = haresources.read_text()
@@ -104,7 +105,8 @@ def test_reload_unchanged_changed_and_broken() -> None:
         haresources.write_text("# reloaded\n" + good)
         pid = cluster.status("n1")["pid"]
         done = cluster.cli("n1", ["hbd", "reload"])
-        assert done.returncode == 0 and "restarts and keeps its resources" in done.stdout, (done.stdout, done.stderr)
+        assert done.returncode == 0 and "restarts and keeps its resources" in done.stdout, (
+            done.stdout, done.stderr, cluster.log("n1")[-4000:], cluster.stderr("n1")[-2000:])
         st = cluster.wait_status("n1", lambda s: s["uptime_s"] < 5 and cluster.owner(s) == "n1" and s["stable"],
                                  timeout=15)
         assert st["pid"] == pid  # the same process, re-executed
@@ -113,14 +115,15 @@ def test_reload_unchanged_changed_and_broken() -> None:
         assert probe.answerers() == ["n1"] and probe.outages() == []
 
 
-def test_daemonized_start_pidfile_and_pkill_by_name() -> None:
+def test_daemonized_start_pidfile_and_stop_by_process_name() -> None:
     with lab_cluster() as cluster:
         done = cluster.cli("n1", ["hbd", "--node", "n1"], timeout=20)
         assert done.returncode == 0, done.stderr  # the parent returns once the daemon is detached
         st = cluster.wait_status("n1", lambda s: s["phase"] == "running", timeout=15)
         pidfile = cluster.lab.path("n1", "/run/hbd") / "hbd.pid"
         assert int(pidfile.read_text()) == st["pid"]
-        assert cluster.cli("n1", ["pkill", "-TERM", "-x", "hbd"]).returncode == 0
+        # by name, among the node's own processes only (pkill would reach every lab on this machine)
+        assert cluster.lab.kill("n1", "hbd", signal.SIGTERM) == [st["pid"]]
         deadline = time.monotonic() + 15
         while cluster.cli("n1", ["hbd", "status"]).returncode != 3 and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -21,8 +21,9 @@ from hbd.lab.probes import VipProbe
 from hbd.lab.watch import InvariantWatcher
 
 # Heartbeat checks deadlines every 250 ms and needs deadtime > 2 x keepalive: slower than hbd-only tests
-MIXED = ClusterSettings(keepalive_ms=500, deadtime_ms=3000, initdead_ms=6000, realtime=False)
-TAKEOVER_S = 3 + 2 + 15  # deadtime (+ start-up dt) + Heartbeat's script runs
+MIXED = ClusterSettings(keepalive_ms=250, deadtime_ms=1500, initdead_ms=3000, realtime=False)
+TAKEOVER_S = 1.5 + 2 + 15  # deadtime (+ start-up dt) + Heartbeat's script runs
+STARTUP_DT_S = 6  # Heartbeat and hbd advertise deadtime + 2 s for their first 5 s
 
 
 @dataclass
@@ -79,10 +80,10 @@ def mixed(heartbeat_on: str) -> Iterator[Mixed]:
                 cluster.wait_owner("n1", timeout=30)
                 hb = start_heartbeat(lab, "n2")
                 hb.wait_log("Status update for node n1: status active", timeout=30)
+                hb.wait_log("Initial resource acquisition complete", timeout=30)  # Heartbeat is stable
                 cluster.wait_status("n1", lambda st: st["peer"]["holds"] == [] and st["stable"], timeout=30)
             with watched(cluster) as (watcher, probe):
                 assert probe.wait_for("n1", 5), probe.transitions
-                time.sleep(6)  # past Heartbeat's and hbd's start-up deadtime (deadtime + 2 s for 5 s)
                 yield Mixed(cluster, hb, heartbeat_on, hbd_node, watcher, probe)
         finally:
             if hb is not None:
@@ -103,6 +104,7 @@ def assert_moved_to(m: Mixed, node: str) -> None:
 @pytest.mark.parametrize("heartbeat_on", ["n1", "n2"])
 def test_power_off_of_the_active_node_moves_the_group(heartbeat_on: str) -> None:
     with mixed(heartbeat_on) as m:
+        time.sleep(STARTUP_DT_S)  # so that the survivor judges n1 by its configured deadtime
         if heartbeat_on == "n1":
             m.cluster.lab.power_off("n1")
         else:
