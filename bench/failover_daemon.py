@@ -117,8 +117,8 @@ def one_run(keepalive_ms: int, deadtime_ms: int) -> dict[str, float]:
                 gap = probe.outage(mark, taker)
                 if gap is not None:
                     figures[name] = gap
-            time.sleep(max(0.0, started + 6.5 - time.monotonic()))  # past the peers' start-up deadtime
             cluster.wait_owner("n1", timeout=10, ask="n2")
+            cluster.wait_configured_deadtime("n2", "n1")  # not the start-up deadtime (deadtime + 2 s)
             off = time.monotonic()
             cluster.power_off("n1")
             wait(lambda: probe.first_answer("n2", off) is not None, 30, "the VIP on n2 after the power-off")

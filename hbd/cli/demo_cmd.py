@@ -15,7 +15,6 @@ import time
 from hbd.errors import LabError
 
 KEEPALIVE_MS, DEADTIME_MS, INITDEAD_MS = 200, 1000, 2000
-STARTUP_DT_S = 5.5  # peers advertise deadtime + 2 s for their first 5 s (heartbeat.md §11.14)
 
 
 def say(text: str) -> None:
@@ -53,7 +52,7 @@ def main(argv: list[str]) -> int:
             if not probe.wait_for("n1", 10):
                 raise LabError(f"the VIP {settings.vip} does not answer from n1")
             print(f"\nclient: {settings.vip} answers from {probe.current()}")
-            time.sleep(max(0.0, started + STARTUP_DT_S - time.monotonic()))
+            cluster.wait_configured_deadtime("n2", "n1")  # daemons advertise deadtime + 2 s for their first 5 s
             say("powering off n1 (every process killed, links down)")
             cluster.power_off("n1")
             off = time.monotonic()

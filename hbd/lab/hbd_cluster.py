@@ -196,6 +196,13 @@ class HbdCluster:
         raise LabError(f"{node}: status condition not met within {timeout} s; last status {last}\n"
                        f"log:\n{self.log(node)[-4000:]}\nstderr:\n{self.stderr(node)[-6000:]}")
 
+    def wait_configured_deadtime(self, observer: str, peer: str, timeout: float = 15) -> None:
+        """Wait until `observer` judges `peer` by the configured deadtime: for their first 5 s daemons
+        advertise deadtime + 2 s (heartbeat.md §11.14)."""
+        wanted = self.settings.deadtime_ms
+        self.wait_status(observer, lambda st: any(n["name"] == peer and n["deadtime_ms"] == wanted
+                                                  for n in st["nodes"]), timeout)
+
     def owner(self, st: dict[str, Any]) -> str | None:
         return next((g["owner"] for g in st["groups"] if g["key"] == self.settings.group), None)
 

@@ -7,7 +7,6 @@ are stopped, the lab is removed and checked for leftovers, and the watcher's ver
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 
 from hbd.lab import Lab
@@ -17,7 +16,6 @@ from hbd.lab.probes import VipProbe
 from hbd.lab.watch import InvariantWatcher
 
 FAST = ClusterSettings(keepalive_ms=200, deadtime_ms=1000, initdead_ms=2000)
-STARTUP_DT_S = 5.5  # peers advertise deadtime + 2 s for their first 5 s
 
 
 @contextlib.contextmanager
@@ -51,15 +49,14 @@ def watched(cluster: HbdCluster, probe_interval: float = 0.02) -> Iterator[tuple
 @contextlib.contextmanager
 def running_cluster(settings: ClusterSettings = FAST) -> Iterator[tuple[HbdCluster, InvariantWatcher, VipProbe]]:
     with lab_cluster(settings) as cluster:
-        started = time.monotonic()
         cluster.start("n1")
         cluster.start("n2")
         cluster.wait_owner(settings.preferred, timeout=20)
         cluster.wait_owner(settings.preferred, timeout=10, ask="n2")
         with watched(cluster) as (watcher, probe):
             assert probe.wait_for(settings.preferred, 5), probe.transitions
-            # past the peers' start-up deadtime (deadtime + 2 s), so detection uses the configured deadtime
-            time.sleep(max(0.0, started + STARTUP_DT_S - time.monotonic()))
+            cluster.wait_configured_deadtime("n2", "n1")
+            cluster.wait_configured_deadtime("n1", "n2")
             yield cluster, watcher, probe
 
 
