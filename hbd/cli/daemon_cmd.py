@@ -65,6 +65,9 @@ def main(argv: list[str]) -> int:
     except AlreadyRunning as exc:
         print(f"hbd: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        print(f"hbd: cannot take the pid lock {args.pidfile}: {exc.strerror} (run as root)", file=sys.stderr)
+        return 1
     if not args.foreground:
         daemonize()
         lock.rewrite()

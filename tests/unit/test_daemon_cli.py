@@ -114,3 +114,20 @@ def test_daemon_refuses_unusable_configurations(tmp_path: Path, capsys: pytest.C
                                            '</cluster>')
     assert _run(["-f", "-c", str(tmp_path)]) == 1
     assert "cluster.conf is not supported by the daemon yet" in capsys.readouterr().err
+
+
+def test_daemon_without_access_to_its_pid_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hbd.cli.main import _run
+
+    ha_d = tmp_path / "ha.d"
+    ha_d.mkdir()
+    (ha_d / "ha.cf").write_text("keepalive 1\ndeadtime 3\ninitdead 10\nbcast lo\nauto_failback on\n"
+                                "logfacility none\nnode alice bob\n")
+    (ha_d / "authkeys").write_text("auth 1\n1 sha1 secret\n")
+    (ha_d / "authkeys").chmod(0o600)
+    (ha_d / "haresources").write_text("alice 192.0.2.50\n")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code = _run(["-f", "-c", str(ha_d), "--node", "alice", "--pidfile", str(blocker / "sub" / "hbd.pid")])
+    assert code == 1
+    assert "cannot take the pid lock" in capsys.readouterr().err
