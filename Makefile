@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := $(shell grep -v '^\s*\#' tests/apt-packages | xargs)
 PYTEST_ARGS ?=
 
-.PHONY: all deps apt venv test unit demo bench clean lab-down
+.PHONY: all deps apt venv test test-debian-libs unit demo bench clean lab-down
 
 all: test
 
@@ -32,9 +32,23 @@ venv: $(VENV)/.installed
 
 deps: apt venv
 
-# Every test: unit, simulation and lab. Lab tests skip with a reason when not root.
+# Every test: unit, simulation and lab (lab tests skip with a reason when not root), then the unit tests
+# again on the library versions Debian 12 ships (pyroute2 0.7, scapy 2.5, lxml 4.9), which the Debian
+# package will use.
 test: deps
 	$(PY) -m pytest -q -rs $(PYTEST_ARGS) tests
+	$(MAKE) --no-print-directory test-debian-libs
+
+# A venv on Debian's /usr/bin/python3 that sees only Debian's python3-* packages (no PyPI downloads).
+DEBVENV ?= .venv-debian
+$(DEBVENV)/.installed: setup.cfg pyproject.toml
+	/usr/bin/python3 -m venv --system-site-packages $(DEBVENV)
+	$(DEBVENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+test-debian-libs: apt $(DEBVENV)/.installed
+	$(DEBVENV)/bin/python -c 'import pyroute2, scapy, lxml, pyudev, sdnotify; from importlib.metadata import version as v; print("Debian libraries:", *(f"{p} {v(p)}" for p in ("pyroute2", "scapy", "lxml", "pyudev", "sdnotify")))'
+	$(DEBVENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
 unit: venv
 	$(PY) -m pytest -q tests/unit tests/sim
@@ -49,4 +63,4 @@ lab-down: venv
 	$(VENV)/bin/hbd lab down
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DEBVENV) build *.egg-info .pytest_cache .hypothesis

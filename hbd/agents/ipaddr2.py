@@ -64,20 +64,20 @@ class IPaddr2(Agent):
         """(oif, prefix) of the longest connected route (no gateway) holding the address."""
         best: tuple[int, int] | None = None
         for route in ipr.get_routes(family=_family(self.spec), table=254):
-            if route.get("RTA_GATEWAY") or route.get("RTA_OIF") is None or route["dst_len"] == 0:
+            if route.get_attr("RTA_GATEWAY") or route.get_attr("RTA_OIF") is None or route["dst_len"] == 0:
                 continue
-            net = ipaddress.ip_network(f"{route.get('RTA_DST')}/{route['dst_len']}", strict=False)
+            net = ipaddress.ip_network(f"{route.get_attr('RTA_DST')}/{route['dst_len']}", strict=False)
             if self.spec.address in net and (best is None or route["dst_len"] > best[1]):
-                best = (route.get("RTA_OIF"), route["dst_len"])
+                best = (route.get_attr("RTA_OIF"), route["dst_len"])
         return best
 
     def _base_broadcast(self, ipr: IPRoute, index: int, prefix: int) -> str | None:
         """The broadcast of an address already on the interface in the same subnet (Heartbeat's default)."""
         net = ipaddress.ip_network(f"{self.spec.address}/{prefix}", strict=False)
         for msg in ipr.get_addr(family=socket.AF_INET, index=index):
-            addr = msg.get("IFA_ADDRESS")
-            if addr and ipaddress.ip_address(addr) in net and msg.get("IFA_BROADCAST"):
-                return str(msg.get("IFA_BROADCAST"))
+            addr = msg.get_attr("IFA_ADDRESS")
+            if addr and ipaddress.ip_address(addr) in net and msg.get_attr("IFA_BROADCAST"):
+                return str(msg.get_attr("IFA_BROADCAST"))
         return None
 
     def resolve(self, ipr: IPRoute) -> Placement | str:
@@ -96,7 +96,7 @@ class IPaddr2(Agent):
         prefix = spec.prefix if spec.prefix is not None else (route[1] if route else None)
         if prefix is None:
             return f"Unable to find netmask for {spec.address} on {spec.iface}: no connected route holds it"
-        name = ipr.get_links(index)[0].get("IFLA_IFNAME")
+        name = ipr.get_links(index)[0].get_attr("IFLA_IFNAME")
         broadcast = None
         if spec.family == 4:
             broadcast = str(spec.broadcast) if spec.broadcast else self._base_broadcast(ipr, index, prefix)
@@ -107,7 +107,7 @@ class IPaddr2(Agent):
         found = []
         for msg in ipr.get_addr(family=_family(self.spec), address=str(self.spec.address)):
             if index is None or msg["index"] == index:
-                found.append((msg["index"], msg["prefixlen"], msg.get("IFA_LABEL")))
+                found.append((msg["index"], msg["prefixlen"], msg.get_attr("IFA_LABEL")))
         return found
 
     # --- operations ---------------------------------------------------------------------------
@@ -144,7 +144,7 @@ class IPaddr2(Agent):
             if self._present(ipr, place.index):
                 return running("start", *actions, f"{spec.address} already on {place.iface}: nothing to do")
             link = ipr.get_links(place.index)[0]
-            mac = str(link.get("IFLA_ADDRESS"))
+            mac = str(link.get_attr("IFLA_ADDRESS"))
             frames = arp.announcement(mac, str(spec.address))  # built before the address exists: sent at once
             if not link["flags"] & IFF_UP:
                 actions.append(f"Bringing device {place.iface} up")
@@ -162,7 +162,7 @@ class IPaddr2(Agent):
     @staticmethod
     def _free_alias(ipr: IPRoute, place: Placement) -> str | None:
         """The first `iface:N` label not in use on the interface (IPaddr's eth0:0, eth0:1, ...)."""
-        used = {msg.get("IFA_LABEL") for msg in ipr.get_addr(family=socket.AF_INET, index=place.index)}
+        used = {msg.get_attr("IFA_LABEL") for msg in ipr.get_addr(family=socket.AF_INET, index=place.index)}
         for n in range(100):
             label = f"{place.iface}:{n}"
             if label not in used and len(label) <= LABEL_MAX:
@@ -223,7 +223,7 @@ class IPaddr2(Agent):
             if not where:
                 return stopped("stop", f"{self.spec.address} is not configured: nothing to do")
             for idx, prefix, _ in where:
-                name = ipr.get_links(idx)[0].get("IFLA_IFNAME")
+                name = ipr.get_links(idx)[0].get_attr("IFLA_IFNAME")
                 actions.append(f"Removing {self.spec.address}/{prefix} from device {name}")
                 try:
                     ipr.addr("del", index=idx, address=str(self.spec.address), prefixlen=prefix,
