@@ -31,10 +31,8 @@ def test_power_off_of_the_active_node_moves_the_group(capsys: pytest.CaptureFixt
 
 def test_graceful_stop_hands_over_at_once() -> None:
     with running_cluster() as (cluster, watcher, probe):
-        stopped = time.monotonic()
         assert cluster.stop("n1") == 0
-        cluster.wait_owner("n2", timeout=FAST.deadtime_ms / 1000)  # well before deadtime: no waiting for death
-        assert time.monotonic() - stopped < FAST.deadtime_ms / 1000
+        cluster.wait_owner("n2", timeout=10)
         log1, log2 = cluster.log("n1"), cluster.log("n2")
         assert "info: Giving up all HA resources." in log1 and "info: All HA resources relinquished." in log1
         assert "info: Received shutdown notice from 'n1'." in log2
@@ -46,6 +44,8 @@ def test_graceful_stop_hands_over_at_once() -> None:
         log2 = cluster.log("n2")
         assert "info: Dead node n1 gave up resources." in log2
         assert "No STONITH device configured" not in log2
+        # the takeover came with the shutdown notice, before deadtime ran out
+        assert log2.index(f"Resource group {cluster.settings.group} started.") < log2.index("WARN: node n1: is dead")
         assert probe.answerers() == ["n1", "n2"]
 
 
@@ -73,12 +73,13 @@ def test_reboot_of_the_preferred_node_rejoins(auto_failback: str) -> None:
 
 def test_simultaneous_start_gives_the_group_to_its_node_without_a_blind_wait() -> None:
     with lab_cluster() as cluster, watched(cluster) as (watcher, probe):
-        started = time.monotonic()
         cluster.start("n1")
         cluster.start("n2")
-        cluster.wait_owner("n1", timeout=20)
-        # Heartbeat waits RQSTDELAY (10 s) when both nodes start together; two hbd nodes need not
-        assert time.monotonic() - started < 10
+        st = cluster.wait_owner("n1", timeout=20)
+        # Heartbeat waits RQSTDELAY (10 s) after comm-up when both nodes start together; two hbd nodes need not
+        heard = min(t["monotonic"] for t in st["transitions"] if t["text"].startswith("node n2: "))
+        started = next(t["monotonic"] for t in st["transitions"] if t["text"].startswith("start "))
+        assert started - heard < 5, st["transitions"]
         cluster.wait_owner("n1", timeout=5, ask="n2")
         assert probe.wait_for("n1", 5)
         assert not cluster.service_running("n2")
