@@ -17,7 +17,7 @@ def test_kill_9_of_the_active_daemon_never_runs_the_group_twice() -> None:
         cluster.kill9("n1")
         # n2 declares n1 dead and tries to take over; IPaddr2's duplicate-address probe sees the VIP still
         # answering from n1, so the start fails, is undone, and the group stays where it really runs
-        deadline = time.monotonic() + FAST.deadtime_ms / 1000 + 5
+        deadline = time.monotonic() + FAST.deadtime_ms / 1000 + 15
         marker = f"CRIT: Giving up resources due to failure of IPaddr2::{FAST.vip}/24/eth0 start failed"
         while marker not in cluster.log("n2") and time.monotonic() < deadline:
             time.sleep(0.05)
