@@ -34,6 +34,7 @@ from hbd.runtime.logsetup import log_hb
 from hbd.runtime.membership_service import MembershipService
 from hbd.runtime.notify import Notifier, watchdog_interval_s
 from hbd.runtime.ownership_driver import OwnershipDriver
+from hbd.runtime.preprobe import PreProbe
 from hbd.runtime.process import go_realtime
 from hbd.runtime.state import load_identity
 
@@ -41,6 +42,7 @@ LOG = logging.getLogger("hbd.daemon")
 CONFIG_FILES = ("ha.cf", "authkeys", "haresources")
 ADMIN_TIMEOUT_S = 600.0
 RESTART_REPLY_GRACE_S = 0.05  # let the answer to `hbd reload` leave before the re-exec
+PEER_WATCH_S = 0.02  # how often the peer's silence is compared with its deadtime (for the pre-probe)
 
 
 @dataclass
@@ -105,6 +107,7 @@ class Daemon:
         self.core = Ownership(self.me, self.peer, topology_of(self.cfg), policy_of(self.cfg))
         roots = {g.key: root for g, root in zip(hb.groups, service_roots(self.cfg))}
         self.runner = GroupRunner(roots, child_type_table())
+        self.preprobe = PreProbe(roots)
         self.bridge = Bridge(self.peer)
         self.notifier = Notifier()
         self.done = asyncio.Event()
@@ -126,7 +129,8 @@ class Daemon:
         self.membership = MembershipService(self.hacf, self.cfg.heartbeat.authkeys, identity)  # type: ignore[union-attr]
         self.driver = OwnershipDriver(self.core, self.runner, self.membership.broadcast,
                                       on_stop_failure=self.opts.on_stop_failure,
-                                      on_shutdown_complete=self.done.set, on_change=self._changed)
+                                      on_shutdown_complete=self.done.set, on_change=self._changed,
+                                      probe_cleared=self.preprobe.clear)
         self.membership.observers.append(self._membership_action)
         control = ControlServer(self.opts.socket, self._request)
         await control.start()
@@ -137,8 +141,10 @@ class Daemon:
         try:
             self.membership.start(loop)
             self.driver.start(loop)
+            loop.run_in_executor(None, self.preprobe.prepare)  # where each VIP lives, ahead of any suspicion
             if watchdog:
                 self._watchdog(loop, watchdog)
+            self._watch_peer(loop)
             await self.done.wait()
         finally:
             self.notifier.stopping()
@@ -154,6 +160,16 @@ class Daemon:
     def _watchdog(self, loop: asyncio.AbstractEventLoop, every_s: float) -> None:
         self.notifier.watchdog()
         loop.call_later(every_s, self._watchdog, loop, every_s)
+
+    def _watch_peer(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the pre-probe of the peer's VIPs when its death verdict is near (see preprobe.py)."""
+        assert self.membership is not None
+        pv = self.core.peer_view
+        if pv.alive and pv.hold and not pv.gave_up:
+            node = next((n for n in self.membership.view().nodes if n.name == self.peer), None)
+            if node is not None and node.status != "dead" and node.age_s is not None:
+                self.preprobe.maybe_start(node.age_s, node.deadtime_ms / 1000, pv.hold)
+        loop.call_later(PEER_WATCH_S, self._watch_peer, loop)
 
     # --- membership -> ownership ----------------------------------------------------------------
 

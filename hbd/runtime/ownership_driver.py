@@ -36,13 +36,15 @@ class Transition:
 class OwnershipDriver:
     def __init__(self, core: Ownership, runner: GroupRunner, send: Callable[[tuple[tuple[str, str], ...]], None],
                  *, on_stop_failure: str = "none", on_shutdown_complete: Callable[[], None] = lambda: None,
-                 on_change: Callable[[], None] = lambda: None):
+                 on_change: Callable[[], None] = lambda: None,
+                 probe_cleared: Callable[[str], bool] = lambda key: False):
         self.core = core
         self.runner = runner
         self.send = send
         self.on_stop_failure = on_stop_failure
         self.on_shutdown_complete = on_shutdown_complete
         self.on_change = on_change
+        self.probe_cleared = probe_cleared  # the group's VIPs were silent just before the death verdict
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hbd-groups")
         self.loop: asyncio.AbstractEventLoop | None = None
         self.probed = False
@@ -130,6 +132,10 @@ class OwnershipDriver:
         elif isinstance(action, o.StartGroup):
             self.note(f"start {action.key}: {action.reason}")
             released = action.reason == "standby" or action.reason.endswith("gave up its resources")
+            if not released and action.reason.endswith(" is dead") and self.probe_cleared(action.key):
+                log_hb(LOG, "info", f"The addresses of {action.key} were silent before the verdict: "
+                                    "starting without probing again")
+                released = True
             self._run(functools.partial(self.runner.start, released=released), action.key, started=True)
         elif isinstance(action, o.StopGroup):
             self.note(f"stop {action.key}: {action.reason}")

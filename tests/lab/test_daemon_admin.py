@@ -24,6 +24,8 @@ def test_kill_9_of_the_active_daemon_never_runs_the_group_twice() -> None:
         log2 = cluster.log("n2")
         assert "WARN: node n1: is dead" in log2
         assert marker in log2, log2[-3000:]
+        assert f"info: {FAST.vip} still answers from " in log2  # the pre-probe heard it before the verdict
+        assert "were silent before the verdict" not in log2
         st2 = cluster.status("n2")
         assert st2 is not None and group_state(st2, cluster.settings.group) == "stopped"
         assert not cluster.service_running("n2") and cluster.service_running("n1")
