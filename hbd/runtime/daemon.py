@@ -164,12 +164,16 @@ class Daemon:
     def _watch_peer(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the pre-probe of the peer's VIPs when its death verdict is near (see preprobe.py)."""
         assert self.membership is not None
-        pv = self.core.peer_view
-        if pv.alive and pv.hold and not pv.gave_up:
-            node = next((n for n in self.membership.view().nodes if n.name == self.peer), None)
-            if node is not None and node.status != "dead" and node.age_s is not None:
-                self.preprobe.maybe_start(node.age_s, node.deadtime_ms / 1000, pv.hold)
-        loop.call_later(PEER_WATCH_S, self._watch_peer, loop)
+        try:
+            pv = self.core.peer_view
+            if pv.alive and pv.hold and not pv.gave_up:
+                node = next((n for n in self.membership.view().nodes if n.name == self.peer), None)
+                if node is not None and node.status != "dead" and node.age_s is not None:
+                    self.preprobe.maybe_start(node.age_s, node.deadtime_ms / 1000, pv.hold)
+        except Exception:  # a bug here must not end the watch: the takeover then simply probes as before
+            LOG.exception("pre-probe watch failed (bug)", extra={"hb_level": "ERROR"})
+        finally:
+            loop.call_later(PEER_WATCH_S, self._watch_peer, loop)
 
     # --- membership -> ownership ----------------------------------------------------------------
 
