@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
         print(f"n1 runs the group {time.monotonic() - started:.1f} s after start")
         say("hbd status on n2")
         print(cluster.cli("n2", ["hbd", "status"]).stdout.rstrip())
-        probe = VipProbe(lab, settings.vip, interval=0.02).start()
+        probe = VipProbe(lab, settings.vip, interval=0.01, timeout=0.05).start()
         try:
             if not probe.wait_for("n1", 10):
                 raise LabError(f"the VIP {settings.vip} does not answer from n1")
