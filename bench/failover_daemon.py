@@ -4,15 +4,18 @@ Per timing (keepalive/deadtime), per run, on a fresh lab:
 - hbd-standby outage: `hbd-standby` on the holder, then on the other node (two handovers);
 - power-off outage: the holder is powered off; the client sees the VIP again from the other node;
 - takeover overhead: from the survivor declaring the peer dead to the VIP answering from it.
-Outages come from a client probe that opens a TCP connection to the VIP every 2 ms (timeout 10 ms) and
-records when each attempt STARTED: an outage is from the start of the last answered attempt before it to
-the start of the first answered attempt after it (an upper bound; the resolution is one attempt).
+Outages come from a client probe that starts a TCP connection to the VIP every 2 ms (each may take up to
+10 ms; attempts overlap) and records when each attempt STARTED: an outage is from the start of the last
+answered attempt before it to the start of the first answered attempt after it (an upper bound; the
+resolution is 2 ms).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import selectors
 import socket
+import struct
 import statistics
 import sys
 import threading
@@ -28,11 +31,16 @@ TARGET_MS = 20.0
 
 
 class FineProbe:
-    """Asks the VIP from the client namespace every `interval` s; keeps (attempt start, answerer)."""
+    """Asks the VIP from the client namespace every `interval` s; keeps (attempt start, answerer).
+
+    Attempts overlap: a new one starts every `interval` whether or not earlier ones have been answered or
+    have timed out, so the resolution stays `interval` during an outage too (a blocking probe would wait
+    out each attempt's timeout and blur the outage by that much).
+    """
 
     def __init__(self, lab: Lab, vip: str, interval: float = 0.002, timeout: float = 0.01):
         self.lab, self.vip, self.interval, self.timeout = lab, vip, interval, timeout
-        self.samples: list[tuple[float, str | None]] = []
+        self._results: list[tuple[float, str | None]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fine-probe", daemon=True)
 
@@ -44,22 +52,51 @@ class FineProbe:
         self._stop.set()
         self._thread.join(timeout=5)
 
+    @property
+    def samples(self) -> list[tuple[float, str | None]]:
+        return sorted(list(self._results))
+
+    def _attempt(self, sel: selectors.BaseSelector, now: float) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # no TIME_WAIT pile-up
+        sock.setblocking(False)
+        sock.connect_ex((self.vip, RESPONDER_PORT))
+        sel.register(sock, selectors.EVENT_WRITE, [now, "connect"])
+
+    def _finish(self, sel: selectors.BaseSelector, sock: socket.socket, start: float, answer: str | None) -> None:
+        sel.unregister(sock)
+        sock.close()
+        self._results.append((start, answer))
+
     def _run(self) -> None:
         netns.enter(self.lab.client_netns)
-        deadline = time.monotonic() + 600
+        sel = selectors.DefaultSelector()
+        next_at = time.monotonic()
+        deadline = next_at + 600
         while not self._stop.is_set() and time.monotonic() < deadline:
-            begin = time.monotonic()
-            answer: str | None = None
-            try:
-                with socket.create_connection((self.vip, RESPONDER_PORT), timeout=self.timeout) as sock:
-                    sock.settimeout(self.timeout)
-                    answer = sock.recv(64).decode(errors="replace").strip() or None
-            except OSError:
-                pass
-            self.samples.append((begin, answer))
-            rest = begin + self.interval - time.monotonic()
-            if rest > 0:
-                time.sleep(rest)
+            now = time.monotonic()
+            if now >= next_at:
+                self._attempt(sel, now)
+                next_at = max(next_at + self.interval, now)
+            for key, _ in sel.select(max(0.0, next_at - time.monotonic())):
+                sock, (start, stage) = key.fileobj, key.data
+                if stage == "connect":
+                    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):  # type: ignore[union-attr]
+                        self._finish(sel, sock, start, None)  # type: ignore[arg-type]
+                    else:
+                        sel.modify(sock, selectors.EVENT_READ, [start, "read"])
+                    continue
+                try:
+                    answer = sock.recv(64).decode(errors="replace").strip() or None  # type: ignore[union-attr]
+                except OSError:
+                    answer = None
+                self._finish(sel, sock, start, answer)  # type: ignore[arg-type]
+            now = time.monotonic()
+            for key in list(sel.get_map().values()):
+                if now - key.data[0] > self.timeout:
+                    self._finish(sel, key.fileobj, key.data[0], None)  # type: ignore[arg-type]
+        for key in list(sel.get_map().values()):
+            self._finish(sel, key.fileobj, key.data[0], None)  # type: ignore[arg-type]
 
     def first_answer(self, node: str, after: float) -> float | None:
         return next((t for t, a in list(self.samples) if t >= after and a == node), None)
