@@ -5,6 +5,7 @@ tree build, plan, output) and the in-process time of load + plan alone. Usage: p
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import os
@@ -47,7 +48,9 @@ def generate(count: int) -> str:
 
 
 def main() -> int:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("count", nargs="?", type=int, default=10000, help="resources in the service (10000)")
+    count = parser.parse_args().count
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp) / "cluster.conf"
         conf.write_text(generate(count))
