@@ -15,7 +15,7 @@ that `hbd config check` rejects what rg_test would silently drop.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from lxml import etree
 
@@ -30,8 +30,9 @@ FLAG_ORDER = (
 )
 
 
-@dataclass(frozen=True)
-class ResourceAttr:
+class ResourceAttr(NamedTuple):
+    """A NamedTuple rather than a frozen dataclass: tens of thousands are made for a large tree."""
+
     name: str
     value: str  # for an inherited attribute, the inherit spec (e.g. `service%name`)
     inherited: bool = False
