@@ -11,10 +11,8 @@ import sys
 from pathlib import Path
 
 from hbd.core.holdings import REQUEST_WORDS
-from hbd.errors import HbdError
-from hbd.runtime.control import DEFAULT_SOCKET, NotRunning, request
-
-NOT_RUNNING = 3
+from hbd.cli.client import ask
+from hbd.runtime.control import DEFAULT_SOCKET
 HELP = {
     "standby": "give groups to the peer: all (default), local (the groups this node prefers), "
                "foreign (the peer's groups held here; failback is the same)",
@@ -33,15 +31,10 @@ def build_parser(kind: str) -> argparse.ArgumentParser:
 
 def main(kind: str, argv: list[str]) -> int:
     args = build_parser(kind).parse_args(argv)
-    try:
-        answer = request(Path(args.socket), {"cmd": kind, "which": args.which, "timeout": args.timeout},
-                         args.timeout + 5)
-    except NotRunning as exc:
-        print(f"hbd-{kind}: {exc}", file=sys.stderr)
-        return NOT_RUNNING
-    except HbdError as exc:
-        print(f"hbd-{kind}: {exc}", file=sys.stderr)
-        return 1
+    answer = ask(f"hbd-{kind}", Path(args.socket), {"cmd": kind, "which": args.which, "timeout": args.timeout},
+                 args.timeout + 5)
+    if isinstance(answer, int):
+        return answer
     text = answer.get("text") or answer.get("error") or ""
     if answer.get("ok"):
         print(text)

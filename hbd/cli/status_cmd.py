@@ -10,10 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hbd.errors import HbdError
-from hbd.runtime.control import DEFAULT_SOCKET, NotRunning, request
-
-NOT_RUNNING = 3
+from hbd.cli.client import ask
+from hbd.runtime.control import DEFAULT_SOCKET
 
 
 def build_parser(reload: bool) -> argparse.ArgumentParser:
@@ -55,14 +53,9 @@ def format_status(st: dict[str, Any]) -> str:
 def main(argv: list[str]) -> int:
     reload = bool(argv) and argv[0] == "--reload"
     args = build_parser(reload).parse_args(argv[1:] if reload else argv)
-    try:
-        answer = request(Path(args.socket), {"cmd": "reload" if reload else "status"}, args.timeout)
-    except NotRunning as exc:
-        print(f"hbd: {exc}", file=sys.stderr)
-        return NOT_RUNNING
-    except HbdError as exc:
-        print(f"hbd: {exc}", file=sys.stderr)
-        return 1
+    answer = ask("hbd", Path(args.socket), {"cmd": "reload" if reload else "status"}, args.timeout)
+    if isinstance(answer, int):
+        return answer
     if reload:
         print(answer.get("text") or answer.get("error", ""), file=sys.stdout if answer.get("ok") else sys.stderr)
         return 0 if answer.get("ok") else 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from hbd.core.membership import STARTUP_DT_S
 from hbd.lab import Lab
 
 AUTHKEYS = "auth 1\n1 sha1 0bd6a3b1c2d4e5f6\n"
@@ -128,3 +129,9 @@ def is_node(node: str, status: str) -> Callable[[dict[str, Any]], bool]:
 
 def is_link(node: str, link: str, up: bool) -> Callable[[dict[str, Any]], bool]:
     return lambda r: r["event"] == "LinkChanged" and r["node"] == node and r["link"] == link and r["up"] == up
+
+
+def wait_out_startup_dt(started: float) -> None:
+    """Heartbeat and hbd advertise deadtime + 2 s for their first 5 s: wait until a node started at the
+    monotonic time `started` advertises its configured deadtime (at most 6 s; the condition is time)."""
+    time.sleep(max(0.0, started + STARTUP_DT_S + 1.0 - time.monotonic()))

@@ -130,3 +130,14 @@ def start_heartbeat(lab: Lab, node: str) -> HeartbeatPeer:
     finally:
         out.close()
     return HeartbeatPeer(lab, node, proc, root)
+
+
+def install_ha_d_scripts(ha_d: Path) -> None:
+    """Copy the heartbeat package's /etc/ha.d scripts (harc, rc.d, resource.d, shellfuncs) into a node's
+    private /etc/ha.d, which the lab mounts over the host's."""
+    for name in ("harc", "rc.d", "resource.d", "shellfuncs"):
+        source, target = Path("/etc/ha.d") / name, ha_d / name
+        if source.is_dir():
+            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+        elif source.exists():
+            shutil.copy2(source, target)

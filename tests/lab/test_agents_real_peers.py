@@ -3,7 +3,6 @@ heartbeat's resource.d/IPaddr2 through hbd's resource.d class, and Heartbeat 3.0
 with hbd's resource.d/IPaddr2 installed in place of its own."""
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 
 from hbd.lab import Lab
 from hbd.lab.probes import ArpCapture, VipProbe, client_neighbours
-from heartbeat_peer import LOGFILE, enable_broadcast, require_heartbeat, start_heartbeat
+from heartbeat_peer import LOGFILE, enable_broadcast, install_ha_d_scripts, require_heartbeat, start_heartbeat
 from hbd_member import AUTHKEYS, write_config
 from tests.lab.agent_helpers import agent, has_address, mac, wait_until
 
@@ -27,16 +26,11 @@ def require_resource_agents() -> None:
         pytest.skip("Debian's resource-agents package is not installed (tests/apt-packages lists it)")
 
 
-def install_ha_d_scripts(lab: Lab, node: str, ipaddr2: str | None = None) -> Path:
+def install_node_scripts(lab: Lab, node: str, ipaddr2: str | None = None) -> Path:
     """Copy the heartbeat package's /etc/ha.d scripts into the node's private /etc/ha.d; optionally put
     another IPaddr2 in resource.d."""
     ha_d = lab.path(node, "/etc/ha.d")
-    for name in ("harc", "rc.d", "resource.d", "shellfuncs"):
-        source, target = Path("/etc/ha.d") / name, ha_d / name
-        if source.is_dir():
-            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-        elif source.exists():
-            shutil.copy2(source, target)
+    install_ha_d_scripts(ha_d)
     if ipaddr2 is not None:
         script = ha_d / "resource.d" / "IPaddr2"
         script.write_text(ipaddr2)
@@ -75,7 +69,7 @@ def test_debian_ocf_dummy_through_the_ocf_class(lab: Lab) -> None:
 def test_debian_heartbeat_resource_d_ipaddr2_through_the_resource_d_class(lab: Lab, by_output: bool) -> None:
     require_heartbeat()
     require_resource_agents()
-    install_ha_d_scripts(lab, "n1")
+    install_node_scripts(lab, "n1")
     options = ["--no-builtin", *(["--status-by-output"] if by_output else [])]
     rc, results = agent(lab, "n1", *options, "IPaddr2", f"{VIP}/24/eth0:3", "status,start,start,status")
     assert [r["outcome"] for r in results] == ["stopped", "running", "running", "running"], results
@@ -97,7 +91,7 @@ def test_heartbeat_moves_a_vip_with_hbds_ipaddr2(lab: Lab) -> None:
         enable_broadcast(lab, node)
         ha_d = write_config(lab, node, hacf, AUTHKEYS)
         (ha_d / "haresources").write_text(f"n1 IPaddr2::{VIP}/24/eth0\n")
-        install_ha_d_scripts(lab, node, ipaddr2=ours)
+        install_node_scripts(lab, node, ipaddr2=ours)
     peers = [start_heartbeat(lab, node) for node in lab.nodes]
     try:
         with VipProbe(lab, VIP) as probe:

@@ -4,18 +4,17 @@ both ways; the invariant watcher runs throughout (the VIP is never on two nodes)
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from daemon_lab import lab_cluster, watched
-from heartbeat_peer import LOGFILE, HeartbeatPeer, enable_broadcast, require_heartbeat, start_heartbeat
+from heartbeat_peer import (
+    LOGFILE, HeartbeatPeer, enable_broadcast, install_ha_d_scripts, require_heartbeat, start_heartbeat,
+)
 from hbd.lab.hbd_cluster import ClusterSettings, HbdCluster
 from hbd.lab.probes import VipProbe
 from hbd.lab.watch import InvariantWatcher
@@ -43,15 +42,6 @@ class Mixed:
                                                     "-c", script], check=False, timeout=30)
 
 
-def install_heartbeat_scripts(ha_d: Path) -> None:
-    for name in ("harc", "rc.d", "resource.d", "shellfuncs"):
-        source, target = Path("/etc/ha.d") / name, ha_d / name
-        if source.is_dir():
-            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-        elif source.exists():
-            shutil.copy2(source, target)
-
-
 @contextlib.contextmanager
 def mixed(heartbeat_on: str) -> Iterator[Mixed]:
     """The node preferred by the group (n1) starts first and takes the group; the other joins."""
@@ -62,7 +52,7 @@ def mixed(heartbeat_on: str) -> Iterator[Mixed]:
         for node in lab.nodes:
             enable_broadcast(lab, node)
         ha_d = lab.path(heartbeat_on, "/etc/ha.d")
-        install_heartbeat_scripts(ha_d)
+        install_ha_d_scripts(ha_d)
         cluster.write_config([heartbeat_on])  # our service script again, over the package's tree
         hacf = ha_d / "ha.cf"
         hacf.write_text(hacf.read_text().replace("logfile /var/log/hbd/hbd.log", f"logfile {LOGFILE}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from hbd.lab import Lab
-from hbd_member import AUTHKEYS, is_link, is_node, start_member, write_config
+from hbd_member import AUTHKEYS, is_link, is_node, start_member, wait_out_startup_dt, write_config
 from heartbeat_peer import LOGFILE, enable_broadcast, require_heartbeat, start_heartbeat
 
 KEEPALIVE_MS, DEADTIME_MS = 500, 3000
@@ -27,6 +27,7 @@ def test_heartbeat_and_hbd_see_each_other_and_detect_power_off(lab: Lab) -> None
     for node in lab.nodes:
         enable_broadcast(lab, node)
         write_config(lab, node, shared_hacf(lab), AUTHKEYS)
+    hb_started = time.monotonic()
     hb = start_heartbeat(lab, "n1")
     member = start_member(lab, "n2")
     try:
@@ -44,7 +45,7 @@ def test_heartbeat_and_hbd_see_each_other_and_detect_power_off(lab: Lab) -> None
             assert text not in member.log(), f"hbd refused Heartbeat's packets: {text}\n{member.log()[-3000:]}"
 
         # power off Heartbeat's node: hbd declares it dead after n1's advertised deadtime
-        time.sleep(6)  # past Heartbeat's first 5 s of deadtime + 2 s
+        wait_out_startup_dt(hb_started)  # so that hbd judges Heartbeat by its configured deadtime
         lab.power_off("n1")
         off = time.monotonic()
         dead = member.wait_for(is_node("n1", "dead"), timeout=DEADTIME_MS / 1000 + 5)
@@ -56,11 +57,12 @@ def test_heartbeat_and_hbd_see_each_other_and_detect_power_off(lab: Lab) -> None
         lab.boot("n1")
         enable_broadcast(lab, "n1")
         hb.stop()
+        hb_started = time.monotonic()
         hb = start_heartbeat(lab, "n1")
         member.wait_for(lambda r: r["event"] == "PeerRestarted" and r["node"] == "n1", timeout=20)
         mark = len(hb.log())
         hb.wait_log("Status update for node n2: status active", timeout=20, after=0)
-        time.sleep(6)
+        wait_out_startup_dt(hb_started)  # the restarted Heartbeat's own first seconds
         lab.power_off("n2")
         off = time.monotonic()
         seen = hb.wait_log("WARN: node n2: is dead", timeout=DEADTIME_MS / 1000 + 5, after=mark)

@@ -7,10 +7,9 @@ import time
 import pytest
 
 from hbd.lab import Lab
-from hbd_member import hacf_text, is_link, is_node, start_member, write_config
+from hbd_member import hacf_text, is_link, is_node, start_member, wait_out_startup_dt, write_config
 
 DEADTIME_S = 2.0
-STARTUP_DT_S = 5.0  # peers advertise deadtime + 2 s for their first 5 s
 
 
 @pytest.mark.parametrize("kind", ["bcast", "mcast", "ucast"])
@@ -25,7 +24,7 @@ def test_cut_one_medium_then_both(lab: Lab, kind: str) -> None:
         for link in ("eth0", "eth1"):
             n1.wait_for(is_link("n2", link, True), timeout=5)
             members["n2"].wait_for(is_link("n1", link, True), timeout=5)
-        time.sleep(max(0.0, started + STARTUP_DT_S + 1.0 - time.monotonic()))  # let the startup dt expire
+        wait_out_startup_dt(started)
 
         lab.cut("n2", 1)
         cut_one = time.monotonic()

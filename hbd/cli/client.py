@@ -1,0 +1,23 @@
+"""The command-line side of the control socket: one request, with the daemon's absence turned into exit codes."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from hbd.errors import HbdError
+from hbd.runtime.control import NotRunning, request
+
+NOT_RUNNING = 3  # LSB's "program is not running", the exit code of every command that needs the daemon
+
+
+def ask(prog: str, socket_path: Path, payload: dict[str, Any], timeout: float) -> dict[str, Any] | int:
+    """The daemon's answer, or the exit code (3 not running, 1 other failure) after saying why on stderr."""
+    try:
+        return request(socket_path, payload, timeout)
+    except NotRunning as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return NOT_RUNNING
+    except HbdError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
