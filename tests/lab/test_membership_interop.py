@@ -57,12 +57,11 @@ def test_heartbeat_and_hbd_see_each_other_and_detect_power_off(lab: Lab) -> None
         lab.boot("n1")
         enable_broadcast(lab, "n1")
         hb.stop()
-        hb_started = time.monotonic()
         hb = start_heartbeat(lab, "n1")
         member.wait_for(lambda r: r["event"] == "PeerRestarted" and r["node"] == "n1", timeout=20)
         mark = len(hb.log())
         hb.wait_log("Status update for node n2: status active", timeout=20, after=0)
-        wait_out_startup_dt(hb_started)  # the restarted Heartbeat's own first seconds
+        time.sleep(6)  # as before: the restarted Heartbeat settles before hbd's node is powered off
         lab.power_off("n2")
         off = time.monotonic()
         seen = hb.wait_log("WARN: node n2: is dead", timeout=DEADTIME_MS / 1000 + 5, after=mark)
