@@ -209,7 +209,14 @@ class Ownership:
         if not self.newer_report(f):
             return  # overtaken by a newer report that arrived first
         exact = decode_groups(get("hbd_groups"), self.topology)
-        pv.hold = exact if exact is not None else self.topology.resolve(get("rsc_hold", "none"), self.peer)
+        if exact is not None:
+            pv.hold = exact
+        elif get("isstable") == "1":
+            pv.hold = self.topology.resolve(get("rsc_hold", "none"), self.peer)
+        else:
+            # Heartbeat announces where it is heading (`info=standby`/`shutdown` before releasing): until it
+            # is stable again, or confirms with `done`/`shutdone`, it may still hold what it held before.
+            pv.hold = (pv.hold or frozenset()) | self.topology.resolve(get("rsc_hold", "none"), self.peer)
         if get("isstable") is not None:
             pv.stable = get("isstable") == "1"
         if get("info") == "shutdown":
@@ -337,7 +344,13 @@ class Ownership:
             return []
         if not pv.stable and not pv.hbd and self.start_deadline is not None and now < self.start_deadline:
             return []  # both starting with a Heartbeat peer: wait RQSTDELAY as Heartbeat does
-        return [k for k in free if self.topology.preferred(k) == self.me and k not in pv.hold]
+        wanted = [k for k in free if self.topology.preferred(k) == self.me and k not in pv.hold]
+        if not pv.hbd and pv.stable:
+            # A Heartbeat peer reads our holdings as a word ("all", "foreign"), so it will not start a group
+            # that word names: holding part of a word-set, we take the rest rather than leave it unheld.
+            claimed = self.topology.resolve(self.topology.describe(self.held, self.me), self.me)
+            wanted += [k for k in free if k in claimed and k not in pv.hold and k not in wanted]
+        return wanted
 
     def _why(self, key: str) -> str:
         pv = self.peer_view
@@ -345,6 +358,8 @@ class Ownership:
             return f"{self.peer} gave up its resources"
         if not pv.alive:
             return f"{self.peer} is dead"
+        if self.topology.preferred(key) != self.me:
+            return f"held by nobody, and {self.peer} counts it as ours"
         return "preferred node, held by nobody"
 
     def _may_take_from_dead(self) -> bool:

@@ -115,9 +115,10 @@ class StandbyExchange:
                 o._enqueue("stop", key, "standby")
             x.phase, x.deadline = "releasing", now + o.policy.standby_limit_ms
         elif info == "done" and x and x.role == "taker" and x.phase == "offered":
+            # `done` confirms the release: it may overtake the giver's earlier report (retransmission, two media).
             exact = decode_groups(f.get("hbd_groups"), o.topology)
-            if exact is not None and o.newer_report(f):
-                o.peer_view.hold = exact
+            if o.newer_report(f):
+                o.peer_view.hold = exact if exact is not None else (o.peer_view.hold or frozenset()) - x.groups
             still = o.peer_view.hold or frozenset()
             out.log("info", f"standby: acquire [{word}] resources from {o.peer}")
             for key in o.topology.ordered(x.groups - still):
@@ -162,7 +163,13 @@ class StandbyExchange:
 
     def after_settled(self, now: int, out: Outbox) -> None:
         o, x = self.o, self.x
-        if x and x.role == "giver" and x.phase == "releasing":
+        if x and x.role == "giver" and x.phase == "releasing" and x.groups & o.held and not o.peer_view.hbd:
+            # Heartbeat's taker reads `done` as "the whole set is released" and starts all of it.
+            failed = " ".join(o.topology.ordered(x.groups & o.held))
+            out.log("CRIT", f"Standby [{x.word}] not completed: {failed} could not be released; "
+                            f"not telling {o.peer} to take over")
+            self._finish(out, False, f"could not release: {failed}")
+        elif x and x.role == "giver" and x.phase == "releasing":
             out.send(t="ask_resources", rsc_hold=x.word, info="done",
                      hbd_groups=encode_groups(o.held, o.topology), hbdver="1")
             out.log("info", f"Local standby process completed [{x.word}].")

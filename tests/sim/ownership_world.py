@@ -23,6 +23,7 @@ from hbd.core.ownership_types import (
 
 NODES = ("n1", "n2")
 DEADTIME = 3000
+HBD_ONLY_FIELDS = ("hbdver", "hbd_groups", "hbd_ask")  # what Heartbeat 3.0.6 neither sends nor reads
 
 
 class Violation(AssertionError):
@@ -53,7 +54,7 @@ class Options:
     kill9: bool = True  # the daemon dies but its resources keep running until it restarts
     gap_ms: tuple[int, int] = (500, 9000)  # between two disruptions
     admin: bool = True
-    heartbeat_peer_word_only: bool = False
+    heartbeat_peer_word_only: bool = False  # strip hbd's extensions: each core sees the other as Heartbeat
 
 
 class World:
@@ -132,6 +133,8 @@ class World:
             delay += self.rng.randint(250, 600)  # a lost packet, retransmitted
         self.sent[src] = self.sent.get(src, 0) + 1
         fields = {**fields, "seq": f"{self.sent[src]:x}"}
+        if self.opts.heartbeat_peer_word_only:
+            fields = {k: v for k, v in fields.items() if k not in HBD_ONLY_FIELDS}
         when = self.now + delay
         if not self.opts.reorder:
             when = max(when, self.last_delivery.get(src, 0) + 1)

@@ -24,6 +24,7 @@ class Pair:
     groups: tuple[tuple[str, str], ...] = (("g1", "n1"), ("g2", "n2"))
     policy: Policy = field(default_factory=Policy)
     heartbeat_peer: str | None = None  # this node's messages lose hbd's extension fields
+    words_only: bool = False  # both nodes' messages lose them: each reads the other's holdings as a word
 
     def __post_init__(self) -> None:
         topo = Topology(tuple(GroupInfo(k, p) for k, p in self.groups))
@@ -52,7 +53,7 @@ class Pair:
         for action in self.cores[node].handle(event, self.now):  # type: ignore[arg-type]
             if isinstance(action, Send):
                 fields = dict(action.fields)
-                if node == self.heartbeat_peer:
+                if node == self.heartbeat_peer or self.words_only:
                     fields = {k: v for k, v in fields.items() if k not in HBD_FIELDS}
                 self.seq[node] += 1
                 fields["seq"] = f"{self.seq[node]:x}"
@@ -402,3 +403,81 @@ def test_a_stale_report_does_not_override_a_newer_one() -> None:
     core.handle(Received("n2", {"t": "resource", "rsc_hold": "none", "hbd_groups": "", "isstable": "1",
                                 "seq": "fe"}), p.now)
     assert core.peer_view.hold == frozenset({"g1", "g2"})
+
+
+# --- a Heartbeat peer: holdings as words, reports that announce rather than state, and reordering ------
+
+
+def _deliver_one(p: Pair, dst: str, t: str, info: str | None = None) -> dict[str, str]:
+    """Deliver the first queued message of type `t` (and `info`) for `dst`, out of turn."""
+    for i, (d, fields) in enumerate(p.inbox):
+        if d == dst and fields.get("t") == t and (info is None or fields.get("info") == info):
+            del p.inbox[i]
+            p.feed(dst, Received(p.other(dst), fields))
+            return fields
+    raise AssertionError(f"no {t} {info or ''} queued for {dst}: {list(p.inbox)}")
+
+
+def test_a_heartbeat_givers_done_may_overtake_its_standby_report() -> None:
+    """Retransmission or a second medium can deliver `done` before the giver's `resource info=standby`."""
+    p = Pair(heartbeat_peer="n1")
+    p.boot_both()
+    p.feed("n1", AdminRequest("standby", "all", 1))
+    _deliver_one(p, "n2", "ask_resources", "me")
+    _deliver_one(p, "n1", "ask_resources", "other")
+    late = [(d, f) for d, f in p.inbox if f.get("info") == "standby"]
+    assert late, list(p.inbox)
+    p.inbox = deque((d, f) for d, f in p.inbox if f.get("info") != "standby")
+    p.run()  # n1 releases g1 and sends done; n2 must take g1 on `done` alone
+    p.inbox.extend(late)
+    p.run()
+    assert p.held("n1") == [] and p.held("n2") == ["g1", "g2"]
+    assert p.stopped["n2"] == []
+
+
+def test_a_heartbeat_peers_shutdown_report_is_not_taken_as_a_release() -> None:
+    """Heartbeat sends `rsc_hold=none isstable=0 info=shutdown` before it stops anything."""
+    p = Pair(heartbeat_peer="n2", policy=Policy(auto_failback="off"))
+    _die_and_return(p, "n1")  # n2 now holds both groups, n1 none
+    assert p.held("n2") == ["g1", "g2"] and p.held("n1") == []
+    p.feed("n2", ShutdownRequested())
+    p.run(agents=False)  # n1 has the shutdown report; n2's stops have not finished
+    assert not [a for a in p.agents if a[0] == "n1"]
+    assert p.cores["n1"].peer_view.hold == frozenset({"g1", "g2"})
+    p.run()
+    assert p.held("n1") == ["g1", "g2"]
+
+
+def test_a_failed_release_is_never_reported_done_to_a_heartbeat_taker() -> None:
+    """Heartbeat's taker starts the whole set on `done`: a group still held here must not be in it."""
+    p = Pair(heartbeat_peer="n2", policy=Policy(stop_retries=1, stop_retry_ms=100))
+    p.boot_both()
+    p.fail_stop.add(("n1", "g1"))
+    p.feed("n1", AdminRequest("standby", "all", 3))
+    p.run()
+    p.advance(1_000)
+    assert not [f for f in p.sent["n1"] if f.get("t") == "ask_resources" and f.get("info") == "done"]
+    assert "g1" not in p.cores["n2"].held
+    assert any("could not be released" in line for line in p.logs["n1"])
+    (reply,) = p.replies("n1")
+    assert not reply.ok and "g1" in reply.text
+
+
+def test_holding_part_of_a_word_set_takes_the_rest() -> None:
+    """A Heartbeat peer reads "g1 g2 of g1 g2 g3" as `all` and will not start g3: so this node does."""
+    p = Pair(groups=(("g1", "n1"), ("g2", "n2"), ("g3", "n1")), policy=Policy(auto_failback="off"), words_only=True)
+    p.boot_both()
+    p.run()
+    assert p.held("n1") == ["g1", "g3"] and p.held("n2") == ["g2"]
+    p.kill("n1")
+    p.feed("n2", PeerDied("n1"))
+    node, op, key = p.agents.popleft()  # n2 takes g1 over; n1 returns before g3 is started
+    assert (node, op, key) == ("n2", "start", "g1")
+    p.up["n1"] = True
+    p.cores["n1"] = Ownership("n1", "n2", p.cores["n2"].topology, p.policy)
+    p.feed("n1", Probed(frozenset()))
+    p.feed("n2", PeerJoined("n1"))  # drops the queued takeover of g3
+    p.feed("n2", GroupStarted("g1", True, "g1:resource"))
+    p.feed("n1", CommUp(True))
+    p.run()
+    assert p.held("n1") == [] and p.held("n2") == ["g1", "g2", "g3"]
