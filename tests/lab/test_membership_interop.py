@@ -66,8 +66,9 @@ def test_heartbeat_and_hbd_see_each_other_and_detect_power_off(lab: Lab) -> None
         off = time.monotonic()
         seen = hb.wait_log("WARN: node n2: is dead", timeout=DEADTIME_MS / 1000 + 5, after=mark)
         hb_detection = seen - off
-        # Heartbeat checks every 250 ms and the log is polled every 20 ms
-        assert DEADTIME_MS / 1000 - KEEPALIVE_MS / 1000 - 0.1 <= hb_detection <= DEADTIME_MS / 1000 + 0.6
+        # Heartbeat checks every 250 ms, has been seen up to 0.63 s late here, and the log is polled every
+        # 20 ms. The upper bound still tells the configured deadtime from the start-up dt (deadtime + 2 s).
+        assert DEADTIME_MS / 1000 - KEEPALIVE_MS / 1000 - 0.1 <= hb_detection <= DEADTIME_MS / 1000 + 1.5
         print(f"hbd detected Heartbeat's power-off in {hbd_detection:.3f} s, Heartbeat detected hbd's in "
               f"{hb_detection:.3f} s (deadtime {DEADTIME_MS / 1000} s)")
         for text in REJECTIONS:
