@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     clear.add_argument("node")
     clear.add_argument("medium", type=int)
     for name, text in (("freeze", "stop every process of a node (a hung node)"), ("thaw", "resume a frozen node"),
-                       ("power-off", "kill every process of a node and drop its links")):
+                       ("power-off", "kill every process of a node, drop its links, and lose its run-time "
+                                     "addresses and /run/hbd")):
         kinds.add_parser(name, help=text).add_argument("node")
     kill = kinds.add_parser("kill", help="signal a named process in a node")
     kill.add_argument("node")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,6 +126,17 @@ def power_off(lab: "Lab", node: str) -> None:
     lab.state["holders"].pop(node, None)
     lab._save()
     drbd_state.power_lost(lab.layout.drbd_dir, node)
+    # What lived in memory is lost: addresses added at run time, and /run (a tmpfs on a real machine).
+    topology.reset_addresses(lab.layout, node)
+    _empty_dir(lab.path(node, "/run/hbd"))
+
+
+def _empty_dir(path: Path) -> None:
+    for entry in path.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def boot(lab: "Lab", node: str, responders: bool = True) -> None:

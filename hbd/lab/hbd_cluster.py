@@ -146,15 +146,9 @@ class HbdCluster:
             proc.wait(timeout=5)
 
     def power_off(self, node: str) -> None:
-        """Cut the node's power: its processes die and, as after a real power loss, what lived in memory is
-        gone too (the lab keeps the node's network namespace and /run/hbd directory across power_off)."""
+        """Cut the node's power: its daemon dies with everything else that lived in memory."""
         self.lab.power_off(node)
         self.forget(node)
-        subprocess.run(["ip", "-n", self.lab.netns(node), "addr", "del", f"{self.settings.vip}/24", "dev", "eth0"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=10)
-        for leftover in self.lab.path(node, "/run/hbd").iterdir():
-            if leftover.is_file() or leftover.is_symlink():
-                leftover.unlink()
 
     def forget(self, node: str) -> None:
         """The node lost power: its daemon is gone with it."""

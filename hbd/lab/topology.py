@@ -50,14 +50,28 @@ def create(layout: LabLayout) -> None:
     for node in layout.nodes:
         cmds = ["link set lo up"]
         for medium in range(layout.media):
-            iface = layout.node_iface(medium)
-            cmds.append(f"addr add {layout.address(node, medium)}/{layout.prefixlen(medium)} dev {iface}")
-            cmds.append(f"link set {iface} up")
+            cmds.append(_base_address(layout, node, medium))
+            cmds.append(f"link set {layout.node_iface(medium)} up")
         ip_batch(layout.netns(node), cmds)
     ip_batch(
         layout.client_netns,
-        ["link set lo up", f"addr add {layout.client_address}/{layout.prefixlen(0)} dev eth0", "link set eth0 up"],
+        ["link set lo up", f"addr add {layout.client_address}/{layout.prefixlen(0)} brd + dev eth0",
+         "link set eth0 up"],
     )
+
+
+def _base_address(layout: LabLayout, node: str, medium: int) -> str:
+    # `brd +`: Heartbeat's bcast medium sends nothing on an address without a broadcast address.
+    return (f"addr add {layout.address(node, medium)}/{layout.prefixlen(medium)} brd + "
+            f"dev {layout.node_iface(medium)}")
+
+
+def reset_addresses(layout: LabLayout, node: str) -> None:
+    """Back to the node's configured addresses only, as after a reboot: VIPs added at run time are gone."""
+    cmds: list[str] = []
+    for medium in range(layout.media):
+        cmds += [f"addr flush dev {layout.node_iface(medium)}", _base_address(layout, node, medium)]
+    ip_batch(layout.netns(node), cmds)
 
 
 def destroy(layout: LabLayout) -> None:

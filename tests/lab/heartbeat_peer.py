@@ -34,17 +34,6 @@ def require_heartbeat() -> None:
         pytest.skip("Debian's heartbeat package is not installed (tests/apt-packages lists it)")
 
 
-def enable_broadcast(lab: Lab, node: str) -> None:
-    """Give the node's interfaces a broadcast address: Heartbeat's bcast medium sends nothing without one
-    (heartbeat.md §2.4), and the lab adds its addresses without `brd`."""
-    for medium in range(lab.media):
-        address, dev = f"{lab.address(node, medium)}/24", f"eth{medium}"
-        shown = lab.exec(node, ["ip", "-4", "-o", "addr", "show", "dev", dev]).stdout
-        if " brd " not in shown:  # `ip addr replace` keeps an existing address's (missing) broadcast
-            lab.exec(node, ["ip", "addr", "del", address, "dev", dev])
-            lab.exec(node, ["ip", "addr", "add", address, "brd", "+", "dev", dev])
-
-
 @dataclass
 class HeartbeatPeer:
     lab: Lab

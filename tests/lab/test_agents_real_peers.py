@@ -10,7 +10,7 @@ import pytest
 
 from hbd.lab import Lab
 from hbd.lab.probes import ArpCapture, VipProbe, client_neighbours
-from heartbeat_peer import LOGFILE, enable_broadcast, install_ha_d_scripts, require_heartbeat, start_heartbeat
+from heartbeat_peer import LOGFILE, install_ha_d_scripts, require_heartbeat, start_heartbeat
 from hbd_member import AUTHKEYS, write_config
 from tests.lab.agent_helpers import agent, has_address, mac, wait_until
 
@@ -88,7 +88,6 @@ def test_heartbeat_moves_a_vip_with_hbds_ipaddr2(lab: Lab) -> None:
             f"auto_failback on\nlogfile {LOGFILE}\ndebugfile {LOGFILE}\nnode {' '.join(lab.nodes)}\n")
     ours = f"#!/bin/sh\nexec {sys.executable} {REPO / 'resource.d' / 'IPaddr2'} \"$@\"\n"
     for node in lab.nodes:
-        enable_broadcast(lab, node)
         ha_d = write_config(lab, node, hacf, AUTHKEYS)
         (ha_d / "haresources").write_text(f"n1 IPaddr2::{VIP}/24/eth0\n")
         install_node_scripts(lab, node, ipaddr2=ours)

@@ -13,7 +13,7 @@ import pytest
 
 from daemon_lab import lab_cluster, watched
 from heartbeat_peer import (
-    LOGFILE, HeartbeatPeer, enable_broadcast, install_ha_d_scripts, require_heartbeat, start_heartbeat,
+    LOGFILE, HeartbeatPeer, install_ha_d_scripts, require_heartbeat, start_heartbeat,
 )
 from hbd.lab.hbd_cluster import ClusterSettings, HbdCluster
 from hbd.lab.probes import VipProbe
@@ -49,8 +49,6 @@ def mixed(heartbeat_on: str) -> Iterator[Mixed]:
     hbd_node = "n2" if heartbeat_on == "n1" else "n1"
     with lab_cluster(MIXED) as cluster:
         lab = cluster.lab
-        for node in lab.nodes:
-            enable_broadcast(lab, node)
         ha_d = lab.path(heartbeat_on, "/etc/ha.d")
         install_ha_d_scripts(ha_d)
         cluster.write_config([heartbeat_on])  # our service script again, over the package's tree

@@ -155,6 +155,23 @@ def test_powered_off_node_has_no_processes_and_boots_again(lab: Lab) -> None:
     assert wait_for(lambda: ask(lab, lab.address("n1")) == "n1")
 
 
+def test_power_off_loses_what_lived_in_memory(lab: Lab) -> None:
+    """A VIP added at run time and the files under /run/hbd do not survive a power cycle; the configured
+    addresses do, with their broadcast address (Heartbeat's bcast medium needs one)."""
+    lab.exec("n1", ["ip", "addr", "add", "192.0.2.99/24", "dev", "eth0"])
+    run_dir = lab.path("n1", "/run/hbd")
+    (run_dir / "hbd.pid").write_text("123\n")
+    (run_dir / "sub").mkdir()
+    lab.power_off("n1")
+    assert list(run_dir.iterdir()) == []
+    lab.boot("n1")
+    shown = lab.exec("n1", ["ip", "-4", "-o", "addr", "show"]).stdout
+    assert "192.0.2.99" not in shown
+    for medium in range(lab.media):
+        line = next(x for x in shown.splitlines() if f" eth{medium} " in x)
+        assert f"inet {lab.address('n1', medium)}/24 brd " in line, shown
+
+
 def test_kill_signals_the_named_process_only(lab: Lab) -> None:
     target = lab.spawn("n1", ["sleep", "60"])
     bystander = lab.spawn("n2", ["sleep", "60"])

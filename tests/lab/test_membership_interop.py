@@ -9,7 +9,7 @@ import time
 
 from hbd.lab import Lab
 from hbd_member import AUTHKEYS, is_link, is_node, start_member, wait_out_startup_dt, write_config
-from heartbeat_peer import LOGFILE, enable_broadcast, require_heartbeat, start_heartbeat
+from heartbeat_peer import LOGFILE, require_heartbeat, start_heartbeat
 
 KEEPALIVE_MS, DEADTIME_MS = 500, 3000
 REJECTIONS = ("authtoken does not match", "netstring authentication failed", "bad node", "replay attack",
@@ -25,7 +25,6 @@ def shared_hacf(lab: Lab) -> str:
 def test_heartbeat_and_hbd_see_each_other_and_detect_power_off(lab: Lab) -> None:
     require_heartbeat()
     for node in lab.nodes:
-        enable_broadcast(lab, node)
         write_config(lab, node, shared_hacf(lab), AUTHKEYS)
     hb_started = time.monotonic()
     hb = start_heartbeat(lab, "n1")
@@ -55,7 +54,6 @@ def test_heartbeat_and_hbd_see_each_other_and_detect_power_off(lab: Lab) -> None
 
         # Heartbeat comes back (new generation), then hbd's node is powered off
         lab.boot("n1")
-        enable_broadcast(lab, "n1")
         hb.stop()
         hb = start_heartbeat(lab, "n1")
         member.wait_for(lambda r: r["event"] == "PeerRestarted" and r["node"] == "n1", timeout=20)
@@ -90,7 +88,6 @@ def test_retransmission_between_heartbeat_and_hbd(lab: Lab) -> None:
     gets them, so each logs `N lost packet(s)` followed by `No pkts missing`, and nothing is given up."""
     require_heartbeat()
     for node in lab.nodes:
-        enable_broadcast(lab, node)
         write_config(lab, node, shared_hacf(lab).replace("bcast eth0 eth1", "bcast eth0"), AUTHKEYS)
     hb = start_heartbeat(lab, "n1")
     member = start_member(lab, "n2")
