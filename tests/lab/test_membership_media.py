@@ -48,3 +48,20 @@ def test_cut_one_medium_then_both(lab: Lab, kind: str) -> None:
     finally:
         for member in members.values():
             member.stop()
+
+
+def test_bcast_on_an_address_without_broadcast_uses_the_prefix(lab: Lab) -> None:
+    """Heartbeat's bcast sends nowhere on such an address; hbd derives 192.0.2.255 from the /24 and says so."""
+    address = f"{lab.address('n1', 0)}/24"
+    lab.exec("n1", ["ip", "addr", "del", address, "dev", "eth0"])
+    lab.exec("n1", ["ip", "addr", "add", address, "dev", "eth0"])  # no `brd`
+    assert " brd " not in lab.exec("n1", ["ip", "-4", "-o", "addr", "show", "dev", "eth0"]).stdout
+    for node in lab.nodes:
+        write_config(lab, node, hacf_text(lab, "bcast"))
+    members = {node: start_member(lab, node) for node in lab.nodes}
+    try:
+        members["n2"].wait_for(is_link("n1", "eth0", True), timeout=10)
+        assert "WARN: interface eth0 has no broadcast address: using 192.0.2.255" in members["n1"].log()
+    finally:
+        for member in members.values():
+            member.stop()
