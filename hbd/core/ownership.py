@@ -9,6 +9,7 @@ The safety rule everything else rests on (`_may_start`): a group is started only
 Which groups a node wants follows from the situation (`_wanted`): while the peer is alive a node only ever
 takes its own preferred groups that nobody holds; peer-preferred groups move only through an explicit
 handover (standby exchange, shutdown notice) or the peer's death. Group operations run one at a time.
+How the peer's reports are read (exact lists, Heartbeat's words and announcements) is `peer_view.py`.
 """
 from __future__ import annotations
 
@@ -21,21 +22,11 @@ from hbd.core.ownership_types import (
     Outbox, PeerDied, PeerJoined, Policy, Probed, Received, ShutdownComplete, ShutdownRequested, StartGroup,
     StopFailedForGood, StopGroup, Tick,
 )
+from hbd.core.peer_view import PeerView
 from hbd.core.standby import StandbyExchange
 
 Phase = Literal["probing", "waiting", "running", "shutting_down", "down"]
 HBD_VERSION = "1"
-
-
-@dataclass
-class PeerView:
-    alive: bool = False
-    hold: frozenset[str] | None = None  # None: no report since it (re)appeared
-    stable: bool = False
-    hbd: bool = False  # speaks hbd's extensions (exact group lists)
-    gave_up: bool = False  # sent `shutdone`: released everything and left
-    fenced: bool = False
-    report_seq: int = -1  # seq of the newest holdings report applied (the layer below may reorder)
 
 
 @dataclass
@@ -193,7 +184,7 @@ class Ownership:
 
     def _peer_starting(self, f: Mapping[str, str], now: int, out: Outbox) -> None:
         pv = self.peer_view
-        if self.newer_report(f):
+        if pv.newer(f):
             pv.alive, pv.stable, pv.gave_up = True, False, False
             pv.hold = decode_groups(f.get("hbd_groups"), self.topology)
         if self.policy.auto_failback != "off" and any(self.topology.preferred(k) == self.peer for k in self.held):
@@ -201,27 +192,14 @@ class Ownership:
         self.send_report(out)
 
     def _peer_resource(self, f: Mapping[str, str], now: int, out: Outbox) -> None:
-        get = f.get
         pv = self.peer_view
         pv.alive = True
-        if get("hbd_ask") == "1":
+        if f.get("hbd_ask") == "1":
             self.send_report(out)
-        if not self.newer_report(f):
+        if not pv.newer(f):
             return  # overtaken by a newer report that arrived first
-        exact = decode_groups(get("hbd_groups"), self.topology)
-        if exact is not None:
-            pv.hold = exact
-        elif get("isstable") == "1":
-            pv.hold = self.topology.resolve(get("rsc_hold", "none"), self.peer)
-        else:
-            # Heartbeat announces where it is heading (`info=standby`/`shutdown` before releasing): until it
-            # is stable again, or confirms with `done`/`shutdone`, it may still hold what it held before.
-            pv.hold = (pv.hold or frozenset()) | self.topology.resolve(get("rsc_hold", "none"), self.peer)
-        if get("isstable") is not None:
-            pv.stable = get("isstable") == "1"
-        if get("info") == "shutdown":
-            pv.stable = False
-        both = pv.hold & self.held
+        pv.apply_report(f, self.topology, self.peer)
+        both = (pv.hold or frozenset()) & self.held
         if both and self.phase == "running":
             self._resolve_double_ownership(both, out)
 
@@ -417,14 +395,6 @@ class Ownership:
         fields["hbdver"] = HBD_VERSION
         return fields
 
-    def newer_report(self, f: Mapping[str, str]) -> bool:
-        """Whether a message carrying the peer's holdings is newer than the last one applied."""
-        seq = _seq(f)
-        if seq >= 0 and seq <= self.peer_view.report_seq:
-            return False
-        self.peer_view.report_seq = max(seq, self.peer_view.report_seq)
-        return True
-
     def send_report(self, out: Outbox, stable: bool | None = None, rsc_hold: str | None = None, **extra: str) -> None:
         """Send a holdings report; remembering it lets `_settle` report again whenever it would differ."""
         stable = self.stable if stable is None else stable
@@ -434,10 +404,3 @@ class Ownership:
         out.send(**fields)
         self.last_report = (self.held, stable)
 
-
-def _seq(f: Mapping[str, str]) -> int:
-    """The message's sequence number (hex, as Heartbeat writes it), or -1 when absent or unreadable."""
-    try:
-        return int(f.get("seq", ""), 16)
-    except ValueError:
-        return -1

@@ -116,9 +116,7 @@ class StandbyExchange:
             x.phase, x.deadline = "releasing", now + o.policy.standby_limit_ms
         elif info == "done" and x and x.role == "taker" and x.phase == "offered":
             # `done` confirms the release: it may overtake the giver's earlier report (retransmission, two media).
-            exact = decode_groups(f.get("hbd_groups"), o.topology)
-            if o.newer_report(f):
-                o.peer_view.hold = exact if exact is not None else (o.peer_view.hold or frozenset()) - x.groups
+            o.peer_view.handed_over(f, o.topology, x.groups, to_peer=False)
             still = o.peer_view.hold or frozenset()
             out.log("info", f"standby: acquire [{word}] resources from {o.peer}")
             for key in o.topology.ordered(x.groups - still):
@@ -128,10 +126,7 @@ class StandbyExchange:
                 o._enqueue("start", key, "standby")
             x.phase = "acquiring"
         elif info == "done" and x and x.role == "giver" and x.phase == "released":
-            # Until its next report, the peer is taken to hold what it just acquired.
-            exact = decode_groups(f.get("hbd_groups"), o.topology)
-            if o.newer_report(f):
-                o.peer_view.hold = exact if exact is not None else (o.peer_view.hold or frozenset()) | x.groups
+            o.peer_view.handed_over(f, o.topology, x.groups, to_peer=True)
             out.log("info", f"Other node completed standby takeover of {x.word} resources.")
             failed = x.groups & o.held
             self._finish(out, not failed, "handover complete" if not failed else
