@@ -158,17 +158,19 @@ class StandbyExchange:
 
     def after_settled(self, now: int, out: Outbox) -> None:
         o, x = self.o, self.x
-        if x and x.role == "giver" and x.phase == "releasing" and x.groups & o.held and not o.peer_view.hbd:
-            # Heartbeat's taker reads `done` as "the whole set is released" and starts all of it.
-            failed = " ".join(o.topology.ordered(x.groups & o.held))
-            out.log("CRIT", f"Standby [{x.word}] not completed: {failed} could not be released; "
-                            f"not telling {o.peer} to take over")
-            self._finish(out, False, f"could not release: {failed}")
-        elif x and x.role == "giver" and x.phase == "releasing":
-            out.send(t="ask_resources", rsc_hold=x.word, info="done",
-                     hbd_groups=encode_groups(o.held, o.topology), hbdver="1")
-            out.log("info", f"Local standby process completed [{x.word}].")
-            x.phase = "released"
+        if x and x.role == "giver" and x.phase == "releasing":
+            kept = x.groups & o.held
+            if kept and not o.peer_view.hbd:
+                # Heartbeat's taker reads `done` as "the whole set is released" and starts all of it.
+                failed = " ".join(o.topology.ordered(kept))
+                out.log("CRIT", f"Standby [{x.word}] not completed: {failed} could not be released; "
+                                f"not telling {o.peer} to take over")
+                self._finish(out, False, f"could not release: {failed}")
+            else:
+                out.send(t="ask_resources", rsc_hold=x.word, info="done",
+                         hbd_groups=encode_groups(o.held, o.topology), hbdver="1")
+                out.log("info", f"Local standby process completed [{x.word}].")
+                x.phase = "released"
         elif x and x.role == "taker" and x.phase == "acquiring":
             out.send(t="ask_resources", rsc_hold=x.word, info="done",
                      hbd_groups=encode_groups(o.held, o.topology), hbdver="1")

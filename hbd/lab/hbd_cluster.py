@@ -93,14 +93,15 @@ class HbdCluster:
             (scripts / SERVICE).chmod(0o755)
 
     def log(self, node: str) -> str:
-        try:
-            return (self.lab.path(node, "/var/log/hbd") / "hbd.log").read_text(errors="replace")
-        except OSError:
-            return ""
+        return self.log_file(node, "hbd.log")
 
     def stderr(self, node: str) -> str:
+        return self.log_file(node, "hbd.stderr")
+
+    def log_file(self, node: str, name: str) -> str:
+        """A file of the node's /var/log/hbd (hbd.log, hbd.debug, hbd.stderr), or "" when there is none."""
         try:
-            return (self.lab.path(node, "/var/log/hbd") / "hbd.stderr").read_text(errors="replace")
+            return (self.lab.path(node, "/var/log/hbd") / name).read_text(errors="replace")
         except OSError:
             return ""
 

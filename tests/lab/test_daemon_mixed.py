@@ -78,18 +78,12 @@ def mixed(heartbeat_on: str) -> Iterator[Mixed]:
                 hb.stop()
 
 
-def _hbd_debug(m: Mixed) -> str:
-    try:
-        return (m.cluster.lab.path(m.hbd_node, "/var/log/hbd") / "hbd.debug").read_text(errors="replace")
-    except OSError as e:
-        return str(e)
-
-
 def assert_moved_to(m: Mixed, node: str) -> None:
     assert m.probe.wait_for(node, TAKEOVER_S), (
         f"the VIP never answered from {node}: {m.probe.transitions}\n"
         f"--- Heartbeat on {m.hb_node} ---\n{m.hb.log()[-6000:]}\n--- hbd on {m.hbd_node} ---\n"
-        f"{m.cluster.log(m.hbd_node)[-6000:]}\n--- hbd debug ---\n{_hbd_debug(m)[-8000:]}")
+        f"{m.cluster.log(m.hbd_node)[-6000:]}\n--- hbd debug ---\n"
+        f"{m.cluster.log_file(m.hbd_node, 'hbd.debug')[-8000:]}")
     if node == m.hbd_node:
         m.cluster.wait_owner(node, timeout=10)
     deadline = time.monotonic() + 10

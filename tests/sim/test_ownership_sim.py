@@ -17,7 +17,7 @@ import itertools
 import pytest
 
 from hbd.core.ownership import Ownership
-from ownership_world import Options, run_world
+from ownership_world import Options, World, run_world
 
 SEEDS_PER_CASE = 210
 CASES = [
@@ -33,6 +33,12 @@ def _name(o: Options) -> str:
             f"-sf{o.start_fail}-st{o.stop_fail}-af{o.auto_failback}")
 
 
+def _explain(seed: int, world: World) -> str:
+    """The first violations and each node's last log lines, to replay the seed by hand."""
+    return f"seed {seed}: {world.violations[:3]}\n" + "\n".join(
+        f"{n}: " + " | ".join(world.nodes[n].log[-12:]) for n in world.nodes)
+
+
 def test_enough_seeded_runs() -> None:
     assert len(CASES) * SEEDS_PER_CASE >= 10_000
 
@@ -42,8 +48,7 @@ def test_invariants_hold(opts: Options) -> None:
     for seed in range(SEEDS_PER_CASE):
         # Odd seeds let messages overtake each other, as two media and retransmissions can.
         world = run_world(seed, dataclasses.replace(opts, reorder=seed % 2 == 1))
-        assert not world.violations, f"seed {seed}: {world.violations[:3]}\n" + "\n".join(
-            f"{n}: " + " | ".join(world.nodes[n].log[-12:]) for n in world.nodes)
+        assert not world.violations, _explain(seed, world)
 
 
 HEARTBEAT_SEEDS = 25
@@ -55,8 +60,7 @@ def test_invariants_hold_when_each_node_reads_the_other_as_heartbeat(opts: Optio
     and `done` that may overtake the report before it."""
     for seed in range(HEARTBEAT_SEEDS):
         world = run_world(seed, dataclasses.replace(opts, reorder=seed % 2 == 1, heartbeat_peer_word_only=True))
-        assert not world.violations, f"seed {seed}: {world.violations[:3]}\n" + "\n".join(
-            f"{n}: " + " | ".join(world.nodes[n].log[-12:]) for n in world.nodes)
+        assert not world.violations, _explain(seed, world)
 
 
 @pytest.mark.parametrize("seed_block", range(4))
