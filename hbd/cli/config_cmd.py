@@ -8,13 +8,12 @@ when the configuration is usable (warnings allowed), 1 when it is not, 2 on a us
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hbd.config import LoadedConfig, load
-from hbd.config.model import HeartbeatConfig
+from hbd.config import LoadedConfig, load, runnable
+from hbd.config.hacf import local_node_name
 from hbd.config.units import format_msec
 from hbd.errors import ConfigError, Problem
 
@@ -50,29 +49,34 @@ def main(argv: Sequence[str]) -> int:
     except ImportError as exc:
         print(f"hbd config: this configuration format is not supported yet ({exc.name})", file=sys.stderr)
         return 1
-    problems = list(loaded.problems) + interface_warnings(loaded.heartbeat)
+    here = on_this_node(loaded)
+    problems = list(loaded.problems) + runnable.check(loaded, on_node=here)
+    usable = not any(p.severity == "error" for p in problems)
     if args.action == "show":
         _print_problems(problems, stream=sys.stderr)
         print(_show(loaded))
         return 0
     _print_problems(problems)
-    print(_summary(problems, usable=True, loaded=loaded))
-    return 0
+    if usable and loaded.heartbeat is not None:
+        print(_node_note(loaded, here))
+    print(_summary(problems, usable=usable, loaded=loaded))
+    return 0 if usable else 1
 
 
-def interface_warnings(config: HeartbeatConfig | None) -> list[Problem]:
-    """Media naming an interface this machine does not have: a run-time fact, so a warning here."""
-    if config is None:
-        return []
-    out = []
-    for medium in config.hacf.media:
-        try:
-            socket.if_nametoindex(medium.interface)
-        except OSError:
-            out.append(Problem(config.hacf.path, medium.line, "warning",
-                               f"{medium.kind} {medium.interface}: there is no interface {medium.interface} on "
-                               f"this machine; the daemon will not start here"))
-    return out
+def on_this_node(loaded: LoadedConfig) -> bool:
+    """True when the local node checked is this machine (nodeinfo or `uname -n`): node-local checks apply."""
+    if loaded.heartbeat is None:
+        return False
+    return loaded.heartbeat.hacf.local_node == local_node_name(Path(loaded.path), None)
+
+
+def _node_note(loaded: LoadedConfig, here: bool) -> str:
+    assert loaded.heartbeat is not None
+    node = loaded.heartbeat.hacf.local_node
+    if here:
+        return f"note: node-local checks (interfaces, scripts, DRBD resources) were run on this node ({node})"
+    return (f"note: node-local checks (interfaces, scripts, DRBD resources) were not run: this machine is "
+            f"{local_node_name(Path(loaded.path), None)}, not {node}; run hbd config check on {node}")
 
 
 def _print_problems(problems: Sequence[Problem], stream: object = None) -> None:

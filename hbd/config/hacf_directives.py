@@ -51,7 +51,8 @@ DIRECTIVES: dict[str, DirectiveRule] = {
     "mcast6": DirectiveRule("mcast6", whole_line=True),
     "ucast": DirectiveRule("ucast", whole_line=True),
     "ucast6": DirectiveRule("ucast6", whole_line=True),
-    "ping": DirectiveRule("ping"),
+    "ping": DirectiveRule("ping", "warning", "hbd does not watch ping nodes (there is no ipfail); the address is "
+                                             "checked, then not used"),
     "hopfudge": DirectiveRule("int", low=0, high=255),
     "autojoin": DirectiveRule("choice", choices=("none", "other", "any")),
     # resources

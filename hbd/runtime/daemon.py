@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from hbd import __version__
-from hbd.config import LoadedConfig, load, service_roots
+from hbd.config import LoadedConfig, load, runnable, service_roots
 from hbd.config.rules import child_type_table
 from hbd.core import membership_events as m
 from hbd.core import ownership_types as o
 from hbd.core.holdings import REQUEST_WORDS, GroupInfo, Topology
 from hbd.core.ownership import Ownership
-from hbd.errors import ConfigError, HbdError
+from hbd.errors import ConfigError, HbdError, Problem
 from hbd.runtime import status
 from hbd.runtime.bridge import Bridge
 from hbd.runtime.control import ControlServer
@@ -81,13 +81,12 @@ def policy_of(cfg: LoadedConfig) -> o.Policy:
     return o.Policy(auto_failback=cfg.heartbeat.hacf.auto_failback)
 
 
-def check_runnable(cfg: LoadedConfig) -> None:
-    if cfg.heartbeat is None:
-        raise HbdError(f"{cfg.path}: the daemon runs from ha.cf, authkeys and haresources (cluster.conf is "
-                       "not supported by the daemon yet)")
-    if len(cfg.heartbeat.hacf.peers) != 1:
-        raise HbdError(f"{cfg.heartbeat.hacf.path}: hbd manages resources for exactly two nodes "
-                       f"(node lines name {len(cfg.heartbeat.hacf.nodes)})")
+def check_runnable(cfg: LoadedConfig) -> list[Problem]:
+    """The refusals `hbd config check` shows too (hbd.config.runnable): raise on an error; return warnings."""
+    found = runnable.check(cfg, on_node=True)
+    if any(p.severity == "error" for p in found):
+        raise ConfigError(found)
+    return found
 
 
 @dataclass
@@ -97,7 +96,7 @@ class Daemon:
     outcome: Outcome = field(default_factory=Outcome)
 
     def __post_init__(self) -> None:
-        check_runnable(self.cfg)
+        self.warnings = (*self.cfg.problems, *check_runnable(self.cfg))  # logged at every start
         assert self.cfg.heartbeat is not None
         hb = self.cfg.heartbeat
         self.hacf = hb.hacf
@@ -119,6 +118,8 @@ class Daemon:
     async def run(self) -> Outcome:
         loop = asyncio.get_running_loop()
         log_hb(LOG, "info", f"Configuration validated. Starting hbd {__version__}")
+        for problem in self.warnings:
+            log_hb(LOG, "WARN", str(problem))
         if self.hacf.auto_failback == "legacy":
             log_hb(LOG, "WARN", "auto_failback legacy is run as 'on': Heartbeat's legacy ip-request mode races "
                                 "into double ownership (set auto_failback on or off on both nodes)")

@@ -1,6 +1,7 @@
 """`hbd config check` and `hbd config show` through the dispatcher: output lines, summary and exit codes."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -63,12 +64,22 @@ def test_warnings_are_printed_and_do_not_fail(capsys: pytest.CaptureFixture[str]
     assert lines[-1].startswith("0 errors and 4 warnings: ")
 
 
-def test_absent_interface_is_a_warning(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_absent_interface_is_an_error_on_this_node(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    here = os.uname().nodename.lower()
+    directory = write_dir(tmp_path, f"bcast hbdnosuch0\nnode {here} n2\nlogfacility daemon\nauto_failback on\n",
+                          haresources="# none\n")
+    rc, lines, _ = run(capsys, "config", "check", "-c", str(directory), "--node", here)
+    assert rc == 1
+    assert lines[0] == (f"{directory}/ha.cf:1: error: bcast hbdnosuch0: there is no interface hbdnosuch0 "
+                        f"on this node; the daemon cannot start here")
+
+
+def test_node_local_checks_are_skipped_for_another_node(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     directory = write_dir(tmp_path, "bcast hbdnosuch0\nnode n1 n2\nlogfacility daemon\nauto_failback on\n")
     rc, lines, _ = run(capsys, "config", "check", "-c", str(directory), "--node", "n1")
-    assert rc == 0
-    assert lines[0] == (f"{directory}/ha.cf:1: warning: bcast hbdnosuch0: there is no interface hbdnosuch0 "
-                        f"on this machine; the daemon will not start here")
+    assert rc == 0, lines
+    assert lines[-2].startswith("note: node-local checks (interfaces, scripts, DRBD resources) were not run: "
+                                "this machine is ") and lines[-2].endswith(", not n1; run hbd config check on n1")
 
 
 def test_show_prints_derived_values(capsys: pytest.CaptureFixture[str], seed_dir: Path) -> None:
@@ -98,7 +109,8 @@ def test_nonexistent_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
 
 def test_problems_are_grouped_by_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     # The interface check runs last, but its warning belongs with ha.cf's other problems.
-    directory = write_dir(tmp_path, "bcast hbdnosuch0\nnode n1 n2\nlogfacility daemon\n", haresources="# none\n")
-    rc, lines, _ = run(capsys, "config", "check", "-c", str(directory), "--node", "n1")
+    here = os.uname().nodename.lower()
+    directory = write_dir(tmp_path, f"bcast hbdnosuch0\nnode {here} n2\nlogfacility daemon\n", haresources="# none\n")
+    rc, lines, _ = run(capsys, "config", "check", "-c", str(directory), "--node", here)
     files = [ln.split(":")[0].rsplit("/", 1)[-1] for ln in lines[:-1]]
-    assert rc == 0 and files == ["ha.cf"] * 4 + ["haresources"], lines
+    assert rc == 1 and files == ["ha.cf"] * 4 + ["haresources"], lines

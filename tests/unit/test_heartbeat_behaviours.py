@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hbd.cli.config_cmd import interface_warnings
+from hbd.config.runnable import missing_interfaces
 from hbd.config import LoadedConfig, load
 from hbd.config.heartbeat import LEGACY_FAILBACK_WARNINGS
 from hbd.config.model import Timing
@@ -105,11 +105,11 @@ def test_behaviour_07_no_media(tmp_path: Path) -> None:
     assert error.line is None and "No heartbeat media defined" in error.text
 
 
-def test_behaviour_07_missing_interface_is_a_check_warning(tmp_path: Path) -> None:
+def test_behaviour_07_missing_interface_is_a_node_local_error(tmp_path: Path) -> None:
     loaded = accepted(tmp_path, "bcast lo hbdnosuch0\nnode n1 n2\nlogfacility daemon\n")
-    warnings = interface_warnings(loaded.heartbeat)
-    assert [(w.line, w.severity) for w in warnings] == [(1, "warning")]
-    assert "no interface hbdnosuch0" in warnings[0].text
+    found = missing_interfaces(loaded)
+    assert [(w.line, w.severity) for w in found] == [(1, "error")]
+    assert "no interface hbdnosuch0" in found[0].text
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640])
