@@ -21,6 +21,7 @@ from hbd.core.membership_events import (
     NodeStatus, NodeView, PeerRestarted, PeerReturned, Received, Send,
 )
 from hbd.core.messages import Message
+from hbd.core.own_heartbeat import OwnHeartbeat
 from hbd.core.sequence import REXMIT_BATCH, Observation, PeerSequence, SentHistory, Verdict
 
 STARTUP_DT_S = 5.0  # for this long after start the advertised dt is deadtime + 2000 ms
@@ -86,6 +87,7 @@ class Membership:
         for i, node in enumerate(self.nodes.values()):
             node.ack_slot = (i * 7 + len(node.name)) % ACK_EVERY  # spread the ACKs of several peers
         self.local_lost = False
+        self.own = OwnHeartbeat()
         self._wake = now
 
     # --- entry points ------------------------------------------------------------------------------
@@ -158,15 +160,15 @@ class Membership:
     def _status_send(self, now: float) -> Send:
         body = (("t", "status"), ("st", self.local_status), ("dt", f"{self.advertised_dt_ms(now):x}"),
                 ("protocol", PROTOCOL))
-        return self.send(body)
+        send = self.send(body)
+        self.own.sent(send.seq, now)  # type: ignore[arg-type]
+        return send
 
     # --- timers ------------------------------------------------------------------------------------
 
     def _deadline(self, node: _Node) -> float | None:
         if node.name == self.config.local:
-            if self.local_lost:
-                return None
-            return (node.last if node.heard else self.started) + (self.deadtime_s if node.heard else self.initdead_s)
+            return None if self.local_lost else self.own.deadline(self.deadtime_s, self.initdead_s)
         if not self.comm_up or not node.heard:
             return (node.last if node.heard else self.started) + max(self.initdead_s, self._node_dt(node))
         return (node.last or self.started) + self._node_dt(node)
@@ -213,6 +215,7 @@ class Membership:
 
     def _local_dead(self, node: _Node, out: list[Action]) -> None:
         self.local_lost = True
+        self.own.reset()
         out += [Log("WARN", f"node {node.name}: is dead"),
                 Log("ERROR", "No local heartbeat. Forcing restart."),
                 Log("info", "See URL: http://linux-ha.org/wiki/FAQ#No_Local_Heartbeat"),
@@ -329,6 +332,7 @@ class Membership:
                                     f"[gen = {generation}, curgen = {self.generation}]"))
             return
         if self._refresh_link(node, link, seq, now, out):
+            self.own.came_back(seq)
             node.last = now
             node.heard = True
             self.local_lost = False
