@@ -24,6 +24,8 @@ from hbd.config.clustertree import Resource, build_trees
 from hbd.config.model import ResourceNode
 from hbd.config.rules import Rule, builtin_rules
 from hbd.errors import Problems
+from hbd.fencing.from_cluster import fence_plans
+from hbd.fencing.model import FencePlan
 
 _LOCATION_SUFFIX = re.compile(r", line \d+, column \d+$")
 MAX_BYTES = 16 * 1024 * 1024  # far above any real cluster.conf; protects the parser from a wrong path
@@ -67,6 +69,7 @@ class ClusterConf:
     two_node: bool = False
     expected_votes: int | None = None
     notes: tuple[str, ...] = ()  # what rg_test prints on stderr while loading (`Replacing action ...`)
+    fence_plans: tuple[FencePlan, ...] = ()  # each <clusternode>'s <fence> methods (hbd/fencing/from_cluster.py)
 
     def root(self, rtype: str, name: str) -> ResourceNode | None:
         return next((r for r in self.roots if r.type == rtype and r.primary == name), None)
@@ -199,6 +202,7 @@ def load_cluster_conf(path: str | Path, problems: Problems, rules: dict[str, Rul
         two_node=cman is not None and _flag(cman.get("two_node")),
         expected_votes=_int(cman.get("expected_votes")) if cman is not None else None,
         notes=notes,
+        fence_plans=fence_plans(root, file, problems),
     )
 
 

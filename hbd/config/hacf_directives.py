@@ -10,6 +10,8 @@ is accepted here. `support` says what hbd does:
   (a serial link, a respawned ipfail, a watchdog);
 - `error`: refused, because running without it would be unsafe (STONITH configured but not done).
 
+`stonith_host` is used with fence agents in place of Heartbeat's STONITH plugins (doc/fencing.md).
+
 `kind` names the value converter in hbd.config.hacf; `whole_line` directives take the rest of the line
 as one value (Heartbeat's media plugins with a parse function and its WLdirectives); the others apply each
 space-, tab- or comma-separated value in turn.
@@ -81,10 +83,8 @@ DIRECTIVES: dict[str, DirectiveRule] = {
         "line", "error",
         "hbd does not run Heartbeat STONITH plugins; starting without the fencing you configured would "
         "risk both nodes writing the shared disk", whole_line=True),
-    "stonith_host": DirectiveRule(
-        "line", "error",
-        "hbd does not run Heartbeat STONITH plugins; starting without the fencing you configured would "
-        "risk both nodes writing the shared disk", whole_line=True),
+    # mapped onto fence-agents (hbd/fencing/from_hacf.py); a Heartbeat plugin name is refused there
+    "stonith_host": DirectiveRule("stonith_host", whole_line=True),
     # Heartbeat internals: checked, then ignored
     "baud": _ignored("choice", choices=("9600", "19200", "38400", "57600", "115200", "230400", "460800")),
     "debug": _ignored("int", low=0, high=255),
