@@ -3,6 +3,10 @@
     auth N                  the key index used to sign outgoing packets
     N METHOD [SECRET]       METHOD crc (no secret), md5, sha1, or sha256 (an hbd extension)
 
+Unlike Heartbeat, a crc key is not accepted on receive while `auth N` names an HMAC key, unless ha.cf says
+`accept_crc on` (AuthKeys.verifying_key): a crc is no signature, and a key left over from a rotation
+would let anyone on the heartbeat network forge messages (doc/threat-model.md).
+
 Like Heartbeat: blank lines and lines starting with `#` are skipped (a `#` inside a secret is part of
 it); the secret is one word and the rest of the line is ignored; indexes run 0-15; a file the group or
 others may read is refused (group write alone, 0620, is accepted); `auth N` must come before key N,
@@ -87,6 +91,11 @@ def parse_authkeys(path: str | Path, problems: Problems) -> AuthKeys | None:
     if signing.method == "crc":
         problems.warning(path, auth[1] if auth else None, "auth uses crc: packets are not authenticated; "
                                                          "anyone on the network can forge heartbeats (use sha256 or sha1)")
+    for key, line in sorted(keys.values(), key=lambda kv: kv[1]):
+        if key.method == "crc" and signing.method != "crc":
+            problems.warning(path, line, f"key {key.index} is crc (anyone can compute it): hbd refuses packets "
+                                         f"signed with it while auth {active} is {signing.method}; remove this "
+                                         f"leftover, or set `accept_crc on` in ha.cf while rotating away from crc")
     return AuthKeys(str(path), active, tuple(k for k, _ in sorted(keys.values(), key=lambda kv: kv[0].index)))
 
 

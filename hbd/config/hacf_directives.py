@@ -68,6 +68,8 @@ DIRECTIVES: dict[str, DirectiveRule] = {
     "logfacility": DirectiveRule("facility"),
     "use_logd": DirectiveRule("bool"),
     "realtime": DirectiveRule("bool"),
+    # hbd's own: accept crc-signed packets while auth is an HMAC (a rotation away from crc; threat-model.md)
+    "accept_crc": DirectiveRule("bool"),
     # Heartbeat features hbd does not have, where the admin expects an effect
     "serial": DirectiveRule("word", "warning", "hbd has no serial media; this link is not used"),
     "ping6": DirectiveRule("word", "warning", "hbd does not watch IPv6 ping nodes"),

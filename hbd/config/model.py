@@ -85,9 +85,19 @@ class AuthKeys:
     path: str
     active: int  # the `auth N` index used to sign outgoing packets
     keys: tuple[AuthKey, ...]
+    accept_crc: bool = False  # ha.cf `accept_crc on`: a crc key is accepted while `auth N` is an HMAC
 
     def key(self, index: int) -> AuthKey | None:
         return next((k for k in self.keys if k.index == index), None)
+
+    def verifying_key(self, index: int) -> AuthKey | None:
+        """The key that may authenticate a received packet: a crc key only when this node signs with crc
+        itself or accept_crc is on (anyone can compute a crc: a leftover crc key would be a back door)."""
+        key = self.key(index)
+        if key is None or key.method != "crc" or self.accept_crc:
+            return key
+        signing = self.key(self.active)
+        return key if signing is not None and signing.method == "crc" else None
 
     @property
     def signing_key(self) -> AuthKey:

@@ -137,7 +137,10 @@ def _check_token(token: str, data: bytes, keys: AuthKeys) -> Rejection | int:
     index_text, _, digest = token.partition(" ")
     if not index_text.isdigit() or len(index_text) > 3 or not digest:
         return Rejection(RejectReason.MALFORMED, f"bad auth token [{token[:80]}]")
-    key = keys.key(int(index_text))
+    key = keys.verifying_key(int(index_text))
+    if key is None and keys.key(int(index_text)) is not None:  # a crc key while auth is an HMAC
+        return Rejection(RejectReason.UNKNOWN_KEY, f"key index [{index_text}] is crc: refused while auth "
+                                                   f"{keys.active} is an HMAC (accept_crc off)")
     if key is None:
         return Rejection(RejectReason.UNKNOWN_KEY, f"key index [{index_text}] is not in authkeys")
     expected = auth_digest(key, data)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hbd.config.model import AuthKey
+from hbd.config.model import AuthKey, AuthKeys
 from heartbeat_files import authkeys_of, one_error, texts
 
 
@@ -93,3 +93,63 @@ def test_missing_file(tmp_path: Path) -> None:
     problems = Problems()
     assert parse_authkeys(tmp_path / "authkeys", problems) is None
     assert "Cannot open keyfile" in one_error(problems.items).text
+
+
+# --- a leftover crc key is not a way in (doc/threat-model.md, "crc") --------------------------------
+
+LEFTOVER = "auth 1\n1 sha1 0123456789abcdef\n2 crc\n"
+
+
+def forged_takeover(keys: AuthKeys) -> bytes:
+    from hbd.core import messages as m
+
+    sender = m.Sender("n2", bytes(16), 0x5f000000, 3)
+    return m.encode(m.with_control_fields([("t", "hb_takeover"), ("rsc_hold", "all")], sender, seq=0x10000, ts=0,
+                                          load="0.00"), keys)
+
+
+def test_leftover_crc_key_is_warned_about_with_its_line(tmp_path: Path) -> None:
+    keys, problems = authkeys_of(tmp_path, LEFTOVER)
+    assert keys is not None and not keys.accept_crc
+    (warning,) = [p for p in problems if p.severity == "warning"]
+    assert warning.line == 3 and warning.text.startswith("key 2 is crc (anyone can compute it): hbd refuses")
+
+
+def test_crc_signed_packet_is_refused_while_auth_is_an_hmac(tmp_path: Path) -> None:
+
+    from hbd.core import messages as m
+
+    keys, _ = authkeys_of(tmp_path, LEFTOVER)
+    assert keys is not None
+    forger = AuthKeys("forger", 2, (AuthKey(2, "crc", b""),))
+    rejected = m.decode(forged_takeover(forger), keys)
+    assert isinstance(rejected, m.Rejection) and rejected.reason is m.RejectReason.UNKNOWN_KEY
+    assert "is crc: refused while auth 1 is an HMAC" in rejected.detail
+    # the node's own key still authenticates, and with accept_crc the crc key does too (rotation away from crc)
+    assert isinstance(m.decode(forged_takeover(keys), keys), m.Message)
+    from dataclasses import replace
+
+    accepted = m.decode(forged_takeover(forger), replace(keys, accept_crc=True))
+    assert isinstance(accepted, m.Message) and accepted.auth_index == 2
+
+
+def test_a_crc_node_accepts_crc(tmp_path: Path) -> None:
+    from hbd.core import messages as m
+
+    keys, _ = authkeys_of(tmp_path, "auth 2\n1 sha1 0123456789abcdef\n2 crc\n")
+    assert keys is not None and keys.verifying_key(2) is not None and keys.verifying_key(1) is not None
+    assert isinstance(m.decode(forged_takeover(keys), keys), m.Message)
+
+
+def test_accept_crc_directive_is_read_from_ha_cf_and_warned_about(tmp_path: Path) -> None:
+    from hbd.config import load
+    from heartbeat_files import write_dir
+
+    hacf = "keepalive 1\ndeadtime 10\nbcast lo\nauto_failback on\nlogfacility daemon\nnode n1 n2\naccept_crc on\n"
+    loaded = load(write_dir(tmp_path, hacf, authkeys=LEFTOVER, haresources="# none\n"), "n1")
+    assert loaded.heartbeat is not None and loaded.heartbeat.authkeys.accept_crc
+    (accept,) = [p for p in loaded.problems if p.file.endswith("ha.cf") and "accept_crc on" in p.text]
+    assert accept.line == 7 and accept.severity == "warning" and "anyone who can send" in accept.text
+    off = load(write_dir(tmp_path, hacf.replace("accept_crc on", "accept_crc off"), authkeys=LEFTOVER,
+                         haresources="# none\n"), "n1")
+    assert off.heartbeat is not None and not off.heartbeat.authkeys.accept_crc
