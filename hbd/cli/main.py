@@ -20,6 +20,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "membership": ("hbd.cli.membership_cmd", "debug: run the heartbeat layer alone and print membership"),
     "status": ("hbd.cli.status_cmd", "show nodes, links and resource groups of the running daemon"),
     "reload": ("hbd.cli.status_cmd", "ask the running daemon to re-read its configuration"),
+    "stop": ("hbd.cli.stop_cmd", "stop the running daemon gracefully (releases its groups), wait, report"),
+    "convert": ("hbd.cli.convert_cmd", "convert haresources or cluster.conf to a Pacemaker CIB or pcs script"),
     "run": ("hbd.cli.daemon_cmd", "run the daemon (the default when no subcommand is given)"),
     "demo": ("hbd.cli.demo_cmd", "two-node cluster in namespaces on this machine, with a failover"),
 }

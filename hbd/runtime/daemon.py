@@ -16,7 +16,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from hbd import __version__
 from hbd.config import LoadedConfig, load, runnable, service_roots
@@ -42,6 +42,7 @@ LOG = logging.getLogger("hbd.daemon")
 CONFIG_FILES = ("ha.cf", "authkeys", "haresources")
 ADMIN_TIMEOUT_S = 600.0
 RESTART_REPLY_GRACE_S = 0.05  # let the answer to `hbd reload` leave before the re-exec
+STOP_REPLY_GRACE_S = 2.0  # at most this long for the answers to `hbd stop` to be written
 PEER_WATCH_S = 0.02  # how often the peer's silence is compared with its deadtime (for the pre-probe)
 
 
@@ -52,6 +53,7 @@ class Options:
     socket: Path
     state_dir: Path
     on_stop_failure: str = "none"
+    on_started: Callable[[], None] | None = None  # media and control socket open (daemonizing parent waits)
 
 
 @dataclass
@@ -112,6 +114,7 @@ class Daemon:
         self.done = asyncio.Event()
         self.membership: MembershipService | None = None
         self.driver: OwnershipDriver | None = None
+        self.stop_clients: list[asyncio.Task[Any]] = []
 
     # --- run ------------------------------------------------------------------------------------
 
@@ -142,11 +145,14 @@ class Daemon:
         try:
             self.membership.start(loop)
             self.driver.start(loop)
+            if self.opts.on_started is not None:
+                self.opts.on_started()
             loop.run_in_executor(None, self.preprobe.prepare)  # where each VIP lives, ahead of any suspicion
             if watchdog:
                 self._watchdog(loop, watchdog)
             self._watch_peer(loop)
             await self.done.wait()
+            await self._answer_stop_requests()
         finally:
             self.notifier.stopping()
             control.close()
@@ -234,7 +240,28 @@ class Daemon:
         if cmd == "reload":
             ok, text = self.reload()
             return {"ok": ok, "text": text}
+        if cmd == "stop":
+            return await self._stop_request()
         return {"ok": False, "text": f"unknown command '{cmd}'"}
+
+    async def _stop_request(self) -> dict[str, Any]:
+        """`hbd stop`: the graceful shutdown of SIGTERM, answered once every group is released (or is not)."""
+        held_before = self.core.topology.ordered(self.core.held)
+        task = asyncio.current_task()
+        if task is not None:
+            self.stop_clients.append(task)
+        self.shutdown()
+        await self.done.wait()
+        left = self.core.topology.ordered(self.core.held)
+        released = [k for k in held_before if k not in left]
+        return {"ok": not left, "pid": os.getpid(), "released": released, "still_held": left,
+                "peer": self.peer, "restart": self.outcome.restart}
+
+    async def _answer_stop_requests(self) -> None:
+        """Let the answers to `hbd stop` leave before the loop ends (bounded: a client that does not read loses it)."""
+        pending = [t for t in self.stop_clients if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=STOP_REPLY_GRACE_S)
 
     def _reload_signal(self) -> None:
         self.reload()
