@@ -107,12 +107,12 @@ def test_handover_commands(daemon: tuple[Path, list], capsys: pytest.CaptureFixt
 def test_daemon_refuses_unusable_configurations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from hbd.cli.main import _run
 
-    assert _run(["-f", "-c", str(tmp_path / "absent")]) == 1
+    assert _run(["-f", "-c", str(tmp_path / "absent")]) == 6  # DaemonExit.CONFIG: systemd does not restart it
     assert "no such file or directory" in capsys.readouterr().err
     (tmp_path / "cluster.conf").write_text('<?xml version="1.0"?><cluster name="c" config_version="1">'
                                            '<clusternodes><clusternode name="a" nodeid="1"/></clusternodes>'
                                            '</cluster>')
-    assert _run(["-f", "-c", str(tmp_path)]) == 1
+    assert _run(["-f", "-c", str(tmp_path)]) == 6
     assert "cluster.conf is not supported by the daemon yet" in capsys.readouterr().err
 
 
