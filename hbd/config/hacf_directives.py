@@ -87,6 +87,8 @@ DIRECTIVES: dict[str, DirectiveRule] = {
         "risk both nodes writing the shared disk", whole_line=True),
     # mapped onto fence-agents (hbd/fencing/from_hacf.py); a Heartbeat plugin name is refused there
     "stonith_host": DirectiveRule("stonith_host", whole_line=True),
+    # hbd's own: how long a node that holds no groups waits before fencing (the holder fences first)
+    "fence_delay": DirectiveRule("time"),
     # Heartbeat internals: checked, then ignored
     "baud": _ignored("choice", choices=("9600", "19200", "38400", "57600", "115200", "230400", "460800")),
     "debug": _ignored("int", low=0, high=255),

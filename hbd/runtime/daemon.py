@@ -29,6 +29,7 @@ from hbd.errors import ConfigError, HbdError, Problem
 from hbd.runtime import status
 from hbd.runtime.bridge import Bridge
 from hbd.runtime.control import ControlServer
+from hbd.runtime.fencing_lane import FencingLane, lane_settings
 from hbd.runtime.groups import GroupRunner
 from hbd.runtime.logsetup import log_hb
 from hbd.runtime.membership_service import MembershipService
@@ -80,7 +81,8 @@ def topology_of(cfg: LoadedConfig) -> Topology:
 
 def policy_of(cfg: LoadedConfig) -> o.Policy:
     assert cfg.heartbeat is not None
-    return o.Policy(auto_failback=cfg.heartbeat.hacf.auto_failback)
+    return o.Policy(auto_failback=cfg.heartbeat.hacf.auto_failback,
+                    fencing=lane_settings(cfg.heartbeat.hacf) is not None)
 
 
 def check_runnable(cfg: LoadedConfig) -> list[Problem]:
@@ -114,6 +116,7 @@ class Daemon:
         self.done = asyncio.Event()
         self.membership: MembershipService | None = None
         self.driver: OwnershipDriver | None = None
+        self.fencing: FencingLane | None = None
         self.stop_clients: list[asyncio.Task[Any]] = []
 
     # --- run ------------------------------------------------------------------------------------
@@ -134,7 +137,12 @@ class Daemon:
         self.driver = OwnershipDriver(self.core, self.runner, self.membership.broadcast,
                                       on_stop_failure=self.opts.on_stop_failure,
                                       on_shutdown_complete=self.done.set, on_change=self._changed,
-                                      probe_cleared=self.preprobe.clear)
+                                      probe_cleared=self.preprobe.clear, on_fence=self._fence)
+        fence_settings = lane_settings(self.hacf)
+        if fence_settings is not None:
+            self.fencing = FencingLane(fence_settings, self.driver.feed, lambda: bool(self.core.held),
+                                       self._awaiting_fence)
+            self.fencing.start(loop)
         self.membership.observers.append(self._membership_action)
         control = ControlServer(self.opts.socket, self._request)
         await control.start()
@@ -158,6 +166,8 @@ class Daemon:
             control.close()
             self.membership.stop()
             self.driver.close()
+            if self.fencing is not None:
+                self.fencing.close()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         if not self.outcome.restart:
@@ -181,6 +191,24 @@ class Daemon:
             LOG.exception("pre-probe watch failed (bug)", extra={"hb_level": "ERROR"})
         finally:
             loop.call_later(PEER_WATCH_S, self._watch_peer, loop)
+
+    # --- fencing --------------------------------------------------------------------------------
+
+    def _fence(self, node: str) -> None:
+        if self.fencing is not None:
+            self.fencing.request(node)
+
+    def _awaiting_fence(self, node: str) -> bool:
+        return node == self.peer and self.core.fence_at is not None and not self.core.peer_view.alive
+
+    def _fence_ack(self, request: dict[str, Any]) -> dict[str, Any]:
+        node = str(request.get("node", "")).lower()
+        if self.fencing is None:
+            return {"ok": False, "text": "no fencing is configured (stonith_host in ha.cf): nothing to acknowledge"}
+        if node != self.peer:
+            return {"ok": False, "text": f"{node or '(none)'} is not the peer of this node ({self.peer})"}
+        ok, text = self.fencing.acknowledge(node)
+        return {"ok": ok, "text": text}
 
     # --- membership -> ownership ----------------------------------------------------------------
 
@@ -224,9 +252,11 @@ class Daemon:
         assert self.membership is not None and self.driver is not None
         cmd = request["cmd"]
         if cmd == "status":
-            return {"ok": True, "status": status.build(self.core, self.membership.view(),
-                                                       list(self.driver.transitions),
-                                                       started_wall=self.started_wall, config_path=self.cfg.path)}
+            built = status.build(self.core, self.membership.view(), list(self.driver.transitions),
+                                 started_wall=self.started_wall, config_path=self.cfg.path)
+            if self.fencing is not None:
+                built["fencing"] = self.fencing.describe()
+            return {"ok": True, "status": built}
         if cmd in ("standby", "takeover"):
             which = request.get("which", "all")
             if which not in REQUEST_WORDS:
@@ -237,6 +267,8 @@ class Daemon:
             log_hb(LOG, "info", f"{'Going standby' if cmd == 'standby' else 'Taking over'} [{which}].")
             reply = await self.driver.admin(cmd, which, float(timeout))
             return {"ok": reply.ok, "text": reply.text}
+        if cmd == "fence-ack":
+            return self._fence_ack(request)
         if cmd == "reload":
             ok, text = self.reload()
             return {"ok": ok, "text": text}

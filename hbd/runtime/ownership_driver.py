@@ -37,7 +37,8 @@ class OwnershipDriver:
     def __init__(self, core: Ownership, runner: GroupRunner, send: Callable[[tuple[tuple[str, str], ...]], None],
                  *, on_stop_failure: str = "none", on_shutdown_complete: Callable[[], None] = lambda: None,
                  on_change: Callable[[], None] = lambda: None,
-                 probe_cleared: Callable[[str], bool] = lambda key: False):
+                 probe_cleared: Callable[[str], bool] = lambda key: False,
+                 on_fence: Callable[[str], None] | None = None):
         self.core = core
         self.runner = runner
         self.send = send
@@ -45,6 +46,7 @@ class OwnershipDriver:
         self.on_shutdown_complete = on_shutdown_complete
         self.on_change = on_change
         self.probe_cleared = probe_cleared  # the group's VIPs were silent just before the death verdict
+        self.on_fence = on_fence  # the fencing lane (hbd/runtime/fencing_lane.py), when fencing is configured
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hbd-groups")
         self.loop: asyncio.AbstractEventLoop | None = None
         self.probed = False
@@ -145,7 +147,11 @@ class OwnershipDriver:
             if future is not None and not future.done():
                 future.set_result(action)
         elif isinstance(action, o.Fence):
-            log_hb(LOG, "ERROR", f"fencing of {action.node} requested, but hbd has no fence devices yet")
+            self.note(f"fence {action.node}")
+            if self.on_fence is not None:
+                self.on_fence(action.node)
+            else:
+                log_hb(LOG, "ERROR", f"fencing of {action.node} requested, but no fence device is configured")
         elif isinstance(action, o.StopFailedForGood):
             self._escalate(action.key)
         elif isinstance(action, o.ShutdownComplete):
