@@ -83,7 +83,7 @@ def test_status_exit_codes_and_pid_lock() -> None:
         sock = cluster.lab.path("n1", "/run/hbd") / "hbd.sock"
         assert oct(os.stat(sock).st_mode & 0o777) == "0o600"
         second = cluster.cli("n1", ["hbd", "-f", "--node", "n1"], timeout=20)
-        assert second.returncode == 1 and "already running" in second.stderr, second.stderr
+        assert second.returncode == 75 and "already running" in second.stderr, second.stderr  # DaemonExit.ALREADY_RUNNING
         assert cluster.status("n1") is not None  # the first daemon is untouched
         comm = cluster.lab.exec("n1", ["ps", "-o", "comm=", "-p", str(cluster.status("n1")["pid"])]).stdout.strip()
         assert comm == "hbd"
