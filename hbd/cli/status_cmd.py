@@ -39,8 +39,13 @@ def format_status(st: dict[str, Any]) -> str:
         owner = group["owner"] or "nobody"
         lines.append(f"  {group['key']:<{width}}  owner {owner:<10} here: {group['state']:<9} "
                      f"preferred {group['preferred']}")
+        for res in group.get("resources", []):
+            lines.append(f"  {'':<{width}}    {res['resource']}: {res['state']}")
     if not st["groups"]:
         lines.append("  (none configured)")
+    if st.get("config_differs"):
+        lines.append(f"resource configuration differs from the peer's for: {' '.join(st['config_differs'])} "
+                     "(not started or moved; see the log)")
     if st.get("standby"):
         sb = st["standby"]
         lines.append(f"handover in progress: {sb['role']} of {sb['which']} ({sb['phase']})")

@@ -19,6 +19,7 @@ REQUEST_WORDS = ("all", "local", "foreign", "failback")
 class GroupInfo:
     key: str
     preferred: str  # the node named on the group's haresources line
+    definition: str = ""  # the group as configured (node and resources), compared with the peer's
 
 
 @dataclass(frozen=True)

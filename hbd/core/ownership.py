@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
+from hbd.core import agreement
 from hbd.core.holdings import Topology, decode_groups, encode_groups
 from hbd.core.ownership_types import (
-    Action, AdminReply, AdminRequest, CommUp, Event, Fence, Fenced, GroupStarted, GroupState, GroupStopped,
+    Action, AdminReply, AdminRequest, Announce, CommUp, Event, Fence, Fenced, GroupStarted, GroupState, GroupStopped,
     Outbox, PeerDied, PeerJoined, Policy, Probed, Received, ShutdownComplete, ShutdownRequested, StartGroup,
     StopFailedForGood, StopGroup, Tick,
 )
@@ -54,6 +55,8 @@ class Ownership:
         self.fence_at: int | None = None
         self.standby = StandbyExchange(self)
         self.last_report: tuple[frozenset[str], bool] | None = None
+        # Groups kept here while the peer held them too: re-announced once the peer's report shows it let go.
+        self.reannounce: set[str] = set()
 
     # --- queries --------------------------------------------------------------------------------
 
@@ -99,9 +102,14 @@ class Ownership:
         return out.actions
 
     def _on_Probed(self, ev: Probed, now: int, out: Outbox) -> None:
-        for key in self.topology.ordered(ev.running):
-            self.state[key] = GroupState.RUNNING
-            out.log("WARN", f"Resource group {key} is already running here: keeping it")
+        for key in self.topology.ordered(ev.running | ev.partial):
+            if key in ev.partial and key not in ev.running:
+                self.state[key] = GroupState.PARTIAL
+                out.log("WARN", f"Resource group {key} is partly running here: holding it, and starting the "
+                                "rest in plan order once it may run here")
+            else:
+                self.state[key] = GroupState.RUNNING
+                out.log("WARN", f"Resource group {key} is already running here: keeping it")
         self.phase = "waiting"
 
     def _on_CommUp(self, ev: CommUp, now: int, out: Outbox) -> None:
@@ -137,6 +145,9 @@ class Ownership:
             self.needs_failback = True
         if set(self.topology.keys) - self.held:
             out.log("info", f"Resources being acquired from {self.peer}.")
+        if pv.disputed - self.held:
+            out.log("CRIT", f"Not taking over {' '.join(self.topology.ordered(pv.disputed - self.held))} from "
+                            f"{self.peer}: its resource configuration differs from ours")
 
     def _on_Fenced(self, ev: Fenced, now: int, out: Outbox) -> None:
         if ev.node != self.peer or self.peer_view.alive:
@@ -153,6 +164,8 @@ class Ownership:
             return
         if ev.after_partition:
             out.log("CRIT", f"Cluster node {self.peer} returning after partition.")
+            # Clients may have learnt the peer's MAC for our addresses while it held them too.
+            self.reannounce |= {k for k, s in self.state.items() if s is GroupState.RUNNING}
         self.peer_view = PeerView(alive=True, hbd=self.peer_view.hbd)
         self.fence_at = None
         self.standby.cancel(now, out, f"{self.peer} restarted or rejoined")
@@ -167,6 +180,8 @@ class Ownership:
         f = ev.fields
         if "hbdver" in f:
             self.peer_view.hbd = True
+        if agreement.FIELD in f:
+            self._compare_config(f[agreement.FIELD], out)
         t = f.get("t")
         if t == "starting":
             self._peer_starting(f, now, out)
@@ -181,6 +196,18 @@ class Ownership:
         elif t == "ip-request":
             out.log("WARN", f"ip-request from {self.peer} ignored: hbd runs auto_failback on or off only "
                             "(set the same auto_failback on both nodes)")
+
+    def _compare_config(self, value: str, out: Outbox) -> None:
+        found = agreement.compare(self.topology, value) or None
+        if found == self.peer_view.disagree:
+            return
+        self.peer_view.disagree = found
+        if found:
+            out.log("CRIT", f"Resource configuration (haresources) differs between {self.me} and {self.peer}: "
+                            f"{found.describe(self.topology, self.peer)}; these groups are not started, taken "
+                            "over or handed over until both nodes define them alike")
+        else:
+            out.log("info", f"Resource configuration of {self.peer} now matches ours.")
 
     def _peer_starting(self, f: Mapping[str, str], now: int, out: Outbox) -> None:
         pv = self.peer_view
@@ -199,9 +226,25 @@ class Ownership:
         if not pv.newer(f):
             return  # overtaken by a newer report that arrived first
         pv.apply_report(f, self.topology, self.peer)
-        both = (pv.hold or frozenset()) & self.held
+        hold = pv.hold or frozenset()
+        if pv.stable:
+            self._forget_failures(hold)
+        both = hold & self.held
         if both and self.phase == "running":
             self._resolve_double_ownership(both, out)
+        for key in self.topology.ordered(self.reannounce - hold):
+            self.reannounce.discard(key)
+            if self.state[key] is GroupState.RUNNING:
+                out.log("info", f"Resource group {key}: {self.peer} no longer holds it; announcing its "
+                                "addresses again")
+                out.add(Announce(key))
+
+    def _forget_failures(self, keys: frozenset[str]) -> None:
+        """The peer runs these groups, stably: a start that failed here (often because the peer still held
+        an address) says nothing about a later planned move, and there is nothing left to hand to it."""
+        for key in keys:
+            self.start_failed.pop(key, None)
+            self.handoff.discard(key)
 
     def _resolve_double_ownership(self, both: frozenset[str], out: Outbox) -> None:
         """Both nodes hold a group (after a partition, or a daemon restart that found it running):
@@ -209,11 +252,13 @@ class Ownership:
         mine = [k for k in both if self.topology.preferred(k) == self.me]
         if mine:
             out.log("ERROR", "Both machines own our resources!")
+            self.reannounce.update(mine)
         theirs = [k for k in self.topology.ordered(both) if self.topology.preferred(k) != self.me]
         if theirs:
             out.log("ERROR", "Both machines own foreign resources!")
         for key in reversed(theirs):
-            self._enqueue("stop", key, f"also held by {self.peer}, its preferred node")
+            if self.state[key] is not GroupState.STOPPING:
+                self._enqueue("stop", key, f"also held by {self.peer}, its preferred node")
 
     def _peer_shutdone(self, now: int, out: Outbox) -> None:
         out.log("info", f"Received shutdown notice from '{self.peer}'.")
@@ -229,6 +274,7 @@ class Ownership:
         if ev.ok:
             self.state[ev.key] = GroupState.RUNNING
             self.start_failed.pop(ev.key, None)
+            self.handoff.discard(ev.key)  # a retry succeeded: the group stays here (auto_failback decides)
             out.log("info", f"Resource group {ev.key} started.")
             return
         self.state[ev.key] = GroupState.STOPPED
@@ -243,6 +289,7 @@ class Ownership:
             self.busy = None
             self.state[ev.key] = GroupState.STOPPED
             self.stop_attempts.pop(ev.key, None)
+            self.reannounce.discard(ev.key)
             out.log("info", f"Resource group {ev.key} stopped.")
             return
         attempts = self.stop_attempts.get(ev.key, 0) + 1
@@ -264,8 +311,6 @@ class Ownership:
         if ev.kind == "standby":
             self.standby.start_giving(ev.which, None, now, out, ev.request_id)
         else:
-            for key in self.topology.resolve(ev.which, self.me):
-                self.start_failed.pop(key, None)
             self.standby.request_takeover(ev.which, now, out, ev.request_id)
 
     def _on_ShutdownRequested(self, ev: ShutdownRequested, now: int, out: Outbox) -> None:
@@ -295,6 +340,7 @@ class Ownership:
     # --- the shared tail of every step ----------------------------------------------------------
 
     def _settle(self, now: int, out: Outbox) -> None:
+        self._pump(out)  # first the queue (stale entries drop out), so that an idle node sees what it wants
         if self._idle and not self.standby.active:
             for key in self._wanted(now):
                 self._enqueue("start", key, self._why(key))
@@ -311,15 +357,18 @@ class Ownership:
                 self.send_report(out)
 
     def _wanted(self, now: int) -> list[str]:
-        """Groups this node should start now, by the situation alone."""
+        """Groups this node should start now, by the situation alone (a partly running group: the rest)."""
         pv = self.peer_view
         retry = self.policy.failed_retry_ms
-        free = [k for k in self.topology.keys if self.state[k] is GroupState.STOPPED
+        keys = [k for k in self.topology.keys if k not in pv.disputed]
+        partial = [k for k in keys if self.state[k] is GroupState.PARTIAL]
+        free = [k for k in keys if self.state[k] is GroupState.STOPPED
                 and now - self.start_failed.get(k, now - retry) >= retry]
         if not pv.alive or pv.gave_up:
-            return free if self._may_take_from_dead() else []
+            return partial + free if self._may_take_from_dead() else []
         if pv.hold is None:
             return []
+        partial = [k for k in partial if k not in pv.hold]  # held by both: double ownership decides first
         if not pv.stable and not pv.hbd and self.start_deadline is not None and now < self.start_deadline:
             return []  # both starting with a Heartbeat peer: wait RQSTDELAY as Heartbeat does
         wanted = [k for k in free if self.topology.preferred(k) == self.me and k not in pv.hold]
@@ -328,10 +377,12 @@ class Ownership:
             # that word names: holding part of a word-set, we take the rest rather than leave it unheld.
             claimed = self.topology.resolve(self.topology.describe(self.held, self.me), self.me)
             wanted += [k for k in free if k in claimed and k not in pv.hold and k not in wanted]
-        return wanted
+        return partial + wanted
 
     def _why(self, key: str) -> str:
         pv = self.peer_view
+        if self.state[key] is GroupState.PARTIAL:
+            return "found partly running here: starting the rest"
         if pv.gave_up:
             return f"{self.peer} gave up its resources"
         if not pv.alive:
@@ -346,7 +397,7 @@ class Ownership:
 
     def _may_start(self, key: str) -> bool:
         pv = self.peer_view
-        if self.phase != "running":
+        if self.phase != "running" or key in pv.disputed:
             return False
         if pv.alive and not pv.gave_up:
             return pv.hold is not None and key not in pv.hold
@@ -360,7 +411,7 @@ class Ownership:
         while self.busy is None and self.queue:
             op, key, reason = self.queue.pop(0)
             if op == "start":
-                if self.state[key] is not GroupState.STOPPED:
+                if self.state[key] not in (GroupState.STOPPED, GroupState.PARTIAL):
                     continue
                 if not self._may_start(key):
                     out.log("info", f"Not starting resource group {key}: {self.peer} may hold it")
@@ -370,7 +421,7 @@ class Ownership:
                 out.log("info", f"Acquiring resource group: {key} ({reason})")
                 out.add(StartGroup(key, reason))
             else:
-                if self.state[key] not in (GroupState.RUNNING, GroupState.FAILED):
+                if self.state[key] not in (GroupState.RUNNING, GroupState.FAILED, GroupState.PARTIAL):
                     continue
                 self.state[key] = GroupState.STOPPING
                 self.busy = key
@@ -393,6 +444,9 @@ class Ownership:
             fields["rsc_hold"] = self.topology.describe(self.held, self.me)
         fields["hbd_groups"] = encode_groups(self.held, self.topology)
         fields["hbdver"] = HBD_VERSION
+        digests = agreement.encode(self.topology)
+        if digests is not None:
+            fields[agreement.FIELD] = digests
         return fields
 
     def send_report(self, out: Outbox, stable: bool | None = None, rsc_hold: str | None = None, **extra: str) -> None:

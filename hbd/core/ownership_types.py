@@ -16,6 +16,7 @@ class GroupState(str, Enum):
     STARTING = "starting"
     RUNNING = "running"
     STOPPING = "stopping"
+    PARTIAL = "partial"  # found partly running at start-up: held, and completed in plan order once safe
     FAILED = "failed"  # a stop failed for good: it may still run here, so it still counts as held
 
     @property
@@ -40,9 +41,13 @@ class Policy:
 
 @dataclass(frozen=True)
 class Probed:
-    """At start-up, before anything else: the groups whose resources are already running here."""
+    """At start-up, before anything else: the groups whose resources are already running here.
+
+    `running`: every resource of the group runs; `partial`: some do (the rest are started, in plan order,
+    once the group may be started here)."""
 
     running: frozenset[str]
+    partial: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,14 @@ class Fence:
 
 
 @dataclass(frozen=True)
+class Announce:
+    """Re-announce the group's addresses (gratuitous ARP / unsolicited NA): the group stayed here while
+    the peer held it too (a healed partition, double ownership), so clients may still point at the peer."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class Log:
     level: LogLevel
     text: str
@@ -163,7 +176,7 @@ class ShutdownComplete:
     pass
 
 
-Action = Send | StartGroup | StopGroup | Fence | Log | AdminReply | StopFailedForGood | ShutdownComplete
+Action = Send | StartGroup | StopGroup | Fence | Announce | Log | AdminReply | StopFailedForGood | ShutdownComplete
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from hbd.core.agreement import Disagreement
 from hbd.core.holdings import Topology, decode_groups
 
 
@@ -24,6 +25,12 @@ class PeerView:
     gave_up: bool = False  # sent `shutdone`: released everything and left
     fenced: bool = False
     report_seq: int = -1  # seq of the newest holdings message applied
+    disagree: Disagreement | None = None  # how its resource configuration differs from ours (None: same)
+
+    @property
+    def disputed(self) -> frozenset[str]:
+        """Groups the two nodes define differently (or only one defines): never started or moved."""
+        return self.disagree.keys if self.disagree else frozenset()
 
     def newer(self, f: Mapping[str, str]) -> bool:
         """Whether a message carrying the peer's holdings is newer than the last one applied (and note it)."""

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 Role = Literal["giver", "taker", "requester"]
 TAKEOVER_MAP = {"all": "all", "local": "foreign", "foreign": "local", "failback": "foreign"}
+# A takeover word as the requester means it: `failback` asks for the requester's own groups back.
+REQUESTER_WORD = {"all": "all", "local": "local", "foreign": "foreign", "failback": "local"}
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Exchange:
     deadline: int
     request_id: int | None = None
     auto_failback: bool = False
+    requested: frozenset[str] = frozenset()  # an admin takeover: the groups it asked for (judged at the end)
 
 
 class StandbyExchange:
@@ -71,22 +74,43 @@ class StandbyExchange:
             groups = (o.topology.resolve(word, o.me) & o.held) | (groups or frozenset())
         if not groups:
             return self._reply(out, request_id, True, f"nothing to hand over: no {word} groups held here")
+        if groups & pv.disputed:
+            return self._reply(out, request_id, False, self._disputed_text(groups))
         out.log("info", f"Going standby [{word}].")
         out.send(t="ask_resources", rsc_hold=word, info="me", hbd_groups=encode_groups(groups, o.topology),
                  hbdver="1")
         self.x = Exchange("giver", word, frozenset(groups), "asked", now + o.policy.standby_reply_ms,
                           request_id, auto_failback)
 
+    def takeover_targets(self, which: str) -> frozenset[str]:
+        """The groups `hbd-takeover which` asks for, from this node's point of view."""
+        return self.o.topology.resolve(REQUESTER_WORD.get(which, which), self.o.me)
+
     def request_takeover(self, which: str, now: int, out: Outbox, request_id: int) -> None:
         o, pv = self.o, self.o.peer_view
         if self.x is not None:
             return self._reply(out, request_id, False, "a standby exchange is already in progress")
-        if not o.topology.resolve(which, o.me) - o.held:
-            return self._reply(out, request_id, True, f"the {which} groups are already held here")
+        targets = self.takeover_targets(which)
+        if not targets:
+            return self._reply(out, request_id, False, f"no {which} groups are configured for {o.me}: "
+                                                       "nothing to take over")
+        missing = targets - o.held
+        if not missing:
+            return self._reply(out, request_id, True, f"the {which} groups are already held here: "
+                                                      f"{' '.join(o.topology.ordered(targets))}")
         if not pv.alive or pv.gave_up:
             return self._reply(out, request_id, False, f"{o.peer} is not active")
+        if missing & pv.disputed:
+            return self._reply(out, request_id, False, self._disputed_text(missing))
+        for key in missing:
+            o.start_failed.pop(key, None)  # asked for explicitly: try it even though it failed here before
+        if pv.hold is not None and not missing & pv.hold:
+            return self._reply(out, request_id, False, f"{o.peer} holds none of the {which} groups: "
+                                                       f"{' '.join(o.topology.ordered(missing))} run nowhere "
+                                                       "(see why in the logs); nothing to take over")
         out.send(t="hb_takeover", rsc_hold=which, hbdver="1")
-        self.x = Exchange("requester", which, frozenset(), "requested", now + o.policy.standby_reply_ms, request_id)
+        self.x = Exchange("requester", which, frozenset(), "requested", now + o.policy.standby_reply_ms, request_id,
+                          requested=missing)
 
     def takeover_requested(self, word: str, now: int, out: Outbox) -> None:
         mine = TAKEOVER_MAP.get(word)
@@ -128,15 +152,35 @@ class StandbyExchange:
         elif info == "done" and x and x.role == "giver" and x.phase == "released":
             o.peer_view.handed_over(f, o.topology, x.groups, to_peer=True)
             out.log("info", f"Other node completed standby takeover of {x.word} resources.")
-            failed = x.groups & o.held
-            self._finish(out, not failed, "handover complete" if not failed else
-                         f"could not release: {' '.join(o.topology.ordered(failed))}")
+            self._given(f, x, out)
         elif info == "refused" and x and x.role in ("giver", "requester"):
             reason = f.get("reason", "refused")
             out.log("WARN", f"Standby request refused by {o.peer}: {reason}")
             if x.auto_failback:
                 o.needs_failback, o.failback_not_before = True, now + o.policy.standby_reply_ms
             self._finish(out, False, f"{o.peer} refused: {reason}")
+
+    def _given(self, f: Mapping[str, str], x: Exchange, out: Outbox) -> None:
+        """The taker's `done`: report what really moved; take back what it did not start."""
+        o = self.o
+        kept = x.groups & o.held
+        # None: a Heartbeat taker, whose `done` says nothing of what it started (its report before it does,
+        # in words): it is trusted to have taken the set, as Heartbeat's own giver does.
+        taken = decode_groups(f.get("hbd_groups"), o.topology)
+        refused = frozenset() if taken is None else x.groups - kept - taken
+        problems = []
+        if kept:
+            problems.append(f"could not release: {' '.join(o.topology.ordered(kept))}")
+        if refused:
+            # Only this node's own groups come back by themselves (`_wanted`): the peer may start a group it
+            # prefers whenever it last heard that nobody holds it, so a peer-preferred group stays down.
+            back = frozenset(k for k in refused if o.topology.preferred(k) == o.me and k not in o.start_failed)
+            names = " ".join(o.topology.ordered(refused))
+            text = f"{o.peer} did not start {names} (see its log)" + (
+                f"; {' '.join(o.topology.ordered(back))} started here again" if back else "")
+            out.log("ERROR", f"Standby [{x.word}]: {text}")
+            problems.append(text)
+        self._finish(out, not problems, "; ".join(problems) or "handover complete")
 
     def _peer_offers(self, f: Mapping[str, str], word: str, now: int, out: Outbox) -> None:
         o = self.o
@@ -150,9 +194,13 @@ class StandbyExchange:
         groups = decode_groups(f.get("hbd_groups"), o.topology)
         if groups is None:
             groups = o.topology.resolve(word, o.peer)
-        request_id = self.x.request_id if self.x is not None else None
+        if groups & o.peer_view.disputed:
+            out.log("ERROR", f"standby message [me] from {o.peer} refused: {self._disputed_text(groups)}")
+            return self._refuse(out, word, self._disputed_text(groups))
+        asked = self.x if self.x is not None else Exchange("taker", word, groups, "", 0)
         out.send(t="ask_resources", rsc_hold=word, info="other", hbdver="1")
-        self.x = Exchange("taker", word, groups, "offered", now + o.policy.standby_limit_ms, request_id)
+        self.x = Exchange("taker", word, groups, "offered", now + o.policy.standby_limit_ms, asked.request_id,
+                          requested=asked.requested)
 
     # --- progress when the group queue drains, timers, cancellation ----------------------------
 
@@ -175,9 +223,11 @@ class StandbyExchange:
             out.send(t="ask_resources", rsc_hold=x.word, info="done",
                      hbd_groups=encode_groups(o.held, o.topology), hbdver="1")
             out.log("info", f"Standby resource acquisition done [{x.word}].")
-            missing = x.groups - o.held - (o.peer_view.hold or frozenset())
-            self._finish(out, not missing, "handover complete" if not missing else
-                         f"not started: {' '.join(o.topology.ordered(missing))}")
+            kept = x.groups & (o.peer_view.hold or frozenset())
+            missing = (x.groups | x.requested) - o.held - kept
+            problems = ([f"{o.peer} kept: {' '.join(o.topology.ordered(kept))}"] if kept else []) + (
+                [f"not started here: {' '.join(o.topology.ordered(missing))}"] if missing else [])
+            self._finish(out, not problems, "; ".join(problems) or "handover complete")
             o.last_report = None  # report the new holdings at once
         if self.x is None:
             self._maybe_start_own_exchange(now, out)
@@ -231,6 +281,11 @@ class StandbyExchange:
             out.add(AdminReply(request_id, ok, text))
         elif not ok:
             out.log("info", f"Standby not done: {text}")
+
+    def _disputed_text(self, groups: frozenset[str]) -> str:
+        o = self.o
+        names = " ".join(o.topology.ordered(groups & o.peer_view.disputed))
+        return f"the resource configuration of {names} differs between {o.me} and {o.peer} (see the log)"
 
     def _refuse(self, out: Outbox, word: str, reason: str) -> None:
         if self.o.peer_view.hbd:

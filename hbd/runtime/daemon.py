@@ -76,7 +76,9 @@ def fingerprint(config_dir: Path) -> dict[str, str]:
 
 def topology_of(cfg: LoadedConfig) -> Topology:
     assert cfg.heartbeat is not None
-    return Topology(tuple(GroupInfo(g.key, g.node) for g in cfg.heartbeat.groups))
+    # The definition is compared with the peer's (hbd.core.agreement): node and resources as written.
+    return Topology(tuple(GroupInfo(g.key, g.node, " ".join([g.node, *(r.text for r in g.resources)]))
+                          for g in cfg.heartbeat.groups))
 
 
 def policy_of(cfg: LoadedConfig) -> o.Policy:
@@ -253,7 +255,8 @@ class Daemon:
         cmd = request["cmd"]
         if cmd == "status":
             built = status.build(self.core, self.membership.view(), list(self.driver.transitions),
-                                 started_wall=self.started_wall, config_path=self.cfg.path)
+                                 started_wall=self.started_wall, config_path=self.cfg.path,
+                                 resources=self.runner.resource_states())
             if self.fencing is not None:
                 built["fencing"] = self.fencing.describe()
             return {"ok": True, "status": built}

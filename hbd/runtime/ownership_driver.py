@@ -18,7 +18,7 @@ from typing import Callable
 
 from hbd.core import ownership_types as o
 from hbd.core.ownership import Ownership
-from hbd.runtime.groups import GroupResult, GroupRunner
+from hbd.runtime.groups import GroupResult, GroupRunner, ProbeResult
 from hbd.runtime.logsetup import log_hb
 
 LOG = logging.getLogger("hbd.resources")
@@ -65,16 +65,18 @@ class OwnershipDriver:
         future = loop.run_in_executor(self.worker, self.runner.probe)
         future.add_done_callback(self._probed)
 
-    def _probed(self, future: "asyncio.Future[frozenset[str]]") -> None:
+    def _probed(self, future: "asyncio.Future[ProbeResult]") -> None:
         try:
-            running = future.result()
+            found = future.result()
         except Exception:  # an agent bug: assume everything may run, never start a second copy blindly
             LOG.exception("start-up probe failed (bug); treating every group as running here",
                           extra={"hb_level": "ERROR"})
-            running = frozenset(self.core.topology.keys)
-        self.note(f"probed: {' '.join(self.core.topology.ordered(running)) or 'nothing'} running here")
+            found = ProbeResult(frozenset(self.core.topology.keys))
+        topo = self.core.topology
+        partly = f"; partly running: {' '.join(topo.ordered(found.partial))}" if found.partial else ""
+        self.note(f"probed: {' '.join(topo.ordered(found.running)) or 'nothing'} running here{partly}")
         self.probed = True
-        self.feed(o.Probed(running))
+        self.feed(o.Probed(found.running, found.partial))
         pending, self.pending = self.pending, []
         for event in pending:
             self.feed(event)
@@ -146,6 +148,9 @@ class OwnershipDriver:
             future = self.replies.pop(action.request_id, None)
             if future is not None and not future.done():
                 future.set_result(action)
+        elif isinstance(action, o.Announce):
+            self.note(f"announce {action.key} again")
+            self.worker.submit(self._announce, action.key)
         elif isinstance(action, o.Fence):
             self.note(f"fence {action.node}")
             if self.on_fence is not None:
@@ -172,6 +177,12 @@ class OwnershipDriver:
             self.feed(event)
 
         loop.run_in_executor(self.worker, work, key).add_done_callback(done)
+
+    def _announce(self, key: str) -> None:
+        try:
+            self.runner.announce(key)
+        except Exception:  # an agent bug: the addresses stay, only the announcement is missing
+            LOG.exception("announcing %s failed (bug)", key, extra={"hb_level": "ERROR"})
 
     def _escalate(self, key: str) -> None:
         if self.on_stop_failure != "reboot":

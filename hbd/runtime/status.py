@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, Mapping
 
 from hbd import __version__
 from hbd.core.membership_events import MembershipView
@@ -22,7 +22,10 @@ def group_owner(core: Ownership, key: str) -> str | None:
 
 
 def build(core: Ownership, view: MembershipView, transitions: list[Transition], *, started_wall: float,
-          config_path: str, busy_since_ms: int | None = None) -> dict[str, Any]:
+          config_path: str, busy_since_ms: int | None = None,
+          resources: Mapping[str, list[tuple[str, str]]] | None = None) -> dict[str, Any]:
+    """`resources`: what each resource of each group was last seen doing here (GroupRunner.resource_states)."""
+    resources = resources or {}
     snapshot = core.snapshot()
     return {
         "version": __version__,
@@ -41,12 +44,14 @@ def build(core: Ownership, view: MembershipView, transitions: list[Transition], 
         ],
         "groups": [
             {"key": g.key, "preferred": g.preferred, "owner": group_owner(core, g.key),
-             "state": core.state[g.key].value}
+             "state": core.state[g.key].value,
+             "resources": [{"resource": name, "state": state} for name, state in resources.get(g.key, [])]}
             for g in core.topology.groups
         ],
         "busy": core.busy,
         "peer": snapshot["peer"],
         "standby": snapshot["standby"],
+        "config_differs": sorted(core.peer_view.disputed),
         "transitions": [{"time": time.strftime("%H:%M:%S", time.localtime(t.wall)), "text": t.text,
                          "monotonic": round(t.mono, 6)}
                         for t in transitions],

@@ -23,7 +23,7 @@ from hbd.core.ownership_types import (
 
 NODES = ("n1", "n2")
 DEADTIME = 3000
-HBD_ONLY_FIELDS = ("hbdver", "hbd_groups", "hbd_ask")  # what Heartbeat 3.0.6 neither sends nor reads
+HBD_ONLY_FIELDS = ("hbdver", "hbd_groups", "hbd_ask", "hbd_rsc")  # what Heartbeat 3.0.6 neither sends nor reads
 
 
 class Violation(AssertionError):
@@ -73,6 +73,7 @@ class World:
         self.connected = True
         self.heal_epoch = 0
         self.replies: list[tuple[str, AdminReply]] = []
+        self.requests: dict[int, tuple[str, str, frozenset[str], int]] = {}  # id -> kind, node, groups, peer inc
         self.violations: list[str] = []
         self.last_delivery: dict[str, int] = {}
         self.sent: dict[str, int] = {}
@@ -121,6 +122,7 @@ class World:
             self.at(self.now + self.rng.randint(100, 800), "fenced", name, inc, action.node, ok)
         elif isinstance(action, AdminReply):
             self.replies.append((name, action))
+            self.check_reply(name, action)
         elif isinstance(action, ShutdownComplete):
             self.at(self.now + 1, "daemon_exit", name, inc)
         elif isinstance(action, Log):
@@ -162,6 +164,24 @@ class World:
             # A killed daemon's leftovers are refused by the address probe (see act); a live one's are not.
             if key in peer.actual and peer.core is not None and peer.core.phase in ("running", "shutting_down"):
                 self.fail(f"{key} would run on both nodes (no split brain was possible in this run)")
+
+    def check_reply(self, name: str, reply: AdminReply) -> None:
+        """hbd-standby / hbd-takeover succeed only if the groups really moved (issue 9 bug 1)."""
+        kind, asker, groups, peer_inc = self.requests.pop(reply.request_id, ("", "", frozenset(), 0))
+        node, peer = self.nodes[name], self.nodes[self.other(name)]
+        if not reply.ok or asker != name or node.core is None:
+            return
+        if kind == "takeover":
+            left = [k for k in groups if not node.core.state[k].held]
+            if left:
+                self.fail(f"{name}: takeover reported done ({reply.text}) but {left} are not held here")
+        elif kind == "standby" and self.opts.heartbeat_peer_word_only:
+            return  # a Heartbeat taker's `done` carries no holdings: the giver cannot tell (see standby.py)
+        elif kind == "standby" and peer.core is not None and peer.incarnation == peer_inc and self.connected:
+            if peer.core.phase == "running":
+                left = [k for k in groups if not peer.core.state[k].held]
+                if left:
+                    self.fail(f"{name}: standby reported done ({reply.text}) but {peer.name} does not hold {left}")
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -341,8 +361,13 @@ class World:
         elif kind == "shutdown" and node.core is not None:
             self.feed(name, ShutdownRequested())
         elif kind in ("standby", "takeover") and node.core is not None:
-            self.feed(name, AdminRequest(kind, self.rng.choice(["all", "local", "foreign", "failback"]),  # type: ignore[arg-type]
-                                         self.rng.randint(1, 10**6)))
+            which, rid = self.rng.choice(["all", "local", "foreign", "failback"]), self.rng.randint(1, 10**6)
+            if kind == "takeover":
+                groups = self.topology.resolve("local" if which == "failback" else which, name)
+            else:
+                groups = self.topology.resolve(which, name) & node.core.held
+            self.requests[rid] = (kind, name, groups, self.nodes[self.other(name)].incarnation)
+            self.feed(name, AdminRequest(kind, which, rid))  # type: ignore[arg-type]
         elif kind == "partition" and self.connected:
             self.connected = False
             for n in NODES:

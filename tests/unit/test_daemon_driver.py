@@ -50,9 +50,7 @@ def test_events_wait_for_the_probe_then_the_group_starts_when_the_peer_is_dead()
     assert any(m.get("t") == "resource" and m.get("hbd_groups") == "ip1" for m in sent)
 
 
-def test_a_group_found_running_is_kept_and_not_started_again() -> None:
-    world, sent = World(up={"svc"}), []
-
+def _probe_then_alone(world: World, sent: list) -> OwnershipDriver:
     async def scenario() -> OwnershipDriver:
         driver = make(world, sent)
         driver.start(asyncio.get_running_loop())
@@ -62,7 +60,24 @@ def test_a_group_found_running_is_kept_and_not_started_again() -> None:
         driver.close()
         return driver
 
-    driver = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_a_group_found_partly_running_is_completed_in_plan_order() -> None:
+    """Issue 9 bug 4: the probe stopped at the first running resource and adopted the group as running,
+    so a dead service behind a running address was never started."""
+    world, sent = World(up={"ip1"}), []
+    driver = _probe_then_alone(world, sent)
+    assert world.journal[:2] == ["ip1 status", "svc status"]  # every resource asked
+    assert world.journal[2:] == ["ip1 start", "svc start"]  # the start plan: the running ip1 is idempotent
+    assert driver.core.state["ip1"] is o.GroupState.RUNNING and world.up == {"ip1", "svc"}
+    states = driver.runner.resource_states()["ip1"]
+    assert states == [("ip1", "running"), ("svc", "running")]
+
+
+def test_a_group_found_running_is_kept_and_not_started_again() -> None:
+    world, sent = World(up={"ip1", "svc"}), []
+    driver = _probe_then_alone(world, sent)
     assert driver.core.state["ip1"] is o.GroupState.RUNNING
     assert "ip1 start" not in world.journal and "svc start" not in world.journal
 

@@ -1,10 +1,10 @@
 """The daemon's group runner: plan order, a failed start undoes exactly what it touched, stops go on past a
-failure, and the start-up probe counts a group with any resource running as held."""
+failure, and the start-up probe asks every resource, telling a partly running group from a running one."""
 from __future__ import annotations
 
 from daemon_fakes import World, group
 
-from hbd.runtime.groups import GroupRunner
+from hbd.runtime.groups import GroupRunner, ProbeResult
 
 
 def runner(world: World) -> GroupRunner:
@@ -39,10 +39,25 @@ def test_failed_stop_goes_on_and_reports_the_first_failure() -> None:
     assert world.journal == ["svc stop", "disk stop", "ip1 stop"]
 
 
-def test_probe_counts_a_group_with_any_resource_running() -> None:
-    world = World(up={"svc"})  # only the last resource of ip1 runs (a daemon killed mid-start)
-    assert runner(world).probe() == frozenset({"ip1"})
-    assert runner(World()).probe() == frozenset()
+def test_probe_asks_every_resource_and_tells_partly_from_fully_running() -> None:
+    world = World(up={"ip1", "disk", "svc", "ip2", "web"})
+    assert runner(world).probe() == ProbeResult(frozenset({"ip1", "ip2"}))
+    world = World(up={"ip1", "ip2", "web"})  # disk and svc died (or was added to haresources) behind a running address
+    r = runner(world)
+    assert r.probe() == ProbeResult(frozenset({"ip2"}), frozenset({"ip1"}))
+    assert world.journal[:3] == ["ip1 status", "disk status", "svc status"]  # not stopped at the first one
+    assert r.resource_states()["ip1"] == [("ip1", "running"), ("disk", "stopped"), ("svc", "stopped")]
+    assert runner(World()).probe() == ProbeResult(frozenset())
+
+
+def test_resource_states_follow_starts_failures_and_stops() -> None:
+    world = World(fail={"svc start"})
+    r = runner(world)
+    assert not r.start("ip1").ok
+    assert r.resource_states()["ip1"] == [("ip1", "stopped"), ("disk", "stopped"), ("svc", "stopped")]
+    world.fail.clear()
+    assert r.start("ip1").ok
+    assert r.resource_states()["ip1"] == [("ip1", "running"), ("disk", "running"), ("svc", "running")]
 
 
 def test_a_running_script_resource_is_not_started_again_builtins_are_not_asked() -> None:

@@ -16,7 +16,7 @@ from hbd.core.ownership_types import (
     Probed, Received, Send, ShutdownComplete, ShutdownRequested, StartGroup, StopFailedForGood, StopGroup, Tick,
 )
 
-HBD_FIELDS = ("hbd_groups", "hbdver", "hbd_ask")
+HBD_FIELDS = ("hbd_groups", "hbdver", "hbd_ask", "hbd_rsc")
 
 
 @dataclass
@@ -362,9 +362,8 @@ def test_with_fencing_nothing_is_taken_over_before_the_peer_is_fenced() -> None:
     assert p.held("n1") == ["g1", "g2"]
 
 
-def test_partition_heal_leaves_each_group_on_its_preferred_node() -> None:
-    """Behaviour 27, improved: Heartbeat restarts both nodes (about 20 s outage); hbd releases the duplicates."""
-    p = Pair()
+def partition_and_heal(p: Pair) -> None:
+    """Both up; a partition makes each take every group; then it heals."""
     p.boot_both()
     p.connected = False
     p.feed("n1", PeerDied("n2"))
@@ -375,6 +374,12 @@ def test_partition_heal_leaves_each_group_on_its_preferred_node() -> None:
     p.feed("n1", PeerJoined("n2", after_partition=True))
     p.feed("n2", PeerJoined("n1", after_partition=True))
     p.run()
+
+
+def test_partition_heal_leaves_each_group_on_its_preferred_node() -> None:
+    """Behaviour 27, improved: Heartbeat restarts both nodes (about 20 s outage); hbd releases the duplicates."""
+    p = Pair()
+    partition_and_heal(p)
     assert p.held("n1") == ["g1"] and p.held("n2") == ["g2"]
     assert "CRIT: Cluster node n2 returning after partition." in p.logs["n1"]
     assert p.stopped["n1"] == ["g2"] and p.stopped["n2"] == ["g1"]
