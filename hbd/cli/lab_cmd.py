@@ -2,16 +2,31 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from typing import Any
 
+from hbd.cli.argtypes import bounded_int, finite, seconds
 from hbd.errors import LabError
+from hbd.lab.disk import MAX_SIZE_MB, MIN_SIZE_MB, SIZE_MB
+from hbd.lab.layout import MAX_NODES, check_name
 
 DEFAULT_NAME = "hbl0"
 EXEC_TIMEOUT = 3600.0
+KILL_WAIT_S = 5.0
+
+
+def lab_name(text: str) -> str:
+    try:
+        return check_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,22 +34,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="create a lab (switch, nodes n1..nN, client)")
-    up.add_argument("--nodes", type=int, default=2)
+    up.add_argument("--nodes", type=bounded_int(1, MAX_NODES), default=2)
     up.add_argument("--media", type=int, choices=(1, 2), default=2)
-    up.add_argument("--name", default=DEFAULT_NAME, help=f"lab name, 'hbl' + up to 9 [a-z0-9] (default {DEFAULT_NAME})")
+    up.add_argument("--name", type=lab_name, default=DEFAULT_NAME,
+                    help=f"lab name, 'hbl' + up to 9 [a-z0-9] (default {DEFAULT_NAME})")
+    up.add_argument("--disk-mb", type=bounded_int(MIN_SIZE_MB, MAX_SIZE_MB), default=SIZE_MB, metavar="MB",
+                    help=f"size of the shared (DRBD) disk, a sparse file (default {SIZE_MB} MB: a small database fits)")
 
     status = sub.add_parser("status", help="nodes, addresses, media and faults of the labs")
-    status.add_argument("name", nargs="?")
+    status.add_argument("name", nargs="?", type=lab_name)
     status.add_argument("--json", action="store_true")
 
     ex = sub.add_parser("exec", help="run a command in a node: hbd lab exec NODE -- CMD...")
     ex.add_argument("node", help="node name, or 'client'")
     ex.add_argument("argv", nargs=argparse.REMAINDER)
-    ex.add_argument("--name")
-    ex.add_argument("--timeout", type=float, default=EXEC_TIMEOUT)
+    ex.add_argument("--name", type=lab_name)
+    ex.add_argument("--timeout", type=seconds, default=EXEC_TIMEOUT,
+                    help="kill the command and every process it started after this many seconds (exit 124)")
 
     fault = sub.add_parser("fault", help="inject or clear a fault")
-    fault.add_argument("--name")
+    fault.add_argument("--name", type=lab_name)
     kinds = fault.add_subparsers(dest="fault", required=True)
     cut = kinds.add_parser("cut", help="cut a medium (or all) of a node")
     cut.add_argument("node")
@@ -46,9 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     netem = kinds.add_parser("netem", help="loss / delay / duplication on a node's medium")
     netem.add_argument("node")
     netem.add_argument("medium", type=int)
-    netem.add_argument("--loss", type=float, help="percent")
-    netem.add_argument("--delay-ms", type=float)
-    netem.add_argument("--duplicate", type=float, help="percent")
+    netem.add_argument("--loss", type=finite(0, 100), help="percent")
+    netem.add_argument("--delay-ms", type=finite(0, 60000))
+    netem.add_argument("--duplicate", type=finite(0, 100), help="percent")
     clear = kinds.add_parser("clear-netem", help="remove the impairment of a node's medium")
     clear.add_argument("node")
     clear.add_argument("medium", type=int)
@@ -63,10 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     boot = sub.add_parser("boot", help="power a node back on")
     boot.add_argument("node")
-    boot.add_argument("--name")
+    boot.add_argument("--name", type=lab_name)
 
     down = sub.add_parser("down", help="remove a lab; without NAME: labs made by `hbd lab up` and leftovers")
-    down.add_argument("name", nargs="?")
+    down.add_argument("name", nargs="?", type=lab_name)
     which = down.add_mutually_exclusive_group()
     which.add_argument("--all", action="store_true", help="also labs of test runs still running")
     which.add_argument("--leftovers", action="store_true", help="only what crashed or killed runs left behind")
@@ -74,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: 0 for --help, 2 for a usage error (its message is printed)
+        return int(exc.code or 0)
     try:
         return COMMANDS[args.command](args)
     except ValueError as exc:
@@ -85,7 +107,7 @@ def main(argv: list[str]) -> int:
 def _up(args: argparse.Namespace) -> int:
     from hbd.lab import Lab
 
-    lab = Lab.up(nodes=args.nodes, media=args.media, name=args.name, persistent=True)
+    lab = Lab.up(nodes=args.nodes, media=args.media, name=args.name, persistent=True, disk_mb=args.disk_mb)
     print(format_status(lab.status()))
     return 0
 
@@ -132,15 +154,71 @@ def _exec(args: argparse.Namespace) -> int:
         print("hbd lab exec: no command (hbd lab exec NODE -- CMD...)", file=sys.stderr)
         return 2
     lab = _resolve(args.name)
-    kwargs: dict[str, Any] = {"stdin": None, "start_new_session": False}
+    # Its own process group (so a timeout kills everything it started), in the terminal's foreground
+    # when there is one (so an interactive shell or Ctrl-C works as with a plain command).
+    kwargs: dict[str, Any] = {"stdin": None, "start_new_session": False, "process_group": 0}
     proc = lab.client_spawn(argv, **kwargs) if args.node == "client" else lab.spawn(args.node, argv, **kwargs)
+    with _foreground(proc.pid):
+        try:
+            return proc.wait(timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            left = kill_group(proc)
+            print(f"hbd lab exec: killed after {args.timeout:g} s (process group {proc.pid})"
+                  + (f"; still there: {left}" if left else ""), file=sys.stderr)
+            return 124  # timeout(1)'s code
+
+
+def kill_group(proc: subprocess.Popen) -> list[int]:
+    """SIGKILL the command's whole process group and wait (bounded) until it is empty; returns pids left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=KILL_WAIT_S)
+    deadline = time.monotonic() + KILL_WAIT_S
+    while time.monotonic() < deadline:
+        left = group_members(proc.pid)
+        if not left:
+            return []
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        time.sleep(0.02)
+    return group_members(proc.pid)
+
+
+def group_members(pgid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append(int(entry))
+    return out
+
+
+@contextlib.contextmanager
+def _foreground(pgid: int) -> Iterator[None]:
+    """Give the terminal to the command's process group while it runs, then take it back."""
     try:
-        return proc.wait(timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-        print(f"hbd lab exec: killed after {args.timeout:g} s", file=sys.stderr)
-        return 1
+        fd = sys.stdin.fileno()
+        ours = os.tcgetpgrp(fd) if os.isatty(fd) else None
+    except (OSError, ValueError):
+        ours = None
+    if ours is None:
+        yield
+        return
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # a background group may not set the terminal
+    try:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(fd, pgid)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(fd, ours)
+        signal.signal(signal.SIGTTOU, old)
 
 
 def _fault(args: argparse.Namespace) -> int:

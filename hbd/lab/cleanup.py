@@ -10,7 +10,7 @@ from pathlib import Path
 from hbd.errors import LabError
 from hbd.lab import disk, topology
 from hbd.lab.cgroups import NodeCgroup, lab_groups_root
-from hbd.lab.layout import PREFIX, base_dir
+from hbd.lab.layout import PREFIX, base_dir, check_name, is_name
 from hbd.lab.shell import ip_batch
 
 MAKING_GRACE = 30.0  # seconds a lab directory without lab.json is taken to be still in the making
@@ -18,6 +18,7 @@ MAKING_GRACE = 30.0  # seconds a lab directory without lab.json is taken to be s
 
 def remove_by_name(name: str) -> list[str]:
     """Remove every trace of lab `name`; returns what was removed. Errors are collected, then raised."""
+    check_name(name)  # a name is never a path: `hbd lab down ../x` must not reach outside the lab directory
     removed: list[str] = []
     errors: list[str] = []
     # Processes first: they hold mount namespaces (and so the mounted loop device) and sockets.
@@ -61,12 +62,12 @@ def known_names() -> set[str]:
     for root in (lab_groups_root(), base_dir()):
         if root.is_dir():
             names |= {p.name for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX)}
-    return names
+    return {n for n in names if is_name(n)}  # nothing else was made by a lab
 
 
 def owner_alive(name: str) -> bool | None:
     """True/False for a lab owned by a process; None for a persistent lab (made by `hbd lab up`)."""
-    directory = base_dir() / name
+    directory = base_dir() / check_name(name)
     try:
         state = json.loads((directory / "lab.json").read_text())
     except (FileNotFoundError, ValueError):
@@ -94,6 +95,7 @@ def leftovers() -> list[str]:
 
 def traces(name: str) -> list[str]:
     """Everything of lab `name` still on this machine (empty after a clean tear-down)."""
+    check_name(name)
     found = [f"netns {n}" for n in topology.list_netns() if n.startswith(name + "-")]
     groups = lab_groups_root() / name
     if groups.exists():

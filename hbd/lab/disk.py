@@ -8,15 +8,22 @@ from pathlib import Path
 from hbd.errors import LabError
 from hbd.lab.shell import run
 
-SIZE_MB = 32
+SIZE_MB = 256  # room for a small PostgreSQL database (initdb alone needs about 40 MB); sparse
+MIN_SIZE_MB, MAX_SIZE_MB = 16, 64 * 1024
 DETACH_TIMEOUT = 5.0
 
 
-def create(image: Path) -> str:
-    """Make the image, put ext4 on it and attach it; returns the loop device path."""
+def check_size_mb(size_mb: int) -> int:
+    if not MIN_SIZE_MB <= size_mb <= MAX_SIZE_MB:
+        raise ValueError(f"disk size {size_mb} MB: must be {MIN_SIZE_MB}-{MAX_SIZE_MB} MB")
+    return size_mb
+
+
+def create(image: Path, size_mb: int = SIZE_MB) -> str:
+    """Make the (sparse) image, put ext4 on it and attach it; returns the loop device path."""
     with open(image, "wb") as fh:
-        fh.truncate(SIZE_MB * 1024 * 1024)
-    # lazy init and no journal zeroing: mkfs takes milliseconds on a 32 MB image
+        fh.truncate(check_size_mb(size_mb) * 1024 * 1024)  # a hole: only what is written takes space
+    # lazy init and no journal zeroing: mkfs takes milliseconds, and the image stays sparse
     run(["mkfs.ext4", "-q", "-F", "-L", "hbdlab", "-E", "lazy_itable_init=1,lazy_journal_init=1", str(image)], timeout=30)
     return run(["losetup", "--find", "--show", str(image)], timeout=10).stdout.strip()
 

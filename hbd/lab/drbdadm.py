@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from hbd.lab import drbd_device
 from hbd.lab import drbd_format as fmt
 from hbd.lab import drbd_state as st
 from hbd.lab.layout import base_dir
@@ -192,6 +193,8 @@ def _in_use(device: str) -> str | None:
         rdev = os.stat(device).st_rdev
     except FileNotFoundError:
         return None
+    if drbd_device.is_unavailable(device):
+        return None  # Secondary: nothing can hold it
     dev_id = f"{os.major(rdev)}:{os.minor(rdev)}"
     with open("/proc/self/mountinfo") as fh:
         if any(line.split()[2] == dev_id for line in fh):
@@ -213,7 +216,8 @@ def _in_use(device: str) -> str | None:
     return None
 
 
-def run_command(command: str, options: set[str], resources: list[str], directory: Path, facts: Facts) -> Outcome:
+def run_command(command: str, options: set[str], resources: list[str], directory: Path, facts: Facts,
+                loop: str | None = None) -> Outcome:
     known = configured_resources()
     names = sorted(known) if resources in ([], ["all"]) else resources
     total = Outcome()
@@ -233,6 +237,8 @@ def run_command(command: str, options: set[str], resources: list[str], directory
             store.log(facts.node, [f"drbdadm {' '.join(sorted(options))} {command}".replace("  ", " ")] + log
                       if log else [])
             store.log(facts.node, st.settle(res, facts.link_ok, facts.written_kb))
+            me = res.nodes[facts.node]
+            drbd_device.follow_role(f"/dev/drbd{known[name]}", me.configured and me.role == "Primary", loop)
         total.out += outcome.out
         total.err += outcome.err
         total.rc = total.rc or outcome.rc
@@ -250,7 +256,7 @@ def main(argv: list[str]) -> int:
         return EXIT_USAGE
     name = os.environ.get("HBD_LAB", "")
     facts = gather_facts(socket.gethostname())
-    outcome = run_command(command, options, resources, base_dir() / name / "drbd", facts)
+    outcome = run_command(command, options, resources, base_dir() / name / "drbd", facts, _lab_state().get("loop"))
     sys.stdout.write(outcome.out)
     sys.stderr.write(outcome.err)
     return outcome.rc

@@ -33,19 +33,21 @@ class Lab:
     # ---- life cycle -------------------------------------------------------------------------------
     @classmethod
     def up(cls, nodes: int = 2, media: int = 2, name: str | None = None, *, persistent: bool = False,
-           responders: bool = True) -> "Lab":
+           responders: bool = True, disk_mb: int = disk.SIZE_MB) -> "Lab":
         """Build a lab; on any failure everything already made is removed before the error propagates.
 
         persistent=False records this process as owner, so `hbd lab down` treats the lab as a leftover
-        once this process is gone (a test run killed with -9).
+        once this process is gone (a test run killed with -9). disk_mb: the shared disk's size (sparse).
         """
         layout = LabLayout.make(name or new_name(), nodes, media)
+        disk.check_size_mb(disk_mb)
         if layout.dir.exists() or layout.switch_netns in topology.list_netns():
             raise LabError(f"lab {layout.name} already exists (hbd lab down {layout.name})")
         state: dict[str, Any] = {
             "name": layout.name, "nodes": list(layout.nodes), "media": media,
             "owner": None if persistent else os.getpid(), "holders": {}, "loop": None,
             "powered_off": [], "frozen": [], "cuts": {}, "netem": {}, "created": time.time(),
+            "disk_mb": disk_mb,
         }
         lab = cls(layout, state)
         try:
@@ -73,7 +75,7 @@ class Lab:
             NodeCgroup(layout.name, member).create()
         layout.client_dir.mkdir(parents=True, exist_ok=True)
         topology.create(layout)
-        self.state["loop"] = disk.create(layout.disk_image)
+        self.state["loop"] = disk.create(layout.disk_image, self.state["disk_mb"])
         self._save()
         drbd_setup.install(layout, self.state["loop"])
         for node in layout.nodes:

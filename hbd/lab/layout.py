@@ -10,7 +10,7 @@ from pathlib import Path
 
 # Every object a lab creates carries this prefix, so `hbd lab down` can find what a crashed run left.
 PREFIX = "hbl"
-NAME_RE = re.compile(r"^hbl[a-z0-9]{1,9}$")
+NAME_RE = re.compile(r"hbl[a-z0-9]{1,9}")  # fullmatch: a name is never a path (no '/', '..', newline)
 MEDIA_NETS = (ipaddress.ip_network("192.0.2.0/24"), ipaddress.ip_network("198.51.100.0/24"))
 CLIENT_HOST = 100
 NODE_HOST_BASE = 10
@@ -31,9 +31,13 @@ def new_name() -> str:
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name):
-        raise ValueError(f"lab name {name!r}: must be 'hbl' followed by 1-9 lowercase letters or digits")
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise ValueError(f"lab name {name[:80]!r}: must be 'hbl' followed by 1-9 lowercase letters or digits")
     return name
+
+
+def is_name(name: str) -> bool:
+    return bool(NAME_RE.fullmatch(name))
 
 
 @dataclass(frozen=True)

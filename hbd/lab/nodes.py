@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hbd.errors import LabError
 from hbd.lab.cgroups import NodeCgroup
+from hbd.lab.drbd_device import UNAVAILABLE_RDEV
 from hbd.lab.layout import NODE_DIRS, LabLayout
 from hbd.lab.netns import netns_path
 
@@ -54,7 +55,9 @@ def node_setup_script(layout: LabLayout, node: str, drbd_rdev: tuple[int, int] |
         "if [ -S /dev/log ]; then touch log && mount --bind /dev/log log; fi",
     ]
     if drbd_rdev is not None:
-        lines.append(f"mknod -m 660 drbd0 b {drbd_rdev[0]} {drbd_rdev[1]}")
+        # A node boots Secondary: its /dev/drbd0 exists but cannot be opened until `drbdadm primary`
+        # points it at the shared disk (hbd/lab/drbd_device.py), as real DRBD refuses to open a Secondary.
+        lines.append(f"mknod -m 660 drbd0 b {UNAVAILABLE_RDEV[0]} {UNAVAILABLE_RDEV[1]}")
     lines += [
         "cd /",
         f"mount --move {q(str(dev))} /dev",

@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from hbd.errors import LabError
 from hbd.lab import Lab
 from hbd.lab.cleanup import remove_by_name, traces
 
@@ -92,3 +94,51 @@ def test_down_leaves_labs_of_live_runs_alone(name: str, lab: Lab) -> None:
     assert lab.name not in out.stdout
     assert lab.exec("n1", ["hostname"]).stdout == "n1\n"
     assert os.path.exists(lab.layout.state_file)
+
+
+def node_commands(lab: Lab, node: str, needle: str) -> list[int]:
+    found = []
+    for pid in lab.processes(node):
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if needle in cmdline:
+            found.append(pid)
+    return found
+
+
+def test_exec_timeout_kills_every_process_the_command_started(name: str) -> None:
+    assert hbd("lab", "up", "--name", name, "--media", "1").returncode == 0
+    lab = Lab.attach(name)
+    ran = hbd("lab", "exec", "--name", name, "--timeout", "1", "n1", "--",
+              "sh", "-c", "sleep 301 & sleep 302 & sh -c 'sleep 303' & wait")
+    assert ran.returncode == 124, ran
+    assert "killed after 1 s" in ran.stderr and "still there" not in ran.stderr
+    assert node_commands(lab, "n1", "sleep 30") == []
+    # the library's exec: a timeout takes the command's children too
+    with pytest.raises(LabError, match="timed out"):
+        lab.exec("n1", ["sh", "-c", "sleep 304 & sleep 305; wait"], timeout=0.5)
+    assert node_commands(lab, "n1", "sleep 30") == []
+    assert hbd("lab", "down", name).returncode == 0
+
+
+@pytest.mark.parametrize("argv", [
+    ["lab", "down", "../hbltx"], ["lab", "down", "hbl0/../../etc"], ["lab", "down", "hblok\n"],
+    ["lab", "status", "../x"], ["lab", "exec", "--name", "../x", "n1", "--", "true"],
+    ["lab", "fault", "--name", "/tmp", "freeze", "n1"], ["lab", "boot", "--name", "..", "n1"],
+    ["lab", "up", "--name", "../hbl1"],
+])
+def test_lab_names_are_never_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> None:
+    outside = tmp_path / "hbltx"
+    outside.mkdir()
+    (outside / "keep").write_text("precious")
+    base = tmp_path / "labs"
+    base.mkdir()
+    monkeypatch.setenv("HBD_LAB_DIR", str(base))
+    out = subprocess.run([sys.executable, "-m", "hbd.cli.main", *argv], capture_output=True, text=True, timeout=30,
+                         cwd=base)
+    assert out.returncode == 2 and "lab name" in out.stderr and "Traceback" not in out.stderr, out
+    assert (outside / "keep").read_text() == "precious"
+    with pytest.raises(ValueError):
+        remove_by_name("../hbltx")

@@ -73,6 +73,7 @@ def test_down_leaves_nothing_behind_even_with_running_processes(new_lab) -> None
     assert lab.nodes == ["n1", "n2", "n3"]
     lab.spawn("n3", ["sleep", "60"])
     lab.client_spawn(["sleep", "60"], stdout=subprocess.DEVNULL)
+    lab.exec("n2", ["drbdadm", "primary", "r0"])
     lab.exec("n2", ["mount", "/dev/drbd0", "/mnt"])
     assert traces(lab.name)  # sanity: the check sees a live lab
     lab.down()

@@ -120,3 +120,52 @@ def test_commands_and_exit_codes_of_the_lifecycle(lab: Lab) -> None:
     assert drbdadm(lab, "n1", "connect", "r0").returncode == 10  # already connecting
     assert drbdadm(lab, "n1", "--", "--overwrite-data-of-peer", "primary", "r0").returncode == 0
     assert role(lab, "n1") == ("Primary", "Secondary")
+
+
+def test_a_secondary_cannot_be_opened_or_mounted(lab: Lab) -> None:
+    # real DRBD refuses to open a Secondary: no read-write mount, no read-only one, no raw open
+    for node in lab.nodes:
+        assert role(lab, node)[0] == "Secondary"
+        refused = lab.exec(node, ["mount", "/dev/drbd0", "/mnt"], check=False)
+        assert refused.returncode != 0 and "/dev/drbd0" in refused.stderr, refused
+        assert lab.exec(node, ["mount", "-o", "ro", "/dev/drbd0", "/mnt"], check=False).returncode != 0
+        opened = lab.exec(node, ["sh", "-c", "exec 3</dev/drbd0"], check=False)
+        assert opened.returncode != 0 and "No such device or address" in opened.stderr, opened
+        assert lab.exec(node, ["test", "-b", "/dev/drbd0"], check=False).returncode == 0  # the minor still exists
+    assert drbdadm(lab, "n1", "primary", "r0").returncode == 0
+    lab.exec("n1", ["mount", "/dev/drbd0", "/mnt"])
+    lab.exec("n1", ["sh", "-c", "echo from-n1 > /mnt/file && sync"])
+    assert lab.exec("n2", ["mount", "/dev/drbd0", "/mnt"], check=False).returncode != 0  # n2 is Secondary
+    lab.exec("n1", ["umount", "/mnt"])
+    assert drbdadm(lab, "n1", "secondary", "r0").returncode == 0
+    assert lab.exec("n1", ["mount", "/dev/drbd0", "/mnt"], check=False).returncode != 0  # demoted: closed again
+    assert drbdadm(lab, "n2", "primary", "r0").returncode == 0
+    lab.exec("n2", ["mount", "/dev/drbd0", "/mnt"])
+    assert lab.exec("n2", ["cat", "/mnt/file"]).stdout == "from-n1\n"  # the same disk behind both
+    lab.exec("n2", ["umount", "/mnt"])
+
+
+def test_power_off_leaves_the_node_secondary_and_closed(lab: Lab) -> None:
+    assert drbdadm(lab, "n2", "primary", "r0").returncode == 0
+    lab.power_off("n2")
+    lab.boot("n2")
+    assert role(lab, "n2")[0] == "Secondary"
+    assert lab.exec("n2", ["mount", "/dev/drbd0", "/mnt"], check=False).returncode != 0
+
+
+def test_disk_size_is_an_option_and_sparse(new_lab) -> None:
+    lab = new_lab(disk_mb=300)
+    image = lab.layout.disk_image
+    assert image.stat().st_size == 300 * 1024 * 1024
+    assert image.stat().st_blocks * 512 < 64 * 1024 * 1024  # sparse: only what mkfs wrote takes space
+    assert drbdadm(lab, "n1", "primary", "r0").returncode == 0
+    lab.exec("n1", ["mount", "/dev/drbd0", "/mnt"])
+    free_kb = int(lab.exec("n1", ["df", "--output=size", "-k", "/mnt"]).stdout.split()[-1])
+    assert free_kb > 250 * 1024
+    lab.exec("n1", ["umount", "/mnt"])
+
+
+def test_default_disk_holds_a_small_database(lab: Lab) -> None:
+    from hbd.lab.disk import SIZE_MB
+
+    assert SIZE_MB >= 256 and lab.layout.disk_image.stat().st_size == SIZE_MB * 1024 * 1024

@@ -51,7 +51,9 @@ def test_vip_on_two_nodes_is_reported(lab: Lab) -> None:
 
 def test_filesystem_mounted_twice_is_reported(lab: Lab) -> None:
     watcher = InvariantWatcher(lab, mountpoint="/mnt", drbd=None).start()
+    lab.cut("n1", 1, how="filter")  # apart, both may be Primary (a Secondary cannot be mounted at all)
     for node in lab.nodes:
+        lab.exec(node, ["drbdadm", "primary", "r0"])
         lab.exec(node, ["mount", "/dev/drbd0", "/mnt"])
     wait_polls(watcher)
     watcher.stop()
