@@ -4,6 +4,10 @@ Three layers (STYLE.md): parsers of `drbdadm role|dstate|cstate|status` output (
 a command builder, and the agent, which runs through the one runner. start promotes (refusing a disk
 that is not UpToDate, and a peer that stays Primary), retrying as Heartbeat's drbddisk does (6 tries
 1 s apart); stop demotes (3 tries); status is the local role.
+
+The promotion guard never promotes an Outdated or Inconsistent disk, nor one whose connection is
+StandAlone (dropped after a split brain, or by hand), unless the admin forces it once:
+`touch /run/hbd/drbd-force-RES` (consumed by the next promotion, which then runs `drbdadm primary --force`).
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from hbd.agents import runner
@@ -24,6 +29,11 @@ ROLES = ("Primary", "Secondary", "Unknown", "Unconfigured")
 PROMOTE_TRIES, DEMOTE_TRIES, RETRY_INTERVAL_S = 6, 3, 1.0
 COMMAND_TIMEOUT_S = 10.0
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:+-]*$")
+FORCE_DIR = Path("/run/hbd")
+WHY_NOT_UP_TO_DATE = {
+    "Outdated": "the peer outdated it when the replication link was lost, so the peer's copy may be newer",
+    "Inconsistent": "a resync to it has not finished",
+}
 
 
 @dataclass(frozen=True)
@@ -119,9 +129,23 @@ def _why(res: runner.RunResult) -> str:
 
 def command(verb: str, resource: str) -> list[str]:
     """The drbdadm argv for one verb."""
+    if verb == "primary --force":
+        return [DRBDADM, "primary", "--force", check_name(resource)]
     if verb not in ("role", "dstate", "cstate", "status", "primary", "secondary"):
         raise AgentError(f"unsupported drbdadm verb '{verb}'")
     return [DRBDADM, verb, check_name(resource)]
+
+
+def refusal(resource: str, disk: str | None, cstate: str | None, force_dir: Path = FORCE_DIR) -> str | None:
+    """Why the guard refuses to promote (None: it does not); the admin's way round is named."""
+    force = f"to promote it all the same: touch {force_dir}/drbd-force-{resource}"
+    if disk != "UpToDate":
+        why = WHY_NOT_UP_TO_DATE.get(disk or "", "only UpToDate data may be promoted")
+        return f"refusing to promote {resource}: local disk is {disk}, not UpToDate ({why}); {force}"
+    if cstate == "StandAlone":
+        return (f"refusing to promote {resource}: its connection is StandAlone (dropped after a split brain, or "
+                f"disconnected by hand): the two copies may have diverged; {force}")
+    return None
 
 
 def check_name(resource: str) -> str:
@@ -134,8 +158,10 @@ class Drbddisk(Agent):
     kind = "drbddisk"
 
     def __init__(self, resource: str, *, promote_tries: int = PROMOTE_TRIES, demote_tries: int = DEMOTE_TRIES,
-                 retry_interval_s: float = RETRY_INTERVAL_S, sleep: Callable[[float], None] = time.sleep):
+                 retry_interval_s: float = RETRY_INTERVAL_S, sleep: Callable[[float], None] = time.sleep,
+                 force_dir: Path = FORCE_DIR):
         self.resource = check_name(resource)
+        self.force_file = force_dir / f"drbd-force-{self.resource}"
         self.promote_tries, self.demote_tries = promote_tries, demote_tries
         self.retry_interval_s, self.sleep = retry_interval_s, sleep
 
@@ -189,10 +215,18 @@ class Drbddisk(Agent):
         disk = self._query("dstate", parse_pair, deadline)
         if isinstance(disk, str):
             return failed("start", disk)
-        if disk.local != "UpToDate":
-            return failed("start", f"refusing to promote {self.resource}: local disk is {disk.local}, not UpToDate")
-        actions: list[str] = [f"{self.resource}: role {role.local}, disk {disk.local}"]
-        res = self._change("primary", self.promote_tries, deadline, actions)
+        conn = self._run("cstate", deadline)
+        cstate = _first_line(conn.stdout) if conn.ok else None
+        refused = refusal(self.resource, disk.local, cstate, self.force_file.parent)
+        forced = refused is not None and self.force_file.exists()
+        if refused is not None and not forced:
+            return failed("start", refused)
+        actions: list[str] = [f"{self.resource}: role {role.local}, disk {disk.local}, connection {cstate}"]
+        if forced:
+            self.force_file.unlink(missing_ok=True)  # one promotion only
+            log.warning("drbddisk %s: promotion forced by %s: %s", self.resource, self.force_file, refused)
+            actions.append(f"forced by {self.force_file}: {refused}")
+        res = self._change("primary --force" if forced else "primary", self.promote_tries, deadline, actions)
         if res.ok:
             return running("start", *actions)
         after = self._query("role", parse_role, deadline)

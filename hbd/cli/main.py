@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "reload": ("hbd.cli.status_cmd", "ask the running daemon to re-read its configuration"),
     "stop": ("hbd.cli.stop_cmd", "stop the running daemon gracefully (releases its groups), wait, report"),
     "convert": ("hbd.cli.convert_cmd", "convert haresources or cluster.conf to a Pacemaker CIB or pcs script"),
+    "fence-peer": ("hbd.cli.fence_peer_cmd", "DRBD fence-peer handler: have the peer outdate its disk (drbd-peer-outdater)"),
     "fence-ack": ("hbd.cli.fence_cmd", "confirm by hand that a peer waiting to be fenced is down (fence_ack_manual)"),
     "run": ("hbd.cli.daemon_cmd", "run the daemon (the default when no subcommand is given)"),
     "demo": ("hbd.cli.demo_cmd", "two-node cluster in namespaces on this machine, with a failover"),

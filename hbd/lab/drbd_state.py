@@ -30,6 +30,7 @@ class NodeDrbd:
     discard_my_data: bool = False
     primary_while_disconnected: bool = False  # DRBD starts a new data generation then
     changes_kb: int = 0  # written while disconnected: what a resync (or a discard) will carry
+    peer_disk: str | None = None  # the peer's disk as a fence-peer handler established it while disconnected
 
 
 @dataclass
@@ -116,6 +117,7 @@ def _on_connect(res: ResourceState, diverged: list[str]) -> list[str]:
         node.discard_my_data = False
         node.changes_kb = 0
         node.disk = "UpToDate"
+        node.peer_disk = None
     return log
 
 

@@ -23,7 +23,7 @@ EXIT_FAILURE, EXIT_STATE, EXIT_NO_UPTODATE, EXIT_USAGE = 10, 11, 17, 20
 CONFIG_DIR = Path("/etc/drbd.d")
 FORCE_OPTIONS = {"--overwrite-data-of-peer", "--force", "-o"}
 COMMANDS = ("role", "state", "cstate", "dstate", "status", "primary", "secondary", "connect", "disconnect",
-            "up", "down", "adjust", "create-md")
+            "up", "down", "adjust", "create-md", "outdate", "fence-peer")
 RESOURCE_RE = re.compile(r"resource\s+(\S+)\s*\{")
 DEVICE_RE = re.compile(r"device\s+(\S+)\s+minor\s+(\d+)\s*;")
 
@@ -72,7 +72,8 @@ def view_of(res: st.ResourceState, node: str, minor: int, link_ok: bool) -> fmt.
     connected = cs == st.CONNECTED
     return fmt.ResourceView(
         res.name, minor, me.role, me.disk,
-        fmt.PeerView(peer_name, cs, peer.role if connected else "Unknown", peer.disk if connected else "DUnknown",
+        fmt.PeerView(peer_name, cs, peer.role if connected else "Unknown",
+                     peer.disk if connected else (me.peer_disk or "DUnknown"),
                      me.changes_kb),
     )
 
@@ -118,6 +119,15 @@ def apply(res: st.ResourceState, minor: int, command: str, options: set[str], fa
     if not me.configured:
         return _failure(minor, 127, "Device minor not allocated\nadditional info from kernel:\nunknown minor",
                         command), []
+    if command == "outdate":  # what a peer's fence-peer handler asks for (dopd, hbd fence-peer)
+        if me.disk in ("Outdated", "Inconsistent"):
+            return Outcome(), []
+        if view.peer.connection == st.CONNECTED:
+            return _state_failed(minor, -5, "Refusing to be Outdated while Connected", "outdate"), []
+        if me.role == "Primary":
+            return _state_failed(minor, -2, "Need access to UpToDate data", "outdate", EXIT_NO_UPTODATE), []
+        me.disk = "Outdated"
+        return Outcome(), ["disk( UpToDate -> Outdated )"]
     if command == "role":
         return Outcome(out=fmt.render_role(view) + "\n"), []
     if command == "cstate":
@@ -245,6 +255,21 @@ def run_command(command: str, options: set[str], resources: list[str], directory
     return total
 
 
+def _fence_peer_call_out(command: str, options: set[str], resources: list[str], directory: Path,
+                         facts: Facts) -> Outcome | None:
+    from hbd.lab import drbd_fence_peer
+
+    known = configured_resources()
+    names = sorted(known) if resources in ([], ["all"]) else [r for r in resources if r in known]
+    for name in names:
+        if command == "fence-peer":
+            return Outcome(drbd_fence_peer.fence_peer(name, known[name], directory, facts, CONFIG_DIR))
+        refused = drbd_fence_peer.before_primary(name, known[name], options, directory, facts, CONFIG_DIR)
+        if refused is not None:
+            return refused
+    return None
+
+
 def main(argv: list[str]) -> int:
     options, command, resources = parse_args(argv)
     if command is None or command not in COMMANDS:
@@ -256,6 +281,11 @@ def main(argv: list[str]) -> int:
         return EXIT_USAGE
     name = os.environ.get("HBD_LAB", "")
     facts = gather_facts(socket.gethostname())
+    if command in ("fence-peer", "primary"):  # DRBD's resource-level fencing call-out (drbd_fence_peer.py)
+        early = _fence_peer_call_out(command, options, resources, base_dir() / name / "drbd", facts)
+        if early is not None:
+            sys.stderr.write(early.err)
+            return early.rc
     outcome = run_command(command, options, resources, base_dir() / name / "drbd", facts, _lab_state().get("loop"))
     sys.stdout.write(outcome.out)
     sys.stderr.write(outcome.err)

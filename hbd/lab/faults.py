@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hbd.errors import LabError
-from hbd.lab import drbd_state, impair, topology
+from hbd.lab import drbd_fence_peer, drbd_state, impair, topology
 from hbd.lab.shell import run
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def cut(lab: "Lab", node: str, medium: int | None = None, how: str = "link") -> 
     lab._save()
     if how == "filter":
         apply_filters(lab)
+    drbd_fence_peer.after_cut(lab)  # a Primary that lost its replication link calls its fence-peer handler
 
 
 def restore(lab: "Lab", node: str, medium: int | None = None) -> None:

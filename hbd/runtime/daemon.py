@@ -30,6 +30,7 @@ from hbd.runtime import status
 from hbd.runtime.bridge import Bridge
 from hbd.runtime.control import ControlServer
 from hbd.runtime.fencing_lane import FencingLane, lane_settings
+from hbd.runtime.outdate_service import OutdateService
 from hbd.runtime.groups import GroupRunner
 from hbd.runtime.logsetup import log_hb
 from hbd.runtime.membership_service import MembershipService
@@ -145,6 +146,8 @@ class Daemon:
             self.fencing = FencingLane(fence_settings, self.driver.feed, lambda: bool(self.core.held),
                                        self._awaiting_fence)
             self.fencing.start(loop)
+        self.outdate = OutdateService(self.membership.broadcast, lambda: self.bridge.peer_dead)
+        self.outdate.start(loop)
         self.membership.observers.append(self._membership_action)
         control = ControlServer(self.opts.socket, self._request)
         await control.start()
@@ -170,6 +173,7 @@ class Daemon:
             self.driver.close()
             if self.fencing is not None:
                 self.fencing.close()
+            self.outdate.close()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         if not self.outcome.restart:
@@ -216,6 +220,9 @@ class Daemon:
 
     def _membership_action(self, action: m.Action) -> None:
         assert self.membership is not None and self.driver is not None
+        if (isinstance(action, m.Deliver) and action.message.src == self.peer
+                and self.outdate.received(dict(f for f in action.message.fields if isinstance(f[1], str)))):
+            return  # DRBD resource-level fencing (outdate_service.py), not the ownership core's business
         if isinstance(action, (m.NodeChanged, m.PeerRestarted, m.PeerReturned, m.LinkChanged)):
             self.driver.note(_describe(action))
         if isinstance(action, m.LocalHeartbeatLost):
@@ -270,6 +277,12 @@ class Daemon:
             log_hb(LOG, "info", f"{'Going standby' if cmd == 'standby' else 'Taking over'} [{which}].")
             reply = await self.driver.admin(cmd, which, float(timeout))
             return {"ok": reply.ok, "text": reply.text}
+        if cmd == "outdate-peer":
+            timeout = request.get("timeout", 5.0)
+            if not isinstance(timeout, (int, float)) or not 0 < timeout <= ADMIN_TIMEOUT_S:
+                return {"ok": False, "code": 1, "text": "timeout must be a positive number of seconds"}
+            code, text = await self.outdate.ask_peer(str(request.get("resource", "")), float(timeout))
+            return {"ok": code in (3, 4, 5), "code": code, "text": text}
         if cmd == "fence-ack":
             return self._fence_ack(request)
         if cmd == "reload":

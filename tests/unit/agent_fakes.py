@@ -95,6 +95,8 @@ state_file = {state!r}
 state = json.load(open(state_file))
 verb, res = sys.argv[1], sys.argv[2]
 state["calls"].append(verb)
+if "--force" in sys.argv:
+    state["calls"].append("--force")
 fmt = state.get("format", "84")
 def pair(a, b):
     return a + "/" + b if fmt == "84" else a
@@ -102,6 +104,8 @@ if verb == "role":
     print(pair(state["role"], state["peer"]) if fmt == "84" else state["role"])
 elif verb == "dstate":
     print(pair(state["disk"], "UpToDate"))
+elif verb == "cstate":
+    print(state.get("cstate", "Connected"))
 elif verb == "primary":
     if state["peer"] == "Primary":
         print("r0: State change failed: (-1) Multiple primaries not allowed by config", file=sys.stderr)

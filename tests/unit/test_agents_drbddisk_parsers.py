@@ -148,7 +148,7 @@ def test_refuses_to_promote_a_disk_that_is_not_up_to_date(fake: FakeDrbd) -> Non
     fake.set(disk="Outdated")
     result = agent().call("start")
     assert result.outcome is Outcome.FAILED
-    assert result.reason == "refusing to promote r0: local disk is Outdated, not UpToDate"
+    assert result.reason.startswith("refusing to promote r0: local disk is Outdated, not UpToDate (the peer outdated")
     assert "primary" not in fake.state["calls"]
 
 
