@@ -26,7 +26,7 @@ from hbd.lab import Lab, netns
 from hbd.lab.hbd_cluster import ClusterSettings, HbdCluster
 from hbd.lab.layout import RESPONDER_PORT
 
-TIMINGS = {"1s/3s": (1000, 3000), "100ms/500ms": (100, 500)}
+TIMINGS = {"1s/3s": (1000, 3000), "100ms/500ms": (100, 500), "10ms/50ms": (10, 50)}
 TARGET_MS = 20.0
 
 
@@ -177,13 +177,13 @@ def one_run(keepalive_ms: int, deadtime_ms: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--timing", choices=[*TIMINGS, "both"], default="both")
+    parser.add_argument("--timing", choices=[*TIMINGS, "all"], default="all")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print("failover_daemon: needs root (network namespaces)", file=sys.stderr)
         return 2
     for name, (keepalive, deadtime) in TIMINGS.items():
-        if args.timing not in (name, "both"):
+        if args.timing not in (name, "all"):
             continue
         samples: dict[str, list[float]] = {}
         for run in range(args.runs):

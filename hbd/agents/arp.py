@@ -4,6 +4,12 @@ IPv4: an RFC 5227 probe (who-has ADDR from 0.0.0.0) before adding, then gratuito
 pairs (spa = tpa = ADDR, to broadcast), as Heartbeat's send_arp puts them on the wire.
 IPv6: a DAD-style neighbour solicitation from :: before adding, then unsolicited neighbour
 advertisements to all-nodes. Every wait is bounded by a deadline.
+
+scapy costs about 30 MB of memory and half a second to import, so a long-running daemon does not import
+it: `prepare_frames` has the frames of an address built once by scapy in a short child process and keeps
+only their bytes, and a received frame is decoded by scapy only when it can concern the address (its ARP
+sender address is the address; see `conflict_mac`). A process without prepared frames (a one-shot
+agent) builds them with scapy in process.
 """
 from __future__ import annotations
 
@@ -11,13 +17,12 @@ import ipaddress
 import os
 import select
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
-
-from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, IPv6
-from scapy.layers.l2 import ARP, Ether
 
 ETH_P_ARP = 0x0806
 ETH_P_IPV6 = 0x86DD
@@ -25,10 +30,17 @@ PACKET_OUTGOING = 4
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 ZERO_MAC = "00:00:00:00:00:00"
 ALL_NODES = "ff02::1"
+ARP_TYPE = ETH_P_ARP.to_bytes(2, "big")
+ARP_SPA = slice(28, 32)  # sender protocol address of an Ethernet/IPv4 ARP frame (14 + 8 + 6)
+BUILD_TIMEOUT_S = 30.0
+
+_FRAMES: dict[tuple[str, str], tuple[bytes, tuple[bytes, ...]]] = {}  # (mac, ip) -> (probe, announcement)
 
 
 def garp_pair(mac: str, ip: str) -> tuple[bytes, bytes]:
     """The request (op 1, tha zero) and reply (op 2, tha = own MAC) Heartbeat's send_arp sends."""
+    from scapy.layers.l2 import ARP, Ether
+
     request = Ether(dst=BROADCAST, src=mac) / ARP(op=1, hwsrc=mac, psrc=ip, hwdst=ZERO_MAC, pdst=ip)
     reply = Ether(dst=BROADCAST, src=mac) / ARP(op=2, hwsrc=mac, psrc=ip, hwdst=mac, pdst=ip)
     return bytes(request), bytes(reply)
@@ -36,6 +48,8 @@ def garp_pair(mac: str, ip: str) -> tuple[bytes, bytes]:
 
 def arp_probe(mac: str, ip: str) -> bytes:
     """RFC 5227 probe: sender IP 0.0.0.0, so no host updates its cache from it."""
+    from scapy.layers.l2 import ARP, Ether
+
     return bytes(Ether(dst=BROADCAST, src=mac) / ARP(op=1, hwsrc=mac, psrc="0.0.0.0", hwdst=ZERO_MAC, pdst=ip))
 
 
@@ -48,25 +62,78 @@ def solicited_node(ip: str) -> tuple[str, str]:
 
 def ns_probe(mac: str, ip: str) -> bytes:
     """DAD neighbour solicitation: from ::, to the solicited-node group, no source link-layer option."""
+    from scapy.layers.inet6 import ICMPv6ND_NS, IPv6
+    from scapy.layers.l2 import Ether
+
     group, group_mac = solicited_node(ip)
     return bytes(Ether(dst=group_mac, src=mac) / IPv6(src="::", dst=group, hlim=255) / ICMPv6ND_NS(tgt=ip))
 
 
 def unsolicited_na(mac: str, ip: str) -> bytes:
     """Unsolicited neighbour advertisement (override set) to all-nodes, carrying our link-layer address."""
+    from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, IPv6
+    from scapy.layers.l2 import Ether
+
     return bytes(Ether(dst="33:33:00:00:00:01", src=mac) / IPv6(src=ip, dst=ALL_NODES, hlim=255)
                  / ICMPv6ND_NA(tgt=ip, R=0, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=mac))
 
 
+def load_frame_builder() -> None:
+    import scapy.layers.inet6  # noqa: F401
+    import scapy.layers.l2  # noqa: F401
+
+
+def _build(mac: str, ip: str) -> tuple[bytes, tuple[bytes, ...]]:
+    if ipaddress.ip_address(ip).version == 4:
+        return arp_probe(mac, ip), garp_pair(mac, ip)
+    return ns_probe(mac, ip), (unsolicited_na(mac, ip),)
+
+
+def _key(mac: str, ip: str) -> tuple[str, str]:
+    return mac.lower(), str(ipaddress.ip_address(ip))
+
+
+def prepare_frames(mac: str, ip: str) -> None:
+    """Build the probe and announcement frames of ip once, with scapy in a child process (so that this
+    process never imports it) unless scapy is loaded here already; later calls send the kept bytes."""
+    key = _key(mac, ip)
+    if key in _FRAMES:
+        return
+    if "scapy.layers.l2" in sys.modules:
+        _FRAMES[key] = _build(*key)
+        return
+    done = subprocess.run([sys.executable, "-m", "hbd.agents.arp", "frames", *key], capture_output=True,
+                          text=True, timeout=BUILD_TIMEOUT_S, check=False)
+    lines = done.stdout.split()
+    if done.returncode != 0 or len(lines) < 2:
+        raise OSError(f"building the frames of {ip} failed: {done.stderr.strip()[-300:]}")
+    frames = [bytes.fromhex(line) for line in lines]
+    _FRAMES[key] = (frames[0], tuple(frames[1:]))
+
+
+def probe_frame(mac: str, ip: str) -> bytes:
+    key = _key(mac, ip)
+    known = _FRAMES.get(key)
+    return known[0] if known else _build(*key)[0]
+
+
 def announcement(mac: str, ip: str) -> tuple[bytes, ...]:
     """One round of announcement frames for ip: an ARP pair for IPv4, one advertisement for IPv6."""
-    if ipaddress.ip_address(ip).version == 4:
-        return garp_pair(mac, ip)
-    return (unsolicited_na(mac, ip),)
+    key = _key(mac, ip)
+    known = _FRAMES.get(key)
+    return known[1] if known else _build(*key)[1]
 
 
 def conflict_mac(frame: bytes, ip: str, own_mac: str) -> str | None:
     """The MAC of another host claiming ip in this frame, else None (pure: tested on captured frames)."""
+    addr = ipaddress.ip_address(ip)
+    if frame[12:14] == ARP_TYPE and frame[ARP_SPA] != addr.packed:
+        return None  # an ARP frame whose sender is another address claims nothing (no scapy needed)
+    if addr.version == 6 and addr.packed not in frame:
+        return None
+    from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, IPv6
+    from scapy.layers.l2 import ARP, Ether
+
     pkt = Ether(frame)
     if pkt.src.lower() == own_mac.lower():
         return None
@@ -85,7 +152,10 @@ def conflict_mac(frame: bytes, ip: str, own_mac: str) -> str | None:
 
 
 def _open(iface: str, proto: int) -> socket.socket:
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
+    # Protocol 0 at creation registers no receive hook; bind() registers the one wanted. Created with the
+    # protocol, the socket's bind() would first unregister that hook and wait for an RCU grace period
+    # (10-20 ms): too long for a probe window of a few milliseconds.
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     sock.bind((iface, proto))
     return sock
 
@@ -107,24 +177,35 @@ def send_frames(iface: str, frames: tuple[bytes, ...]) -> None:
     close_later(sock)
 
 
-def probe(iface: str, mac: str, ip: str, timeout_s: float, clock: Callable[[], float] = time.monotonic) -> str | None:
-    """Ask whether another host holds ip; wait at most timeout_s; return its MAC or None."""
+def probe(iface: str, mac: str, ip: str, timeout_s: float, clock: Callable[[], float] = time.monotonic,
+          repeats: int = 1) -> str | None:
+    """Ask whether another host holds ip; wait at most timeout_s; return its MAC or None.
+
+    With repeats > 1 the probe frame is sent that many times, evenly over the window, so that one lost
+    frame does not make a silent window."""
     v6 = ipaddress.ip_address(ip).version == 6
+    frame = probe_frame(mac, ip)
     sock = _open(iface, ETH_P_IPV6 if v6 else ETH_P_ARP)
     try:
-        sock.send(ns_probe(mac, ip) if v6 else arp_probe(mac, ip))
-        end = clock() + timeout_s
+        start = clock()
+        end = start + timeout_s
+        sent, every = 0, timeout_s / max(1, repeats)
         for _ in range(10000):  # bounded also in count: a flood of frames must not keep us here
-            left = end - clock()
+            now = clock()
+            if sent < repeats and now >= start + sent * every:
+                sock.send(frame)
+                sent += 1
+            left = end - now
             if left <= 0:
                 return None
-            ready, _, _ = select.select([sock], [], [], left)
+            wake = min(left, start + sent * every - now) if sent < repeats else left
+            ready, _, _ = select.select([sock], [], [], max(0.0, wake))
             if not ready:
-                return None
-            frame, addr = sock.recvfrom(2048)
+                continue
+            received, addr = sock.recvfrom(2048)
             if addr[2] == PACKET_OUTGOING:
                 continue
-            found = conflict_mac(frame, ip, mac)
+            found = conflict_mac(received, ip, mac)
             if found:
                 return found
         return None
@@ -192,3 +273,10 @@ class Burst:
             self._run_quietly()
         finally:
             os._exit(0)
+
+
+if __name__ == "__main__":  # `python -m hbd.agents.arp frames MAC IP`: the hex of each frame, probe first
+    if len(sys.argv) != 4 or sys.argv[1] != "frames":
+        sys.exit("usage: python -m hbd.agents.arp frames MAC IP")
+    probe_bytes, announced = _build(sys.argv[2], sys.argv[3])
+    print("\n".join(f.hex() for f in (probe_bytes, *announced)))

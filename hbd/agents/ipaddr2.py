@@ -54,6 +54,10 @@ class IPaddr2(Agent):
     def from_heartbeat(cls, arg: str, **kwargs: bool) -> "IPaddr2":
         return cls(parse_heartbeat(arg), **kwargs)
 
+    def warm_up(self) -> None:
+        """Import what building frames needs (a long-running daemon prepares the frames instead)."""
+        arp.load_frame_builder()
+
     @property
     def label(self) -> str:
         return f"IPaddr2::{self.spec.text}" + (f"/{self.spec.iface}" if self.spec.iface else "")

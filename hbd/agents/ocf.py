@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from lxml import etree
-
 from hbd.agents import runner
 from hbd.agents.base import (OCF_CODE_TEXT, OCF_ERR_CONFIGURED, Agent, AgentResult, Deadline, Op, failed, running,
                              stopped, timed_out)
@@ -45,6 +43,8 @@ class OcfMetaData:
 
 def parse_meta_data(xml: str) -> OcfMetaData:
     """Parse an agent's `meta-data` XML (the resource-agent DTD: parameters, actions)."""
+    from lxml import etree  # only when meta-data is read: a daemon running no OCF agent does not load lxml
+
     try:
         root = etree.fromstring(xml.encode())
     except etree.XMLSyntaxError as exc:

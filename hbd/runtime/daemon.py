@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,16 +37,17 @@ from hbd.runtime.logsetup import log_hb
 from hbd.runtime.membership_service import MembershipService
 from hbd.runtime.notify import Notifier, watchdog_interval_s
 from hbd.runtime.ownership_driver import OwnershipDriver
-from hbd.runtime.preprobe import PreProbe
+from hbd.runtime.preprobe import PeerSilence, PeerWatch, PreProbe
 from hbd.runtime.process import go_realtime
 from hbd.runtime.state import load_identity
 
 LOG = logging.getLogger("hbd.daemon")
 CONFIG_FILES = ("ha.cf", "authkeys", "haresources")
 ADMIN_TIMEOUT_S = 600.0
+# Threads' stacks: glibc's default is 8 MiB, and under mlockall (realtime) every page of it is resident.
+THREAD_STACK_BYTES = 1 << 20
 RESTART_REPLY_GRACE_S = 0.05  # let the answer to `hbd reload` leave before the re-exec
 STOP_REPLY_GRACE_S = 2.0  # at most this long for the answers to `hbd stop` to be written
-PEER_WATCH_S = 0.02  # how often the peer's silence is compared with its deadtime (for the pre-probe)
 
 
 @dataclass
@@ -114,6 +116,8 @@ class Daemon:
         roots = {g.key: root for g, root in zip(hb.groups, service_roots(self.cfg))}
         self.runner = GroupRunner(roots, child_type_table())
         self.preprobe = PreProbe(roots)
+        self.peer_watch = PeerWatch(self.preprobe, self._peer_silence,
+                                    self.hacf.timing.deadtime_ms / 1000)
         self.bridge = Bridge(self.peer)
         self.notifier = Notifier()
         self.done = asyncio.Event()
@@ -132,6 +136,7 @@ class Daemon:
         if self.hacf.auto_failback == "legacy":
             log_hb(LOG, "WARN", "auto_failback legacy is run as 'on': Heartbeat's legacy ip-request mode races "
                                 "into double ownership (set auto_failback on or off on both nodes)")
+        threading.stack_size(THREAD_STACK_BYTES)
         if self.hacf.realtime:
             for level, text in go_realtime():
                 log_hb(LOG, level, text)
@@ -163,11 +168,12 @@ class Daemon:
             loop.run_in_executor(None, self.preprobe.prepare)  # where each VIP lives, ahead of any suspicion
             if watchdog:
                 self._watchdog(loop, watchdog)
-            self._watch_peer(loop)
+            self.peer_watch.start(loop)  # a timer at the pre-probe's due time, not a poll
             await self.done.wait()
             await self._answer_stop_requests()
         finally:
             self.notifier.stopping()
+            self.peer_watch.stop()
             control.close()
             self.membership.stop()
             self.driver.close()
@@ -184,19 +190,15 @@ class Daemon:
         self.notifier.watchdog()
         loop.call_later(every_s, self._watchdog, loop, every_s)
 
-    def _watch_peer(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start the pre-probe of the peer's VIPs when its death verdict is near (see preprobe.py)."""
-        assert self.membership is not None
-        try:
-            pv = self.core.peer_view
-            if pv.alive and pv.hold and not pv.gave_up:
-                node = next((n for n in self.membership.view().nodes if n.name == self.peer), None)
-                if node is not None and node.status != "dead" and node.age_s is not None:
-                    self.preprobe.maybe_start(node.age_s, node.deadtime_ms / 1000, pv.hold)
-        except Exception:  # a bug here must not end the watch: the takeover then simply probes as before
-            LOG.exception("pre-probe watch failed (bug)", extra={"hb_level": "ERROR"})
-        finally:
-            loop.call_later(PEER_WATCH_S, self._watch_peer, loop)
+    def _peer_silence(self) -> PeerSilence | None:
+        """How long the live peer holding groups has been silent, for the pre-probe (see preprobe.py)."""
+        pv = self.core.peer_view
+        if self.membership is None or not (pv.alive and pv.hold and not pv.gave_up):
+            return None
+        node = next((n for n in self.membership.view().nodes if n.name == self.peer), None)
+        if node is None or node.status == "dead" or node.age_s is None:
+            return None
+        return PeerSilence(node.age_s, node.deadtime_ms / 1000, pv.hold)
 
     # --- fencing --------------------------------------------------------------------------------
 
@@ -225,6 +227,7 @@ class Daemon:
             return  # DRBD resource-level fencing (outdate_service.py), not the ownership core's business
         if isinstance(action, (m.NodeChanged, m.PeerRestarted, m.PeerReturned, m.LinkChanged)):
             self.driver.note(_describe(action))
+            self.peer_watch.kick()
         if isinstance(action, m.LocalHeartbeatLost):
             self.driver.note("own heartbeat lost: giving up every group, then restarting")
             self.outcome.restart = True
@@ -239,6 +242,7 @@ class Daemon:
             self.driver.feed(event)
 
     def _changed(self) -> None:
+        self.peer_watch.kick()  # what the peer holds may have changed
         if self.membership is None or self.membership.core is None:
             return
         text = status.summary(self.core, self.membership.view())

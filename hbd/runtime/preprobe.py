@@ -1,14 +1,23 @@
 """The duplicate-address check done before the peer is declared dead, so that the takeover need not wait.
 
-IPaddr2 listens 200 ms for an ARP answer before it adds a VIP: that is what keeps a survivor from
-starting the VIP of a node whose daemon was killed (kill -9) while its kernel still answers. Done after
-the death verdict it adds 200 ms to every takeover. Here the same question is asked earlier: when the
-peer has been silent for deadtime - window - lead, each VIP of the groups it holds is probed for `window`
-seconds, ending `lead` before the verdict. At the verdict, a group whose VIPs all stayed silent during a
-fresh, whole window is started without probing again; any answer, or no fresh verdict, keeps the probe.
+IPaddr2 listens for an ARP answer before it adds a VIP: that is what keeps a survivor from starting the
+VIP of a node whose daemon was killed (kill -9) while its kernel still answers. Done after the death
+verdict it adds its whole listening time to every takeover. Here the same question is asked earlier, in a
+window scaled to the peer's deadtime (`timing`): when the peer has been silent for deadtime - window -
+lead, each VIP of the groups it holds is probed (several probe frames, so one lost frame is not a silent
+window) for `window` seconds, ending `lead` before the verdict. A kernel that holds the address answers a
+probe within a millisecond, so a window of a fifth of the deadtime (5 ms at least, IPaddr2's 200 ms at
+most) still hears it. At the verdict, a group whose VIPs all stayed silent during a fresh, whole window is
+started without probing again; any answer, or no fresh verdict, keeps the probe.
+
+The round is started by a deadline, not a poll: `PeerWatch` arms one timer at the moment the peer's
+silence would reach the round's start, computed from its last packet; when it fires and the peer was heard
+since, it is armed again from the newer packet. Idle, that is one wake-up per deadtime - window - lead
+minus the silence at that moment: fewer than one per keepalive.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -21,9 +30,34 @@ from hbd.runtime.logsetup import log_hb
 
 LOG = logging.getLogger("hbd.preprobe")
 IP_AGENTS = ("IPaddr2", "IPaddr")
-WINDOW_S = 0.2  # as long as IPaddr2's own probe
-LEAD_S = 0.08  # the window ends this long before the expected verdict (thread start, scheduling)
-FRESH_S = 0.5  # a verdict older than this at the takeover is not used
+WINDOW_FRACTION, WINDOW_MIN_S, WINDOW_MAX_S = 0.2, 0.005, 0.2  # at most IPaddr2's own probe
+# The window ends this long before the verdict: the round's own start (a wake-up, a thread), the GIL and the
+# scheduler may delay it by 10 ms on a busy machine; a verdict that comes first is not used (probe again).
+LEAD_FRACTION, LEAD_MIN_S, LEAD_MAX_S = 0.3, 0.003, 0.08
+PROBES_PER_WINDOW = 3
+FRESH_MIN_S, FRESH_MAX_S = 0.05, 0.5  # a verdict older than this at the takeover is not used
+
+
+@dataclass(frozen=True)
+class Timing:
+    window_s: float
+    lead_s: float
+
+    @property
+    def start_after_s(self) -> float:
+        """Silence (from the peer's deadtime) at which a round starts."""
+        return self.window_s + self.lead_s
+
+    @property
+    def fresh_s(self) -> float:
+        return min(FRESH_MAX_S, max(FRESH_MIN_S, self.window_s + 2 * self.lead_s))
+
+
+def timing(deadtime_s: float) -> Timing:
+    """The probe window and lead for a peer with this deadtime (both fractions of it, bounded)."""
+    window = min(WINDOW_MAX_S, max(WINDOW_MIN_S, deadtime_s * WINDOW_FRACTION))
+    lead = min(LEAD_MAX_S, max(LEAD_MIN_S, deadtime_s * LEAD_FRACTION))
+    return Timing(window, lead)
 
 
 @dataclass(frozen=True)
@@ -38,6 +72,7 @@ class Verdict:
     began: float
     ended: float
     answered_by: str | None
+    window_s: float
 
 
 def locate(node: ResourceNode) -> Target | None:
@@ -55,6 +90,7 @@ def locate(node: ResourceNode) -> Target | None:
         if isinstance(place, str):
             return None
         mac = str(ipr.get_links(place.index)[0].get_attr("IFLA_ADDRESS"))
+    arp.prepare_frames(mac, str(agent.spec.address))  # the takeover then sends bytes built now
     return Target(place.iface, mac, str(agent.spec.address))
 
 
@@ -69,24 +105,55 @@ def vip_nodes(root: ResourceNode) -> tuple[ResourceNode, ...]:
     return tuple(found)
 
 
+def probe_repeated(iface: str, mac: str, ip: str, seconds: float) -> str | None:
+    return arp.probe(iface, mac, ip, seconds, repeats=PROBES_PER_WINDOW)
+
+
 class PreProbe:
-    def __init__(self, roots: Mapping[str, ResourceNode], *, window_s: float = WINDOW_S, lead_s: float = LEAD_S,
-                 probe: Callable[[str, str, str, float], str | None] = arp.probe,
+    def __init__(self, roots: Mapping[str, ResourceNode], *, window_s: float | None = None,
+                 lead_s: float | None = None,
+                 probe: Callable[[str, str, str, float], str | None] = probe_repeated,
                  locate: Callable[[ResourceNode], Target | None] = locate,
                  clock: Callable[[], float] = time.monotonic):
         self.vips = {key: vip_nodes(root) for key, root in roots.items()}
-        self.window_s, self.lead_s = window_s, lead_s
+        self.window_s, self.lead_s = window_s, lead_s  # fixed values (tests); None: scaled to the deadtime
         self.probe, self.locate, self.clock = probe, locate, clock
         self.verdicts: dict[str, Verdict] = {}  # by resource (the node's primary, e.g. IPaddr2::192.0.2.50)
         self.targets: dict[str, Target] = {}  # located once: the probe must start on time
         self._lock = threading.Lock()
         self._busy = False
+        self._fresh_s = FRESH_MAX_S
+        self._rounds: list[tuple[list[ResourceNode], float]] = []  # for the prober thread
+        self._wake = threading.Event()
+        self._prober: threading.Thread | None = None
+
+    def timing(self, deadtime_s: float) -> Timing:
+        scaled = timing(deadtime_s)
+        return Timing(scaled.window_s if self.window_s is None else self.window_s,
+                      scaled.lead_s if self.lead_s is None else self.lead_s)
 
     def prepare(self) -> None:
-        """Locate every VIP (interface, MAC) ahead of need; a VIP not located yet is located when probed."""
+        """Locate every VIP (interface, MAC) ahead of need; a VIP not located yet is located when probed.
+        Starts the prober thread, so that a round starts without a thread start."""
         for nodes in self.vips.values():
             for node in nodes:
                 self._target(node)
+        self._ensure_prober()
+
+    def _ensure_prober(self) -> None:
+        with self._lock:
+            if self._prober is None and any(self.vips.values()):
+                self._prober = threading.Thread(target=self._serve, name="hbd-preprobe", daemon=True)
+                self._prober.start()
+
+    def _serve(self) -> None:
+        while True:
+            self._wake.wait(3600)  # idle: asleep until a round is asked for
+            self._wake.clear()
+            with self._lock:
+                rounds, self._rounds = self._rounds, []
+            for nodes, window_s in rounds:
+                self._round(nodes, window_s)
 
     def _target(self, node: ResourceNode) -> Target | None:
         with self._lock:
@@ -103,11 +170,18 @@ class PreProbe:
                 self.targets[node.primary] = found
         return found
 
+    def wanted(self, peer_holds: frozenset[str]) -> bool:
+        return any(self.vips.get(key) for key in peer_holds)
+
+    def due_in(self, silent_s: float, deadtime_s: float) -> float:
+        """Seconds until a round is due (0 or less: due now)."""
+        return deadtime_s - self.timing(deadtime_s).start_after_s - silent_s
+
     def due(self, silent_s: float, deadtime_s: float) -> bool:
-        return silent_s >= deadtime_s - self.window_s - self.lead_s
+        return self.due_in(silent_s, deadtime_s) <= 0
 
     def maybe_start(self, silent_s: float, deadtime_s: float, peer_holds: frozenset[str]) -> bool:
-        """Called often while the peer is alive; starts one round of probes when the verdict is near."""
+        """Starts one round of probes when the verdict is near (and no round is running)."""
         nodes = [n for key in sorted(peer_holds) for n in self.vips.get(key, ())]
         if not nodes or not self.due(silent_s, deadtime_s):
             return False
@@ -115,30 +189,37 @@ class PreProbe:
             if self._busy:
                 return False
             self._busy = True
+        t = self.timing(deadtime_s)
+        self._fresh_s = t.fresh_s
         log_hb(LOG, "debug", f"peer silent for {silent_s:.3f} s of {deadtime_s:.3f} s: probing "
-                             f"{' '.join(n.primary for n in nodes)} for {self.window_s:g} s")
-        threading.Thread(target=self._round, args=(nodes,), name="hbd-preprobe", daemon=True).start()
+                             f"{' '.join(n.primary for n in nodes)} for {t.window_s:g} s")
+        self._ensure_prober()
+        with self._lock:
+            self._rounds.append((nodes, t.window_s))
+        self._wake.set()
         return True
 
-    def _round(self, nodes: list[ResourceNode]) -> None:
+    def _round(self, nodes: list[ResourceNode], window_s: float) -> None:
         try:
-            threads = [threading.Thread(target=self._one, args=(n,), daemon=True) for n in nodes]
+            threads = [threading.Thread(target=self._one, args=(n, window_s), daemon=True) for n in nodes[1:]]
             for t in threads:
                 t.start()
+            if nodes:
+                self._one(nodes[0], window_s)  # the first VIP in this thread: one thread start fewer
             for t in threads:
-                t.join(self.window_s * 5 + 1)
+                t.join(window_s * 5 + 1)
         finally:
             with self._lock:
                 self._busy = False
 
-    def _one(self, node: ResourceNode) -> None:
+    def _one(self, node: ResourceNode, window_s: float) -> None:
         target = self._target(node)
         if target is None:
             return
         try:
             began = self.clock()
-            owner = self.probe(target.iface, target.mac, target.ip, self.window_s)
-            verdict = Verdict(began, self.clock(), owner)
+            owner = self.probe(target.iface, target.mac, target.ip, window_s)
+            verdict = Verdict(began, self.clock(), owner, window_s)
         except OSError as exc:  # the interface went away, say: locate it again next time
             log_hb(LOG, "debug", f"pre-probe of {node.primary} failed: {exc}")
             with self._lock:
@@ -158,5 +239,72 @@ class PreProbe:
         with self._lock:
             verdicts = [self.verdicts.get(n.primary) for n in nodes]
         log_hb(LOG, "debug", f"pre-probe verdicts for {key} at {now:.3f}: {verdicts}")
-        return all(v is not None and v.answered_by is None and v.ended - v.began >= self.window_s * 0.95
-                   and now - v.ended <= FRESH_S for v in verdicts)
+        return all(v is not None and v.answered_by is None and v.ended - v.began >= v.window_s * 0.95
+                   and now - v.ended <= self._fresh_s for v in verdicts)
+
+
+@dataclass(frozen=True)
+class PeerSilence:
+    silent_s: float
+    deadtime_s: float
+    holds: frozenset[str]
+
+
+class PeerWatch:
+    """Starts the pre-probe from a timer set at the moment it becomes due, recomputed from the peer's last
+    packet each time it fires; `kick()` re-arms it at once (the peer came back, or took groups).
+
+    The peer's deadtime may shrink without an event (the start-up deadtime, deadtime + 2 s, ends with one
+    of its heartbeats), so the timer never sleeps longer than the round's due time under the configured
+    deadtime: a look at most every deadtime - window - lead, and on time after such a change."""
+
+    def __init__(self, preprobe: PreProbe, silence: Callable[[], PeerSilence | None], deadtime_s: float):
+        self.preprobe, self.silence = preprobe, silence
+        self.max_sleep_s = max(0.001, deadtime_s - preprobe.timing(deadtime_s).start_after_s)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.wakeups = 0
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.kick()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._loop = None
+
+    def kick(self) -> None:
+        if self._loop is not None:
+            self._arm(0.0)
+
+    def _arm(self, delay_s: float) -> None:
+        assert self._loop is not None
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_later(max(0.0, delay_s), self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self.wakeups += 1
+        delay = self.max_sleep_s
+        try:
+            delay = self.next_delay()
+        except Exception:  # a bug here must not end the watch: the takeover then simply probes as before
+            LOG.exception("pre-probe watch failed (bug)", extra={"hb_level": "ERROR"})
+        finally:
+            if self._loop is not None:
+                self._arm(delay)
+
+    def next_delay(self) -> float:
+        """Start a round if due; the delay until the next look."""
+        peer = self.silence()
+        if peer is None or not self.preprobe.wanted(peer.holds):
+            return self.max_sleep_s  # nothing to probe: kick() re-arms sooner when that changes
+        due_in = self.preprobe.due_in(peer.silent_s, peer.deadtime_s)
+        if due_in > 0:
+            return min(due_in, self.max_sleep_s)
+        self.preprobe.maybe_start(peer.silent_s, peer.deadtime_s, peer.holds)
+        # Look again once the verdict is past: by then the peer is dead (idle) or was heard again.
+        return 2 * self.preprobe.timing(peer.deadtime_s).start_after_s

@@ -76,3 +76,30 @@ def test_cancelled_burst_sends_nothing_more() -> None:
     burst.cancelled.set()
     burst._run_quietly()  # the interface does not exist: must neither raise nor count a round
     assert burst.sent == 0
+
+
+def test_frames_built_in_a_child_process_are_the_ones_scapy_builds_here() -> None:
+    arp._FRAMES.clear()
+    try:
+        import sys
+
+        loaded = sys.modules.pop("scapy.layers.l2")  # as in a daemon that never imported scapy
+        try:
+            arp.prepare_frames(MAC.upper(), IP)
+        finally:
+            sys.modules["scapy.layers.l2"] = loaded
+        assert arp.probe_frame(MAC, IP) == arp.arp_probe(MAC, IP)
+        assert arp.announcement(MAC, IP) == arp.garp_pair(MAC, IP)
+        arp.prepare_frames(MAC, "2001:db8::60")  # scapy loaded here: built in process
+        assert arp.announcement(MAC, "2001:db8::60") == (arp.unsolicited_na(MAC, "2001:db8::60"),)
+    finally:
+        arp._FRAMES.clear()
+
+
+def test_arp_frames_from_other_senders_are_ruled_out_without_decoding() -> None:
+    """The fixed-offset check on the sender address agrees with scapy's decoding on every kind of frame."""
+    others = [arp.garp_pair(MAC, "198.51.100.61")[1], arp.arp_probe(MAC, IP), arp.garp_pair(OTHER, "192.0.2.1")[0]]
+    for frame in others:
+        assert frame[arp.ARP_SPA] != bytes([int(x) for x in IP.split(".")])
+        assert arp.conflict_mac(frame, IP, OTHER) is None
+    assert arp.conflict_mac(arp.garp_pair(MAC, IP)[1], IP, OTHER) == MAC  # same sender: decoded, a conflict
