@@ -7,7 +7,7 @@ is accepted here. `support` says what hbd does:
 - `ignored`: checked like Heartbeat checks it, then ignored without a word, because it tunes a part of
   Heartbeat hbd does not have (compression, logd reconnects, Pacemaker-only switches, ...);
 - `warning`: checked, ignored, and `hbd config check` says so, because the admin expects an effect
-  (a serial link, a respawned ipfail, a watchdog);
+  (a serial link, a respawned ipfail);
 - `error`: refused, because running without it would be unsafe (STONITH configured but not done).
 
 `stonith_host` is used with fence agents in place of Heartbeat's STONITH plugins (doc/fencing.md).
@@ -80,7 +80,7 @@ DIRECTIVES: dict[str, DirectiveRule] = {
     "failfast": DirectiveRule(
         "line", "warning", "hbd does not run Heartbeat API clients; no reboot when it dies", whole_line=True),
     "apiauth": DirectiveRule("apiauth", "warning", "hbd has no Heartbeat API socket", whole_line=True),
-    "watchdog": DirectiveRule("word", "warning", "hbd does not drive a watchdog device"),
+    "watchdog": DirectiveRule("word"),  # hbd/runtime/watchdog_device.py
     "stonith": DirectiveRule(
         "line", "error",
         "hbd does not run Heartbeat STONITH plugins; starting without the fencing you configured would "

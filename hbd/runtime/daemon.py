@@ -32,6 +32,7 @@ from hbd.runtime.bridge import Bridge
 from hbd.runtime.control import ControlServer
 from hbd.runtime.fencing_lane import FencingLane, lane_settings
 from hbd.runtime.outdate_service import OutdateService
+from hbd.runtime.watchdog_device import WatchdogDevice, timeout_for
 from hbd.runtime.groups import GroupRunner
 from hbd.runtime.logsetup import log_hb
 from hbd.runtime.membership_service import MembershipService
@@ -168,9 +169,12 @@ class Daemon:
             loop.run_in_executor(None, self.preprobe.prepare)  # where each VIP lives, ahead of any suspicion
             if watchdog:
                 self._watchdog(loop, watchdog)
+            device = self._open_watchdog_device(loop)
             self.peer_watch.start(loop)  # a timer at the pre-probe's due time, not a poll
             await self.done.wait()
             await self._answer_stop_requests()
+            if device is not None:
+                device.close()  # the magic close: only a clean exit (or re-exec) disarms it
         finally:
             self.notifier.stopping()
             self.peer_watch.stop()
@@ -185,6 +189,25 @@ class Daemon:
         if not self.outcome.restart:
             log_hb(LOG, "info", f"{self.me} hbd shutdown complete.")
         return self.outcome
+
+    def _open_watchdog_device(self, loop: asyncio.AbstractEventLoop) -> WatchdogDevice | None:
+        """ha.cf `watchdog DEVICE` (watchdog_device.py): armed now, kicked every keepalive from this loop."""
+        paths = [d.value for d in self.hacf.directives if d.name == "watchdog"]
+        if not paths:
+            return None
+        device = WatchdogDevice(paths[-1], timeout_for(self.hacf.timing.deadtime_ms))
+        for level, text in device.open():
+            log_hb(LOG, level, text)  # type: ignore[arg-type]
+        if device.fd is None:
+            return None
+        every_s = self.hacf.timing.keepalive_ms / 1000
+
+        def kick() -> None:
+            if device.fd is not None:
+                device.kick()
+                loop.call_later(every_s, kick)
+        loop.call_later(every_s, kick)
+        return device
 
     def _watchdog(self, loop: asyncio.AbstractEventLoop, every_s: float) -> None:
         self.notifier.watchdog()

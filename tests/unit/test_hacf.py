@@ -166,7 +166,7 @@ def test_heartbeat_directives_accepted_without_error(tmp_path: Path, line: str) 
 
 
 @pytest.mark.parametrize("line", [
-    "serial /dev/ttyS0", "watchdog /dev/watchdog", "respawn hacluster /usr/lib/heartbeat/ipfail",
+    "serial /dev/ttyS0", "respawn hacluster /usr/lib/heartbeat/ipfail",
     "failfast hacluster /usr/lib/heartbeat/ipfail", "apiauth ipfail uid=hacluster",
     "ping_group group1 192.0.2.254 198.51.100.254", "ping6 2001:db8::1", "ping 192.0.2.254",
 ])
@@ -307,4 +307,4 @@ def test_heartbeat_sample_file_is_accepted(tmp_path: Path) -> None:
         ("bcast", "eth0", 694), ("mcast", "eth0", 694), ("ucast", "eth0", 694)]
     assert hacf.ping_nodes == ("10.10.10.254",) and hacf.use_logd and hacf.auto_failback == "on"
     ignored = sorted(p.text.split()[0] for p in problems if " is ignored: " in p.text)
-    assert ignored == ["apiauth", "ping", "ping_group", "respawn", "serial", "watchdog"]
+    assert ignored == ["apiauth", "ping", "ping_group", "respawn", "serial"]
