@@ -9,7 +9,6 @@ which maps 3 to 0).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -29,19 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (an exited daemon its parent has not reaped yet is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def process_gone(pid: int, timeout_s: float) -> bool:
-    """Wait (bounded) until `pid` no longer exists."""
+    """Wait (bounded) until `pid` has exited."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass  # exists, owned by someone else
+    while alive(pid):
         if time.monotonic() >= deadline:
             return False
         time.sleep(EXIT_POLL_S)
+    return True
 
 
 def main(argv: list[str]) -> int:
