@@ -89,6 +89,9 @@ DIRECTIVES: dict[str, DirectiveRule] = {
     "stonith_host": DirectiveRule("stonith_host", whole_line=True),
     # hbd's own: how long a node that holds no groups waits before fencing (the holder fences first)
     "fence_delay": DirectiveRule("time"),
+    # hbd's own: alert scripts run on cluster events, and their timeout (hbd/runtime/alerts.py)
+    "alert": DirectiveRule("word"),
+    "alert_timeout": DirectiveRule("time"),
     # Heartbeat internals: checked, then ignored
     "baud": _ignored("choice", choices=("9600", "19200", "38400", "57600", "115200", "230400", "460800")),
     "debug": _ignored("int", low=0, high=255),

@@ -31,6 +31,7 @@ from hbd.runtime import status
 from hbd.runtime.bridge import Bridge
 from hbd.runtime.control import ControlServer
 from hbd.runtime.fencing_lane import FencingLane, lane_settings
+from hbd.runtime.alerts import AlertRunner, settings_of
 from hbd.runtime.outdate_service import OutdateService
 from hbd.runtime.watchdog_device import WatchdogDevice, timeout_for
 from hbd.runtime.groups import GroupRunner
@@ -153,6 +154,8 @@ class Daemon:
                                        self._awaiting_fence)
             self.fencing.start(loop)
         self.outdate = OutdateService(self.membership.broadcast, lambda: self.bridge.peer_dead)
+        self.alerts = AlertRunner(*settings_of(self.hacf), self.me, self.peer)
+        self.driver.watchers.append(self.alerts.ownership)
         self.outdate.start(loop)
         self.membership.observers.append(self._membership_action)
         control = ControlServer(self.opts.socket, self._request)
@@ -184,6 +187,7 @@ class Daemon:
             if self.fencing is not None:
                 self.fencing.close()
             self.outdate.close()
+            self.alerts.drain()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         if not self.outcome.restart:
@@ -245,6 +249,7 @@ class Daemon:
 
     def _membership_action(self, action: m.Action) -> None:
         assert self.membership is not None and self.driver is not None
+        self.alerts.membership(action)
         if (isinstance(action, m.Deliver) and action.message.src == self.peer
                 and self.outdate.received(dict(f for f in action.message.fields if isinstance(f[1], str)))):
             return  # DRBD resource-level fencing (outdate_service.py), not the ownership core's business

@@ -56,6 +56,8 @@ class OwnershipDriver:
         self.transitions: collections.deque[Transition] = collections.deque(maxlen=MAX_TRANSITIONS)
         self._timer: asyncio.TimerHandle | None = None
         self._states = dict(core.state)
+        # told of every event fed and every action carried out (alert scripts: hbd/runtime/alerts.py)
+        self.watchers: list[Callable[[object], None]] = []
         self.last_step_ms = 0
 
     # --- start-up -------------------------------------------------------------------------------
@@ -93,6 +95,7 @@ class OwnershipDriver:
             return
         now = self.now_ms()
         self.last_step_ms = now
+        self._tell(event)
         try:
             actions = self.core.handle(event, now)
         except Exception:  # a bug in the core must not stop the heartbeats: log it, keep running
@@ -128,7 +131,15 @@ class OwnershipDriver:
 
     # --- actions --------------------------------------------------------------------------------
 
+    def _tell(self, item: object) -> None:
+        for watcher in self.watchers:
+            try:
+                watcher(item)
+            except Exception:  # a watcher's bug must not stop the resources
+                LOG.exception("watcher failed (bug)", extra={"hb_level": "ERROR"})
+
     def _apply(self, action: o.Action) -> None:
+        self._tell(action)
         if isinstance(action, o.Send):
             self.send(tuple((k, str(v)) for k, v in action.fields.items()))
         elif isinstance(action, o.Log):
