@@ -41,6 +41,8 @@ def locate(path: str | Path | None) -> tuple[str, Path]:
         if p.name == "ha.cf":
             return "heartbeat", p.parent
         return "cluster.conf", p
+    if p.exists():
+        raise ConfigError([Problem(str(p), None, "error", "not a regular file or a directory")])
     raise ConfigError([Problem(str(p), None, "error", "no such file or directory")])
 
 

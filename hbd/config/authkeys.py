@@ -20,9 +20,11 @@ import stat
 from pathlib import Path
 
 from hbd.config.model import AuthKey, AuthKeys, AuthMethod
+from hbd.config.textfile import MAX_LINE_CHARS, NotReadable, read_bounded
 from hbd.errors import Problems
 
 MAXAUTH = 16
+MAX_AUTHKEYS_BYTES = 1024 * 1024
 KEYED_METHODS = ("md5", "sha1", "sha256")
 METHODS: tuple[AuthMethod, ...] = ("crc", "md5", "sha1", "sha256")
 _AUTH_LINE = re.compile(r"auth\s*([+-]?\d+)(?:\s.*)?", re.DOTALL)
@@ -49,15 +51,21 @@ def parse_authkeys(path: str | Path, problems: Problems) -> AuthKeys | None:
         return None
     try:
         # Secrets are bytes; surrogateescape keeps any byte of the file exactly as it was.
-        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+        text = read_bounded(path, MAX_AUTHKEYS_BYTES).decode("utf-8", errors="surrogateescape")
     except OSError as exc:
         problems.error(path, None, f"Cannot open keyfile [{path}]: {exc.strerror or exc}")
+        return None
+    except NotReadable as exc:
+        problems.error(path, None, f"Cannot read keyfile [{path}]: {exc}")
         return None
     first_problem = len(problems.items)
     keys: dict[int, tuple[AuthKey, int]] = {}
     auth: tuple[int, int] | None = None  # (index, line)
     active: int | None = None
     for number, raw in enumerate(text.split("\n"), start=1):
+        if len(raw) > MAX_LINE_CHARS:
+            problems.error(path, number, f"line longer than {MAX_LINE_CHARS} characters ({len(raw)})")
+            continue
         line = raw.strip(" \t\r\f\v")
         if not line or line.startswith("#"):
             continue

@@ -22,6 +22,7 @@ from lxml import etree
 from hbd.config.clusterschema import validate
 from hbd.config.clustertree import Resource, build_trees
 from hbd.config.model import ResourceNode
+from hbd.config.textfile import NotReadable, read_bounded
 from hbd.config.rules import Rule, builtin_rules
 from hbd.errors import Problems
 from hbd.fencing.from_cluster import fence_plans
@@ -104,10 +105,11 @@ def _flag(text: str | None) -> bool:
 def parse_xml(path: Path, problems: Problems) -> Any:
     """Parse strictly; on failure record `not well-formed` with libxml2's line and raise ConfigError."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        data = read_bounded(path, MAX_BYTES + 1)  # no FIFO, no device: nothing that blocks or never ends
     except OSError as exc:
         raise problems.fail(path, None, f"cannot read: {exc.strerror or exc}") from None
+    except NotReadable as exc:
+        raise problems.fail(path, None, f"cannot read: {exc}") from None
     if len(data) > MAX_BYTES:
         raise problems.fail(path, None, f"larger than {MAX_BYTES} bytes: not a cluster.conf")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)

@@ -20,7 +20,7 @@ from pathlib import Path
 from hbd.config import hacf_media
 from hbd.config.hacf_directives import ALIASES, CRM_OFF, CRM_ON, DIRECTIVES, SCALARS, SYSLOG_FACILITIES, DirectiveRule
 from hbd.config.model import AutoFailback, Directive, HaCf, Medium, Timing
-from hbd.config.textfile import numbered_lines, read_text
+from hbd.config.textfile import NotReadable, numbered_lines, read_bounded, read_text
 from hbd.config.units import parse_bool, parse_c_int, parse_msec
 from hbd.errors import Problems
 
@@ -30,6 +30,7 @@ _DELIM_RE = "[" + re.escape(DELIMS) + "]"
 DEFAULT_UDPPORT = 694
 HOSTLENG = 100  # Heartbeat keeps node names in 100-byte buffers, NUL included
 MAXNODE = 100
+MAXMEDIA = 64  # Heartbeat's limit of heartbeat media
 KEEPALIVE_MS, DEADTIME_MS = 1000, 30000
 LOW_KEEPALIVE_MS = 100
 DEADTIME_KEEPALIVES = 4  # below this many keepalives per deadtime, two lost packets can kill a peer
@@ -41,8 +42,8 @@ def local_node_name(config_dir: Path | None, override: str | None = None) -> str
         return override.strip().lower()
     if config_dir is not None:
         try:
-            first = (config_dir / "nodeinfo").read_text(errors="replace").splitlines()
-        except OSError:
+            first = read_bounded(config_dir / "nodeinfo", 4096).decode(errors="replace").splitlines()
+        except (OSError, NotReadable):
             first = []
         if first and first[0].strip():
             return first[0].strip().lower()
@@ -307,6 +308,8 @@ def _finish(draft: _Draft, local_node: str) -> HaCf | None:
         draft.warning(draft.first_node_line,
                       f"{len(nodes)} nodes: hbd, like Heartbeat's haresources mode, manages resources for two")
     media = _media(draft)
+    if len(media) > MAXMEDIA:
+        draft.error(media[MAXMEDIA].line, f"more than {MAXMEDIA} heartbeat media")
     if not media and not draft.broken & {"bcast", "mcast", "mcast6", "ucast", "ucast6"}:
         why = " (serial links are not supported by hbd)" if draft.serial_lines else ""
         draft.problems.error(draft.path, None, f"No heartbeat media defined{why}: add bcast, mcast or ucast")

@@ -18,6 +18,8 @@ from hbd.config.textfile import numbered_lines, read_text
 from hbd.errors import Problems
 
 BARE_IP_GLOB = "[0-9]*.[0-9]*.[0-9]*.[0-9]*"  # the shell pattern Heartbeat's ResourceManager uses
+MAX_GROUPS = 1000  # every group is named in status messages; far more than two nodes can run
+MAX_RESOURCES = 100  # per group
 
 
 def parse_resource(token: str) -> HaResource:
@@ -65,7 +67,13 @@ def parse_haresources(path: str | Path, problems: Problems, nodes: Sequence[str]
     groups: list[HaGroup] = []
     key_lines: dict[str, int] = {}
     for line_no, line in _logical_lines(path, problems, text):
+        if len(groups) >= MAX_GROUPS:
+            problems.error(path, line_no, f"more than {MAX_GROUPS} resource groups: the rest is not read")
+            break
         node, *tokens = line.split()
+        if len(tokens) > MAX_RESOURCES:
+            problems.error(path, line_no, f"{len(tokens)} resources in one group: at most {MAX_RESOURCES}")
+            continue
         node = node.lower()
         if nodes is not None and node not in nodes:
             problems.error(path, line_no, f"Bad nodename in haresources [{node}]: not a node of ha.cf "
@@ -99,9 +107,13 @@ def parse_haresources(path: str | Path, problems: Problems, nodes: Sequence[str]
 
 def _warn_ambiguous_keys(path: Path, problems: Problems, groups: list[HaGroup]) -> None:
     """Heartbeat finds a group by grepping for its key in every line; a key used elsewhere confuses it."""
-    for group in groups:
-        for other in groups:
-            if other is not group and any(r.text == group.key for r in other.resources[1:]):
+    holders: dict[str, list[HaGroup]] = {}  # resource text -> groups naming it after their key, in file order
+    for other in groups:
+        for text in dict.fromkeys(r.text for r in other.resources[1:]):
+            holders.setdefault(text, []).append(other)
+    for group in groups:  # linear: a big haresources must not take quadratic time
+        for other in holders.get(group.key, ()):
+            if other is not group:
                 problems.warning(path, other.line, f"'{group.key}', the key of the group on line {group.line}, "
                                                    f"also appears in this group; Heartbeat may confuse the two")
 

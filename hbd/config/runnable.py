@@ -21,6 +21,7 @@ from pathlib import Path
 
 from hbd.config import LoadedConfig, service_roots
 from hbd.config.model import HeartbeatConfig, ResourceNode
+from hbd.config.textfile import NotReadable, read_bounded
 from hbd.errors import AgentError, Problem
 
 RUN_MEDIA = ("bcast", "mcast", "ucast")  # the media the transport runs
@@ -149,9 +150,8 @@ def defined_drbd_resources(places: tuple[Path, ...] | None = None) -> set[str] |
     names: set[str] = set()
     for path in files:
         try:
-            with path.open("rb") as fh:
-                text = fh.read(MAX_DRBD_CONFIG_BYTES).decode("utf-8", "replace")
-        except OSError:
+            text = read_bounded(path, MAX_DRBD_CONFIG_BYTES).decode("utf-8", "replace")
+        except (OSError, NotReadable):
             continue
         names.update(_DRBD_RESOURCE.findall(text))
     return names

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import pytest
@@ -66,3 +67,28 @@ def test_a_missing_program_is_a_result_not_an_exception() -> None:
 
 def test_input_is_passed_on_stdin() -> None:
     assert runner.run(["cat"], 5, input="hello").stdout == "hello"
+
+
+def test_output_kept_is_bounded_head_and_tail() -> None:
+    import tracemalloc
+
+    from hbd.agents.runner import MAX_KEPT_BYTES
+
+    script = "import sys; w = sys.stdout.write; w('FIRST\\n'); [w('x' * 65535 + '\\n') for _ in range(800)]; w('LAST\\n')"
+    tracemalloc.start()
+    try:
+        result = runner.run([sys.executable, "-c", script], 60)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.ok
+    assert result.stdout.startswith("FIRST\n") and result.stdout.endswith("LAST\n")
+    assert "bytes of output not kept" in result.stdout
+    assert len(result.stdout) < MAX_KEPT_BYTES + 100  # 50 MB printed, 64 KiB kept
+    assert peak < 8 * MAX_KEPT_BYTES  # nothing near the 50 MB was ever held
+
+
+def test_input_is_fed_and_output_read_together() -> None:
+    data = "y" * 300_000  # more than a pipe holds: feeding and reading must interleave
+    result = runner.run([sys.executable, "-c", "import sys; d = sys.stdin.read(); print(len(d))"], 30, input=data)
+    assert result.ok and result.stdout == "300000\n"
