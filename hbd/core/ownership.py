@@ -14,19 +14,28 @@ How the peer's reports are read (exact lists, Heartbeat's words and announcement
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal, Mapping, NamedTuple
 
 from hbd.core import agreement
 from hbd.core.holdings import Topology, decode_groups, encode_groups
 from hbd.core.ownership_types import (
-    Action, AdminReply, AdminRequest, Announce, CommUp, Event, Fence, Fenced, GroupStarted, GroupState, GroupStopped,
-    Outbox, PeerDied, PeerJoined, Policy, Probed, Received, ShutdownComplete, ShutdownRequested, StartGroup,
+    Action, AdminReply, AdminRequest, Announce, Cause, CommUp, Event, Fence, Fenced, GroupStarted, GroupState, GroupStopped,
+    Op, Outbox, PeerDied, PeerJoined, Policy, Probed, Received, ShutdownComplete, ShutdownRequested, StartGroup,
     StopFailedForGood, StopGroup, Tick,
 )
 from hbd.core.peer_view import PeerView
 from hbd.core.standby import StandbyExchange
 
 Phase = Literal["probing", "waiting", "running", "shutting_down", "down"]
+
+
+class Queued(NamedTuple):
+    """A group operation waiting its turn (they run one at a time)."""
+
+    op: Op
+    key: str
+    cause: Cause
+    reason: str  # for the log
 HBD_VERSION = "1"
 
 
@@ -41,7 +50,7 @@ class Ownership:
         self.state: dict[str, GroupState] = {k: GroupState.STOPPED for k in self.topology.keys}
         self.phase: Phase = "probing"
         self.peer_view = PeerView()
-        self.queue: list[tuple[str, str, str]] = []  # (start|stop, key, reason)
+        self.queue: list[Queued] = []
         self.busy: str | None = None
         self.stop_attempts: dict[str, int] = {}
         self.retry_at: int | None = None  # a failed stop of `busy` is retried then
@@ -170,7 +179,7 @@ class Ownership:
         self.fence_at = None
         self.standby.cancel(now, out, f"{self.peer} restarted or rejoined")
         # Drop queued takeovers: their reason (the peer's death) no longer holds.
-        self.queue = [q for q in self.queue if q[0] != "start"]
+        self.queue = [q for q in self.queue if q.op is not Op.START]
         # hbd_ask: the peer may have reported before it could hear us again; ask it to report once more.
         self.send_report(out, hbd_ask="1")
 
@@ -258,7 +267,7 @@ class Ownership:
             out.log("ERROR", "Both machines own foreign resources!")
         for key in reversed(theirs):
             if self.state[key] is not GroupState.STOPPING:
-                self._enqueue("stop", key, f"also held by {self.peer}, its preferred node")
+                self._enqueue(Op.STOP, key, Cause.DOUBLE_OWNERSHIP, f"also held by {self.peer}, its preferred node")
 
     def _peer_shutdone(self, now: int, out: Outbox) -> None:
         out.log("info", f"Received shutdown notice from '{self.peer}'.")
@@ -325,13 +334,13 @@ class Ownership:
                  hbd_groups=encode_groups(self.held, self.topology), hbdver=HBD_VERSION)
         out.log("info", "Giving up all HA resources.")
         for key in reversed(self.topology.ordered(self.held)):
-            self._enqueue("stop", key, "shutdown")
+            self._enqueue(Op.STOP, key, Cause.SHUTDOWN, "shutdown")
 
     def _on_Tick(self, ev: Tick, now: int, out: Outbox) -> None:
         if self.retry_at is not None and now >= self.retry_at and self.busy is not None:
             self.retry_at = None
             out.log("info", f"Retrying failed stop operation [{self.busy}]")
-            out.add(StopGroup(self.busy, "retry"))
+            out.add(StopGroup(self.busy, "retry", Cause.RETRY))
         if self.fence_at is not None and now >= self.fence_at and not self.peer_view.alive:
             out.add(Fence(self.peer))
             self.fence_at = now + self.policy.fence_retry_ms
@@ -343,7 +352,7 @@ class Ownership:
         self._pump(out)  # first the queue (stale entries drop out), so that an idle node sees what it wants
         if self._idle and not self.standby.active:
             for key in self._wanted(now):
-                self._enqueue("start", key, self._why(key))
+                self._enqueue(Op.START, key, *self._why(key))
         self._pump(out)
         if self._idle:
             self.standby.after_settled(now, out)
@@ -379,17 +388,17 @@ class Ownership:
             wanted += [k for k in free if k in claimed and k not in pv.hold and k not in wanted]
         return partial + wanted
 
-    def _why(self, key: str) -> str:
+    def _why(self, key: str) -> tuple[Cause, str]:
         pv = self.peer_view
         if self.state[key] is GroupState.PARTIAL:
-            return "found partly running here: starting the rest"
+            return Cause.COMPLETION, "found partly running here: starting the rest"
         if pv.gave_up:
-            return f"{self.peer} gave up its resources"
+            return Cause.PEER_GAVE_UP, f"{self.peer} gave up its resources"
         if not pv.alive:
-            return f"{self.peer} is dead"
+            return Cause.PEER_DEAD, f"{self.peer} is dead"
         if self.topology.preferred(key) != self.me:
-            return f"held by nobody, and {self.peer} counts it as ours"
-        return "preferred node, held by nobody"
+            return Cause.CLAIMED, f"held by nobody, and {self.peer} counts it as ours"
+        return Cause.PREFERRED, "preferred node, held by nobody"
 
     def _may_take_from_dead(self) -> bool:
         pv = self.peer_view
@@ -403,14 +412,14 @@ class Ownership:
             return pv.hold is not None and key not in pv.hold
         return self._may_take_from_dead()
 
-    def _enqueue(self, op: str, key: str, reason: str) -> None:
-        if (op, key) not in [(o, k) for o, k, _ in self.queue]:
-            self.queue.append((op, key, reason))
+    def _enqueue(self, op: Op, key: str, cause: Cause, reason: str) -> None:
+        if (op, key) not in [(q.op, q.key) for q in self.queue]:
+            self.queue.append(Queued(op, key, cause, reason))
 
     def _pump(self, out: Outbox) -> None:
         while self.busy is None and self.queue:
-            op, key, reason = self.queue.pop(0)
-            if op == "start":
+            op, key, cause, reason = self.queue.pop(0)
+            if op is Op.START:
                 if self.state[key] not in (GroupState.STOPPED, GroupState.PARTIAL):
                     continue
                 if not self._may_start(key):
@@ -419,14 +428,14 @@ class Ownership:
                 self.state[key] = GroupState.STARTING
                 self.busy = key
                 out.log("info", f"Acquiring resource group: {key} ({reason})")
-                out.add(StartGroup(key, reason))
+                out.add(StartGroup(key, reason, cause))
             else:
                 if self.state[key] not in (GroupState.RUNNING, GroupState.FAILED, GroupState.PARTIAL):
                     continue
                 self.state[key] = GroupState.STOPPING
                 self.busy = key
                 out.log("info", f"Releasing resource group: {key} ({reason})")
-                out.add(StopGroup(key, reason))
+                out.add(StopGroup(key, reason, cause))
 
     def _finish_shutdown(self, out: Outbox) -> None:
         self.phase = "down"

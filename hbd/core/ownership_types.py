@@ -24,6 +24,31 @@ class GroupState(str, Enum):
         return self is not GroupState.STOPPED
 
 
+class Cause(str, Enum):
+    """Why a group is started or stopped. The runtime decides by it (e.g. whether IPaddr2 probes for a
+    duplicate address); the reason text of StartGroup/StopGroup is for the log only."""
+
+    PREFERRED = "preferred"  # this node's own group, held by nobody
+    CLAIMED = "claimed"  # held by nobody, and a Heartbeat peer counts it as ours (its word-set)
+    PEER_DEAD = "peer_dead"  # taken over from a peer declared dead: its addresses may still answer
+    PEER_GAVE_UP = "peer_gave_up"  # the peer released everything and left (`shutdone`)
+    HANDOVER = "handover"  # standby exchange: the peer confirmed the release (`done`), or we give it
+    COMPLETION = "completion"  # found partly running here: the rest of it is started
+    DOUBLE_OWNERSHIP = "double_ownership"  # stop: the peer, the group's preferred node, holds it too
+    SHUTDOWN = "shutdown"
+    RETRY = "retry"  # a failed stop, tried again
+
+    @property
+    def released_by_peer(self) -> bool:
+        """The peer said it no longer holds the group's resources (so its addresses are gone)."""
+        return self in (Cause.HANDOVER, Cause.PEER_GAVE_UP)
+
+
+class Op(str, Enum):
+    START = "start"
+    STOP = "stop"
+
+
 @dataclass(frozen=True)
 class Policy:
     auto_failback: Literal["on", "off", "legacy"] = "on"
@@ -129,13 +154,15 @@ class Send:
 @dataclass(frozen=True)
 class StartGroup:
     key: str
-    reason: str
+    reason: str  # for the log only
+    cause: Cause
 
 
 @dataclass(frozen=True)
 class StopGroup:
     key: str
-    reason: str
+    reason: str  # for the log only
+    cause: Cause
 
 
 @dataclass(frozen=True)

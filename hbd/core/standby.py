@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Mapping
 
 from hbd.core.holdings import decode_groups, encode_groups
-from hbd.core.ownership_types import AdminReply, GroupState, Outbox
+from hbd.core.ownership_types import AdminReply, Cause, GroupState, Op, Outbox
 
 if TYPE_CHECKING:
     from hbd.core.ownership import Ownership
@@ -136,7 +136,7 @@ class StandbyExchange:
             o.send_report(out, stable=False, rsc_hold=o.topology.describe(o.held - x.groups, o.me), info="standby")
             out.log("info", f"give up {word} HA resources (standby).")
             for key in reversed(o.topology.ordered(x.groups & o.held)):
-                o._enqueue("stop", key, "standby")
+                o._enqueue(Op.STOP, key, Cause.HANDOVER, "standby")
             x.phase, x.deadline = "releasing", now + o.policy.standby_limit_ms
         elif info == "done" and x and x.role == "taker" and x.phase == "offered":
             # `done` confirms the release: it may overtake the giver's earlier report (retransmission, two media).
@@ -147,7 +147,7 @@ class StandbyExchange:
                 if key in o.start_failed:
                     out.log("CRIT", f"Resource group {key} failed to start on both nodes: not taking it")
                     continue
-                o._enqueue("start", key, "standby")
+                o._enqueue(Op.START, key, Cause.HANDOVER, "standby")
             x.phase = "acquiring"
         elif info == "done" and x and x.role == "giver" and x.phase == "released":
             o.peer_view.handed_over(f, o.topology, x.groups, to_peer=True)

@@ -146,8 +146,8 @@ class OwnershipDriver:
             log_hb(LOG, action.level, action.text)
         elif isinstance(action, o.StartGroup):
             self.note(f"start {action.key}: {action.reason}")
-            released = action.reason == "standby" or action.reason.endswith("gave up its resources")
-            if not released and action.reason.endswith(" is dead") and self.probe_cleared(action.key):
+            released = action.cause.released_by_peer
+            if not released and action.cause is o.Cause.PEER_DEAD and self.probe_cleared(action.key):
                 log_hb(LOG, "info", f"The addresses of {action.key} were silent before the verdict: "
                                     "starting without probing again")
                 released = True

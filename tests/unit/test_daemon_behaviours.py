@@ -101,7 +101,7 @@ def test_17_simultaneous_start_with_a_heartbeat_peer_in_flux_waits_rqstdelay() -
     assert not any(isinstance(a, o.StartGroup) for a in actions)  # Heartbeat in its own RQSTDELAY
     assert core.handle(o.Tick(), core.policy.rqstdelay_ms - 1) == [] and core.held == frozenset()
     actions = core.handle(o.Tick(), core.policy.rqstdelay_ms)
-    assert o.StartGroup("ipA", "preferred node, held by nobody") in actions
+    assert o.StartGroup("ipA", "preferred node, held by nobody", o.Cause.PREFERRED) in actions
 
 
 def test_17_an_idle_hbd_node_reports_stable_so_a_starting_peer_need_not_wait() -> None:

@@ -135,3 +135,35 @@ def test_admin_request_is_answered_and_unknown_outcome_times_out() -> None:
     early, waiting = asyncio.run(scenario())
     assert not early.ok and "probing" in early.text
     assert not waiting.ok
+
+
+def test_the_duplicate_address_probe_is_skipped_by_cause_never_by_reason_text() -> None:
+    """Issue 11 item 1: the driver decided from StartGroup.reason (`== "standby"`, `.endswith(" is dead")`)."""
+    cleared = {"ip1": False}
+    driver = OwnershipDriver(Ownership("n1", "n2", TOPOLOGY, o.Policy()), GroupRunner({}, {}), lambda body: None,
+                             probe_cleared=lambda key: cleared[key])
+    released: list[bool] = []
+    driver._run = lambda work, key, started: released.append(work.keywords["released"])  # type: ignore[method-assign]
+    try:
+        for cause, text in ((o.Cause.PEER_DEAD, "standby"), (o.Cause.PREFERRED, "n2 gave up its resources"),
+                            (o.Cause.HANDOVER, "n2 is dead"), (o.Cause.PEER_GAVE_UP, "")):
+            driver._apply(o.StartGroup("ip1", text, cause))
+        cleared["ip1"] = True  # the pre-probe heard nothing from the VIP before the death verdict
+        driver._apply(o.StartGroup("ip1", "standby", o.Cause.PEER_DEAD))
+        driver._apply(o.StartGroup("ip1", "n2 is dead", o.Cause.PREFERRED))
+    finally:
+        driver.close()
+    assert released == [False, False, True, True, True, False]
+
+
+def test_no_code_under_hbd_branches_on_a_reason_text() -> None:
+    import re
+    from pathlib import Path
+
+    import hbd
+
+    pattern = re.compile(r"reason ?(==|!=)|reason\.(starts|ends)with")
+    root = Path(hbd.__file__).parent
+    found = [f"{path.relative_to(root)}:{n}: {line.strip()}" for path in sorted(root.rglob("*.py"))
+             for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert found == []
