@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR), help="hb_generation and hb_uuid live here")
     p.add_argument("--on-stop-failure", choices=("none", "reboot"), default="none",
                    help="what to do when a group cannot be stopped after every retry (default: log only)")
+    p.add_argument("--metrics", metavar="[ADDR:]PORT",
+                   help="serve Prometheus metrics on http://ADDR:PORT/metrics (default off; ADDR 127.0.0.1)")
     return p
 
 
@@ -131,7 +133,7 @@ def main(argv: list[str]) -> int:
             hacf.logfile, hacf.debugfile, hacf.logfacility, stderr=args.foreground)):
         print(f"hbd: {problem}", file=sys.stderr)
     opts = Options(config_dir, args.node, Path(args.socket), Path(args.state_dir), args.on_stop_failure,
-                   on_started=lambda: report_start(start_pipe, 0))
+                   on_started=lambda: report_start(start_pipe, 0), metrics=args.metrics)
     code = DaemonExit.OK
     try:
         outcome = asyncio.run(Daemon(cfg, opts).run())

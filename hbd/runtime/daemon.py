@@ -36,6 +36,7 @@ from hbd.runtime.outdate_service import OutdateService
 from hbd.runtime.watchdog_device import WatchdogDevice, timeout_for
 from hbd.runtime.groups import GroupRunner
 from hbd.runtime.logsetup import log_hb
+from hbd.runtime.metrics import Metrics, MetricsServer, PrometheusCollector, parse_listen
 from hbd.runtime.membership_service import MembershipService
 from hbd.runtime.notify import Notifier, watchdog_interval_s
 from hbd.runtime.ownership_driver import OwnershipDriver
@@ -60,6 +61,7 @@ class Options:
     state_dir: Path
     on_stop_failure: str = "none"
     on_started: Callable[[], None] | None = None  # media and control socket open (daemonizing parent waits)
+    metrics: str | None = None  # [ADDR:]PORT to serve /metrics on; None: off
 
 
 @dataclass
@@ -158,8 +160,13 @@ class Daemon:
         self.driver.watchers.append(self.alerts.ownership)
         self.outdate.start(loop)
         self.membership.observers.append(self._membership_action)
+        timing = self.hacf.timing
+        self.metrics = Metrics(self.me, timing.keepalive_ms, timing.warntime_ms, timing.deadtime_ms)
+        self.membership.heartbeat_hooks.append(self.metrics.heartbeat)
+        self.driver.watchers.append(self.metrics.driver_item)
         control = ControlServer(self.opts.socket, self._request)
         await control.start()
+        metrics_server = await self._start_metrics()
         loop.add_signal_handler(signal.SIGTERM, self.shutdown)
         loop.add_signal_handler(signal.SIGINT, self.shutdown)
         loop.add_signal_handler(signal.SIGHUP, self._reload_signal)
@@ -182,6 +189,8 @@ class Daemon:
             self.notifier.stopping()
             self.peer_watch.stop()
             control.close()
+            if metrics_server is not None:
+                metrics_server.close()
             self.membership.stop()
             self.driver.close()
             if self.fencing is not None:
@@ -317,12 +326,35 @@ class Daemon:
             return {"ok": code in (3, 4, 5), "code": code, "text": text}
         if cmd == "fence-ack":
             return self._fence_ack(request)
+        if cmd == "intervals":  # hbd advise
+            return {"ok": True, "intervals": self.metrics.intervals_snapshot()}
         if cmd == "reload":
             ok, text = self.reload()
             return {"ok": ok, "text": text}
         if cmd == "stop":
             return await self._stop_request()
         return {"ok": False, "text": f"unknown command '{cmd}'"}
+
+    async def _start_metrics(self) -> MetricsServer | None:
+        """/metrics when asked for (--metrics); a port that cannot be opened is logged, the daemon runs on."""
+        if not self.opts.metrics:
+            return None
+        assert self.membership is not None
+        try:
+            host, port = parse_listen(self.opts.metrics)
+            server = MetricsServer(PrometheusCollector(self.metrics, self._metrics_state))
+            await server.start(host, port)
+        except (ValueError, OSError, ImportError) as exc:
+            log_hb(LOG, "ERROR", f"metrics not served: {exc}")
+            return None
+        log_hb(LOG, "info", f"metrics served on http://{host}:{port}/metrics")
+        return server
+
+    def _metrics_state(self) -> dict[str, Any]:
+        assert self.membership is not None and self.driver is not None
+        st = status.build(self.core, self.membership.view(), [], started_wall=self.started_wall,
+                          config_path=self.cfg.path)
+        return {"nodes": st["nodes"], "groups": st["groups"]}
 
     async def _stop_request(self) -> dict[str, Any]:
         """`hbd stop`: the graceful shutdown of SIGTERM, answered once every group is released (or is not)."""

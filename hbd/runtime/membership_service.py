@@ -57,6 +57,8 @@ class MembershipService:
         self.accepted: Counter = Counter()  # per source node
         self.peer_uuids: dict[str, bytes] = {}
         self.observers: list[Callable[[Action], None]] = []
+        # (node, link, seq, loop time) of every accepted heartbeat: hbd/runtime/metrics.py
+        self.heartbeat_hooks: list[Callable[[str, str, int | None, float], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -98,6 +100,10 @@ class MembershipService:
             return
         src = decoded.src or "?"
         self.accepted[src] += 1
+        if self.heartbeat_hooks and decoded.type == "status" and self._loop is not None:
+            now = self._loop.time()
+            for hook in self.heartbeat_hooks:
+                hook(src, link, decoded.hex_field("seq"), now)
         uuid = decoded.get_bytes("srcuuid")
         if uuid is not None and src != self.config.local:
             self.peer_uuids[src] = uuid
