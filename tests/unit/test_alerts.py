@@ -44,7 +44,7 @@ def test_every_script_runs_for_every_event_in_order_with_the_variables(tmp_path:
     runner = AlertRunner([str(script(tmp_path, "a")), str(script(tmp_path, "b"))], 10, "n2", "n1")
     runner.membership(m.NodeChanged("n1", "dead"))
     runner.ownership(o.Fenced("n1", True))
-    runner.ownership(o.StartGroup("ip1", "n1 is dead"))
+    runner.ownership(o.StartGroup("ip1", "n1 is dead", o.Cause.PEER_DEAD))
     runner.ownership(o.GroupStarted("ip1", True))
     runner.ownership(o.Send({"t": "resource"}))  # not an alert
     runner.drain(30)
