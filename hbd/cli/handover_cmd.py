@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from hbd.core.holdings import REQUEST_WORDS
+from hbd.cli.argtypes import seconds, socket_path
 from hbd.cli.client import ask
 from hbd.runtime.control import DEFAULT_SOCKET
 HELP = {
@@ -24,8 +25,8 @@ HELP = {
 def build_parser(kind: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"hbd-{kind}", description=HELP[kind])
     p.add_argument("which", nargs="?", default="all", choices=REQUEST_WORDS)
-    p.add_argument("--socket", default=str(DEFAULT_SOCKET), help="control socket path")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the handover to finish")
+    p.add_argument("--socket", type=socket_path, default=str(DEFAULT_SOCKET), help="control socket path")
+    p.add_argument("--timeout", type=seconds, default=300.0, help="seconds to wait for the handover to finish")
     return p
 
 

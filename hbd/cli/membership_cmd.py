@@ -15,6 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
+from hbd.cli.argtypes import MAX_SECONDS, finite, seconds
 from hbd.config.authkeys import parse_authkeys
 from hbd.config.hacf import local_node_name, read_hacf
 from hbd.core.membership_events import (
@@ -30,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", default="/etc/ha.d", help="directory with ha.cf and authkeys")
     p.add_argument("--node", help="local node name (default: nodeinfo, then uname -n)")
     p.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR), help="hb_generation and hb_uuid live here")
-    p.add_argument("--interval", type=float, default=0.0, help="print the table every SECONDS (0: only on SIGUSR1)")
-    p.add_argument("--once-after", type=float, metavar="SECONDS", help="run this long, print the table, exit")
+    p.add_argument("--interval", type=finite(0, MAX_SECONDS), default=0.0,
+                   help="print the table every SECONDS (0: only on SIGUSR1)")
+    p.add_argument("--once-after", type=seconds, metavar="SECONDS", help="run this long, print the table, exit")
     p.add_argument("--json", action="store_true", help="print the table as one JSON object per line")
     p.add_argument("--events", action="store_true",
                    help="print node and link changes as JSON lines with the monotonic time (for tests and benches)")

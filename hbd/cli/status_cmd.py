@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hbd.cli.argtypes import seconds, socket_path
 from hbd.cli.client import ask
 from hbd.runtime.control import DEFAULT_SOCKET
 
@@ -20,8 +21,8 @@ def build_parser(reload: bool) -> argparse.ArgumentParser:
                                 else "show nodes, links and resource groups of the running daemon")
     if not reload:
         p.add_argument("--json", action="store_true", help="print the status as one JSON object")
-    p.add_argument("--socket", default=str(DEFAULT_SOCKET), help="control socket path")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the daemon")
+    p.add_argument("--socket", type=socket_path, default=str(DEFAULT_SOCKET), help="control socket path")
+    p.add_argument("--timeout", type=seconds, default=10.0, help="seconds to wait for the daemon")
     return p
 
 
@@ -49,6 +50,10 @@ def format_status(st: dict[str, Any]) -> str:
     if st.get("standby"):
         sb = st["standby"]
         lines.append(f"handover in progress: {sb['role']} of {sb['which']} ({sb['phase']})")
+    if st.get("drbd"):
+        from hbd.runtime.drbd_status import format_lines
+
+        lines += format_lines(st["drbd"])
     if st["transitions"]:
         lines.append("recent transitions:")
         lines += [f"  {t['time']}  {t['text']}" for t in st["transitions"][-12:]]

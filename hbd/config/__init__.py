@@ -33,6 +33,13 @@ def locate(path: str | Path | None) -> tuple[str, Path]:
             return "cluster.conf", DEFAULT_CLUSTER_CONF
         return "heartbeat", DEFAULT_HA_DIR
     p = Path(path)
+    try:
+        return _locate(p)
+    except OSError as exc:  # a name too long, a loop of symbolic links...
+        raise ConfigError([Problem(str(p)[:200], None, "error", exc.strerror or str(exc))]) from None
+
+
+def _locate(p: Path) -> tuple[str, Path]:
     if p.is_dir():
         if (p / "cluster.conf").is_file():
             return "cluster.conf", p / "cluster.conf"
