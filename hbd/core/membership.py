@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from hbd.config.model import HaCf, Timing
 from hbd.core.intervals import IntervalHistogram
 from hbd.core.membership_events import (
-    Action, CommUp, Deliver, Event, LinkChanged, LinkView, LocalHeartbeatLost, Log, MembershipView, NodeChanged,
+    Action, CommUp, Deliver, DropKind, Dropped, Event, LinkChanged, LinkView, LocalHeartbeatLost, Log, MembershipView, NodeChanged,
     NodeStatus, NodeView, PeerRestarted, PeerReturned, Received, Send,
 )
 from hbd.core.messages import Message
@@ -256,16 +256,17 @@ class Membership:
         src = msg.src
         generation = msg.hex_field("hg")
         if src is None or generation is None or msg.type is None:
-            out.append(Log("ERROR", f"message without src, hg or t dropped (from {src or '?'} on {link})"))
+            out.append(Dropped(DropKind.INCOMPLETE, src or "?", link,
+                               f"message without src, hg or t dropped (from {src or '?'} on {link})"))
             return
         node = self.nodes.get(src)
         if node is None:
-            out.append(Log("ERROR", f"process_status_message: bad node [{src}] in message"))
+            out.append(Dropped(DropKind.UNKNOWN_NODE, src, link, f"process_status_message: bad node [{src}] in message"))
             return
         raw_seq = msg.get("seq")
         seq = msg.hex_field("seq")
         if raw_seq is not None and seq is None:
-            out.append(Log("ERROR", f"bad seq [{raw_seq}] from {src} dropped"))
+            out.append(Dropped(DropKind.BAD_SEQ, src, link, f"bad seq [{raw_seq}] from {src} dropped"))
             return
         if src == self.config.local:
             self._receive_own(node, msg, generation, link, now, out)
@@ -273,8 +274,8 @@ class Membership:
         was_dead = node.status == "dead" and node.heard
         obs = node.seq.observe(generation, seq)
         if obs.verdict is Verdict.REPLAY:
-            out.append(Log("ERROR", f"should_drop_message: attempted replay attack [{src}]? "
-                                    f"[gen = {generation}, curgen = {obs.previous_generation}]"))
+            out.append(Dropped(DropKind.OLD_GENERATION, src, link, f"should_drop_message: attempted replay attack "
+                               f"[{src}]? [gen = {generation}, curgen = {obs.previous_generation}]"))
             return
         if obs.restart:
             out += [Log("info", f"Heartbeat restart on node {src}"), PeerRestarted(src, generation)]
@@ -283,7 +284,10 @@ class Membership:
             for state in node.links.values():
                 state.top_seq = -1
         if seq is not None:
-            self._refresh_link(node, link, seq, now, out, new_to_node=obs.verdict is Verdict.NEW)
+            fresh = self._refresh_link(node, link, seq, now, out, new_to_node=obs.verdict is Verdict.NEW)
+            if not fresh and obs.verdict is Verdict.DUPLICATE:  # the second medium's copy is fresh on its link
+                out.append(Dropped(DropKind.STALE_SEQ, src, link, f"old packet from {src} on {link}: seq {seq} "
+                                   f"(newest there {node.links[link].top_seq}): replayed or reordered"))
         if obs.verdict is Verdict.DUPLICATE:
             return
         if seq is not None:
@@ -328,8 +332,8 @@ class Membership:
         if seq is None:
             return  # our own NS_ packets looped back: nothing to learn
         if generation != self.generation:
-            out.append(Log("ERROR", f"should_drop_message: attempted replay attack [{node.name}]? "
-                                    f"[gen = {generation}, curgen = {self.generation}]"))
+            out.append(Dropped(DropKind.OWN_OLD_GENERATION, node.name, link, f"should_drop_message: attempted "
+                               f"replay attack [{node.name}]? [gen = {generation}, curgen = {self.generation}]"))
             return
         if self._refresh_link(node, link, seq, now, out):
             self.own.came_back(seq)

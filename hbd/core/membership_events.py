@@ -1,6 +1,7 @@
 """Events fed to the membership core, actions it returns, and the frozen view `hbd membership` prints."""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Literal
 
@@ -83,6 +84,27 @@ class LocalHeartbeatLost:
     """Our own looped-back packets stopped for longer than deadtime (heartbeat.md §7.8)."""
 
 
+class DropKind(enum.Enum):
+    """Why an authenticated message was dropped by membership (the transport's rejects are RejectReason)."""
+
+    OLD_GENERATION = "older generation (replay)"
+    OWN_OLD_GENERATION = "own packet of an older generation (replay)"
+    STALE_SEQ = "old seq on its link (replay or reordering)"
+    UNKNOWN_NODE = "unknown node"
+    INCOMPLETE = "without src, hg or t"
+    BAD_SEQ = "bad seq"
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """One dropped message; the runtime counts every one and logs `text` rate-limited per kind."""
+
+    kind: DropKind
+    node: str
+    link: str
+    text: str  # Heartbeat's line where it has one
+
+
 @dataclass(frozen=True)
 class Deliver:
     """A sequenced message for the layers above membership (resource, ask_resources, ...)."""
@@ -90,7 +112,8 @@ class Deliver:
     message: Message
 
 
-Action = Send | Log | NodeChanged | LinkChanged | PeerRestarted | PeerReturned | CommUp | LocalHeartbeatLost | Deliver
+Action = (Send | Log | NodeChanged | LinkChanged | PeerRestarted | PeerReturned | CommUp | LocalHeartbeatLost | Deliver
+          | Dropped)
 
 
 # --- view ------------------------------------------------------------------------------------------

@@ -27,10 +27,11 @@ from hbd.core import ownership_types as o
 from hbd.core.holdings import REQUEST_WORDS, GroupInfo, Topology
 from hbd.core.ownership import Ownership
 from hbd.errors import ConfigError, HbdError, Problem
-from hbd.runtime import status
+from hbd.runtime import logsetup, status
 from hbd.runtime.bridge import Bridge
 from hbd.runtime.control import ControlServer
 from hbd.runtime.fencing_lane import FencingLane, lane_settings
+from hbd.runtime import drbd_status
 from hbd.runtime.alerts import AlertRunner, settings_of
 from hbd.runtime.outdate_service import OutdateService
 from hbd.runtime.watchdog_device import WatchdogDevice, timeout_for
@@ -201,6 +202,7 @@ class Daemon:
                 loop.remove_signal_handler(sig)
         if not self.outcome.restart:
             log_hb(LOG, "info", f"{self.me} hbd shutdown complete.")
+        logsetup.flush()  # the log is written by a thread: everything out before a re-exec or exit
         return self.outcome
 
     def _open_watchdog_device(self, loop: asyncio.AbstractEventLoop) -> WatchdogDevice | None:
@@ -307,6 +309,12 @@ class Daemon:
                                  resources=self.runner.resource_states())
             if self.fencing is not None:
                 built["fencing"] = self.fencing.describe()
+            resources = drbd_status.resources_of(self.cfg.heartbeat)  # type: ignore[arg-type]
+            if resources:
+                loop = asyncio.get_running_loop()
+                built["drbd"] = list(await asyncio.gather(
+                    *(loop.run_in_executor(None, drbd_status.query, r) for r in resources)))
+            built["heartbeat"] = self.membership.counters()  # packets accepted/dropped, loop and GC delays
             return {"ok": True, "status": built}
         if cmd in ("standby", "takeover"):
             which = request.get("which", "all")
@@ -380,6 +388,7 @@ class Daemon:
 
     def reload(self) -> tuple[bool, str]:
         assert self.membership is not None
+        logsetup.reopen()  # first: logrotate may have moved the files away (SIGHUP, `hbd reload`)
         now = fingerprint(self.opts.config_dir)
         changed = [name for name in CONFIG_FILES if now[name] != self.files[name]]
         if not changed:

@@ -6,25 +6,26 @@ on time whatever else the daemon is doing (agents run in other processes or thre
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass
 from typing import Callable
 
 from hbd.config.model import AuthKeys, HaCf
 from hbd.core import messages
 from hbd.core.membership import Membership, MembershipConfig
-from hbd.core.membership_events import Action, Event, Log, MembershipView, Received, Send, Tick
+from hbd.core.membership_events import Action, Dropped, Event, Log, MembershipView, Received, Send, Tick
+from hbd.runtime.loopwatch import LoopWatch
+from hbd.runtime.process import tune_for_heartbeats
+from hbd.runtime.rejects import RejectCounter
 from hbd.runtime.state import NodeIdentity
 from hbd.runtime.transport import Transport
 
 LOG = logging.getLogger("hbd.membership")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "notice": logging.INFO, "WARN": logging.WARNING,
           "ERROR": logging.ERROR, "CRIT": logging.CRITICAL}
-REJECT_LOG_BURST = 5  # per reason and per window: a flood of junk must not flood the log
-REJECT_LOG_WINDOW_S = 60.0
 
 
 def load_average() -> str | None:
@@ -33,13 +34,6 @@ def load_average() -> str | None:
             return f.read().strip()
     except OSError:
         return None
-
-
-@dataclass
-class RejectCounter:
-    total: Counter
-    logged_in_window: Counter
-    window_start: float = 0.0
 
 
 class MembershipService:
@@ -53,7 +47,7 @@ class MembershipService:
                                       hacf.hopfudge + len(hacf.nodes))
         self.transport = transport_factory(hacf.media, self._datagram)
         self.core: Membership | None = None
-        self.rejects = RejectCounter(Counter(), Counter())
+        self.rejects = RejectCounter()
         self.accepted: Counter = Counter()  # per source node
         self.peer_uuids: dict[str, bytes] = {}
         self.observers: list[Callable[[Action], None]] = []
@@ -61,6 +55,7 @@ class MembershipService:
         self.heartbeat_hooks: list[Callable[[str, str, int | None, float], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self.watch = LoopWatch()
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -75,11 +70,19 @@ class MembershipService:
         self.core = Membership(self.config, now, generation=self.identity.generation, rng=random.Random())
         self._apply(self.core.start(now))
         self._schedule()
+        tune_for_heartbeats()
+        self.watch.install_gc_timer()
 
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
         self.transport.close()
+        self.watch.remove_gc_timer()
+
+    def counters(self) -> dict[str, object]:
+        """For `hbd status`: packets accepted per node, dropped per kind, and the heartbeat path's delays."""
+        return {"accepted": dict(self.accepted), "rejected": self.rejects.as_dict(),
+                "send_errors": getattr(self.transport, "send_errors", 0), **self.watch.as_dict()}
 
     def broadcast(self, body: tuple[tuple[str, str], ...]) -> None:
         """Send a sequenced message of the layers above (resource, ask_resources, ...) on every medium."""
@@ -94,6 +97,10 @@ class MembershipService:
     # --- events ------------------------------------------------------------------------------------
 
     def _datagram(self, data: bytes, link: str, source: tuple[str, int] | None) -> None:
+        if not self.transport.on_medium(link, source):  # before any parse or HMAC: the cheapest drop
+            self._rejected(messages.Rejection(messages.RejectReason.UNKNOWN_SOURCE, "not on the medium's network"),
+                           link, source)
+            return
         decoded = messages.decode(data, self.keys)
         if isinstance(decoded, messages.Rejection):
             self._rejected(decoded, link, source)
@@ -110,7 +117,13 @@ class MembershipService:
         self._step(Received(decoded, link))
 
     def _tick(self) -> None:
+        assert self._loop is not None
+        if self._timer is not None:
+            self.watch.timer_fired(self._timer.when(), self._loop.time())
         self._timer = None
+        # what waits in the receive queues came before this moment: read it first, so no node (this one
+        # included) is judged on a deadline its packets met while the loop was held up
+        self.watch.drained += self.transport.drain()
         self._step(Tick())
 
     def _step(self, event: Event) -> None:
@@ -138,6 +151,8 @@ class MembershipService:
                 self._send(action)
             elif isinstance(action, Log):
                 LOG.log(LEVELS[action.level], action.text, extra={"hb_level": action.level})
+            elif isinstance(action, Dropped):
+                self._count(action.kind, action.text)
             for observer in self.observers:
                 observer(action)
 
@@ -154,26 +169,20 @@ class MembershipService:
         self.transport.send(datagram)
 
     def _rejected(self, rejection: messages.Rejection, link: str, source: tuple[str, int] | None) -> None:
-        assert self._loop is not None
-        reason = rejection.reason
-        self.rejects.total[reason] += 1
-        now = self._loop.time()
-        if now - self.rejects.window_start > REJECT_LOG_WINDOW_S:
-            suppressed = {r.name: n for r, n in self.rejects.logged_in_window.items() if n > REJECT_LOG_BURST}
-            if suppressed:
-                LOG.error("dropped packets not logged in the last minute: %s", suppressed,
-                          extra={"hb_level": "ERROR"})
-            self.rejects.window_start = now
-            self.rejects.logged_in_window.clear()
-        self.rejects.logged_in_window[reason] += 1
-        if self.rejects.logged_in_window[reason] > REJECT_LOG_BURST:
-            return
         where = f"{source[0]}:{source[1]}" if source else "loopback"
-        if reason is messages.RejectReason.BAD_AUTH:
+        if rejection.reason is messages.RejectReason.BAD_AUTH:
             text = f"authtoken does not match, {rejection.detail} (from {where} on {link})"
         else:
             text = f"dropped packet from {where} on {link}: {rejection}"
-        LOG.error(text, extra={"hb_level": "ERROR"})
+        self._count(rejection.reason, text)
+
+    def _count(self, kind: enum.Enum, text: str) -> None:
+        assert self._loop is not None
+        log_it, summary = self.rejects.count(kind, self._loop.time())
+        if summary:
+            LOG.error(summary, extra={"hb_level": "ERROR"})
+        if log_it:
+            LOG.error(text, extra={"hb_level": "ERROR"})
 
 
 class HeartbeatFormatter(logging.Formatter):

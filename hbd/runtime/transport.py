@@ -2,7 +2,10 @@
 
 Each medium has a send socket on an ephemeral port and shares a receive socket bound to the udpport on its
 interface (SO_BINDTODEVICE). Datagrams are handed up with the link name (the interface, as in Heartbeat's
-`Link bob:eth0`). Our own packets must come back for the self-liveness check: the kernel loops broadcasts
+`Link bob:eth0`). Each interface has its own receive socket and kernel queue, read a bounded batch at a
+time, so a flood on one medium cannot hold back the packets of another. `on_medium()` is the cheapest
+check of all, before any parse or HMAC: a bcast (or ttl-1 mcast) datagram from outside the interface's
+network, or a ucast one from neither that network nor a configured ucast address, is not from a node. Our own packets must come back for the self-liveness check: the kernel loops broadcasts
 and looped multicast back; for ucast and mcast without loop the transport hands a copy up itself.
 """
 from __future__ import annotations
@@ -20,6 +23,8 @@ from hbd.errors import HbdError
 
 Deliver = Callable[[bytes, str, tuple[str, int] | None], None]  # (datagram, link, source address)
 RECV_BUFFER = 256 * 1024 + 512
+READ_BATCH = 64  # datagrams per socket per loop turn: a flood must not starve the timers
+DRAIN_LIMIT = 512  # datagrams per socket read by drain() before a verdict
 SIOCGIFADDR, SIOCGIFBRDADDR, SIOCGIFNETMASK = 0x8915, 0x8919, 0x891B
 
 
@@ -33,6 +38,7 @@ class InterfaceAddress:
     address: str
     broadcast: str
     broadcast_derived: bool  # the interface has no broadcast address: computed from the prefix
+    netmask: str = "255.255.255.255"
 
 
 def interface_address(name: str) -> InterfaceAddress:
@@ -56,9 +62,9 @@ def interface_address(name: str) -> InterfaceAddress:
         except OSError:
             raise TransportError(f"interface [{name}] has no IPv4 address") from None
     if broadcast != "0.0.0.0":
-        return InterfaceAddress(index, address, broadcast, False)
+        return InterfaceAddress(index, address, broadcast, False, netmask)
     network = ipaddress.IPv4Network(f"{address}/{netmask}", strict=False)
-    return InterfaceAddress(index, address, str(network.broadcast_address), True)
+    return InterfaceAddress(index, address, str(network.broadcast_address), True, netmask)
 
 
 @dataclass
@@ -81,6 +87,7 @@ class Transport:
         self.notes: list[tuple[str, str]] = []  # (level, text) for the log, Heartbeat's start-up lines
         self.send_errors = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sources: dict[str, list[tuple[int, int]] | None] = {}  # link -> [(network, mask)]; None: any
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -97,6 +104,7 @@ class Transport:
     def _open_medium(self, medium: Medium) -> None:
         iface = interface_address(medium.interface)
         link = medium.interface
+        self._allow_sources(medium, iface)
         if medium.kind == "bcast":
             if iface.broadcast_derived:
                 self.notes.append(("WARN", f"interface {link} has no broadcast address: using {iface.broadcast}"))
@@ -130,6 +138,31 @@ class Transport:
         else:
             raise TransportError(f"medium {medium.kind} {medium.interface} is not supported by hbd yet")
 
+    def _allow_sources(self, medium: Medium, iface: InterfaceAddress) -> None:
+        link = medium.interface
+        if medium.kind == "mcast" and (medium.ttl or 1) > 1:
+            self._sources[link] = None  # routed multicast: a node may be anywhere
+            return
+        allowed = self._sources.setdefault(link, [])
+        if allowed is None:
+            return
+        mask = _ip_int(iface.netmask)
+        entries = [(_ip_int(iface.address) & mask, mask)]
+        if medium.kind == "ucast" and medium.address is not None:
+            entries.append((_ip_int(medium.address), 0xFFFFFFFF))  # a routed ucast peer
+        allowed += [e for e in entries if e not in allowed]
+
+    def on_medium(self, link: str, source: tuple[str, int] | None) -> bool:
+        """Whether a datagram from `source` can be a node's on this medium (None: our own loopback copy)."""
+        allowed = self._sources.get(link)
+        if source is None or allowed is None:
+            return True
+        try:
+            address = _ip_int(source[0])
+        except OSError:
+            return False
+        return any(address & mask == network for network, mask in allowed)
+
     def _sender(self, medium: Medium, iface: InterfaceAddress, broadcast: bool) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, medium.interface.encode())
@@ -155,15 +188,25 @@ class Transport:
         self._loop.add_reader(sock.fileno(), self._readable, sock, medium.interface)
         return sock
 
+    def drain(self) -> int:
+        """Read what waits in every receive queue (bounded), so a verdict is taken on every packet that came:
+        after a stall, the timer may run before the sockets' turn. Returns the number of datagrams read."""
+        read = 0
+        for (link, _, _), sock in list(self._inputs.items()):
+            read += self._read(sock, link, DRAIN_LIMIT)
+        return read
+
     def _readable(self, sock: socket.socket, link: str) -> None:
-        for _ in range(64):  # bounded: a flood must not starve the timers that send our heartbeats
+        self._read(sock, link, READ_BATCH)
+
+    def _read(self, sock: socket.socket, link: str, limit: int) -> int:
+        for n in range(limit):
             try:
                 data, source = sock.recvfrom(RECV_BUFFER)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
+            except OSError:  # BlockingIOError: the queue is empty
+                return n
             self.deliver(data, link, source)
+        return limit
 
     def send(self, datagram: bytes) -> None:
         """Write on every medium; a failing medium (interface down) does not stop the others."""
@@ -188,6 +231,10 @@ class Transport:
             out.sock.close()
         self._inputs.clear()
         self._outputs.clear()
+
+
+def _ip_int(address: str) -> int:
+    return int.from_bytes(socket.inet_aton(address), "big")
 
 
 def _is_local(address: str) -> bool:

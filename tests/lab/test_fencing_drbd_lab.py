@@ -68,6 +68,12 @@ def test_cut_link_then_primary_lost_the_outdated_survivor_refuses_and_says_why()
         assert dstate(cluster, "n1") == "UpToDate/Outdated"
         assert "The peer asks to outdate DRBD resource r0" in cluster.log("n2")
         assert "fence-peer r0: the peer answered: outdated (exit 4)" in cluster.log("n1")
+        status = cluster.status("n2")
+        assert status is not None and status["drbd"] == [{
+            "resource": "r0", "role": "Secondary", "peer_role": "Unknown", "disk": "Outdated",
+            "peer_disk": "DUnknown", "connection": "WFConnection"}]
+        text = cluster.cli("n2", ["hbd", "status"]).stdout
+        assert "drbd:" in text and "disk Outdated/DUnknown" in text, text
         cluster.power_off("n1")
         reason = "refusing to promote r0: local disk is Outdated, not UpToDate (the peer outdated it"
         wait_for(lambda: reason in cluster.log("n2"), 20, "the survivor's refusal in its log")

@@ -4,7 +4,8 @@ from __future__ import annotations
 from hbd.config.model import Timing
 from hbd.core.membership import Membership, MembershipConfig
 from hbd.core.membership_events import (
-    CommUp, LinkChanged, LocalHeartbeatLost, Log, NodeChanged, PeerRestarted, PeerReturned, Received, Send, Tick,
+    CommUp, DropKind, Dropped, LinkChanged, LocalHeartbeatLost, Log, NodeChanged, PeerRestarted, PeerReturned, Received,
+    Send, Tick,
 )
 from hbd.core.messages import Message, Sender, with_control_fields
 from simnet import MediumFaults, SimCluster
@@ -134,7 +135,8 @@ def test_replay_of_lower_generation_is_dropped_and_logged() -> None:
     core.start(0.0)
     core.handle(Received(status("bob", "active", 1, gen=7), "eth0"), 0.1)
     out = core.handle(Received(status("bob", "active", 50, gen=6), "eth0"), 0.2)
-    assert Log("ERROR", "should_drop_message: attempted replay attack [bob]? [gen = 6, curgen = 7]") in out
+    assert Dropped(DropKind.OLD_GENERATION, "bob", "eth0",
+                   "should_drop_message: attempted replay attack [bob]? [gen = 6, curgen = 7]") in out
     assert not any(isinstance(a, NodeChanged) for a in out)
 
 
@@ -189,7 +191,7 @@ def test_unknown_node_is_dropped() -> None:
     core = Membership(MembershipConfig("alice", ("alice", "bob"), TIMING), 0.0, generation=1)
     core.start(0.0)
     out = core.handle(Received(status("mallory", "active", 1), "eth0"), 0.1)
-    assert Log("ERROR", "process_status_message: bad node [mallory] in message") in out
+    assert Dropped(DropKind.UNKNOWN_NODE, "mallory", "eth0", "process_status_message: bad node [mallory] in message") in out
     assert not any(isinstance(a, (NodeChanged, LinkChanged)) for a in out)
 
 

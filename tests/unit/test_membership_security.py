@@ -36,6 +36,12 @@ class MemoryTransport:
     def close(self) -> None:
         pass
 
+    def drain(self) -> int:
+        return 0
+
+    def on_medium(self, link: str, source: tuple[str, int] | None) -> bool:
+        return source is None or not source[0].startswith("203.0.113.")
+
 
 def bob_status(seq: int, generation: int, keys: AuthKeys = KEYS) -> bytes:
     body = [("t", "status"), ("st", "active"), ("dt", "3e8"), ("protocol", "1")]
