@@ -132,7 +132,7 @@ def _bool(name: str, value: str) -> bool:
 
 def _number(name: str, value: str, kind: type = int) -> float:
     try:
-        number = kind(value)
+        number = float(kind(value))
     except ValueError:
         raise AgentError(f"{name}='{value}' is not a number") from None
     if number < 0:

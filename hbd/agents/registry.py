@@ -69,10 +69,12 @@ class Registry:
                 raise AgentError(f"{name}: expected one argument ip[/netmask[/interface[:label]][/broadcast]]")
             spec = ipaddr_spec.parse_heartbeat(args[0])
             spec = ipaddr_spec.with_hbd_settings(ipaddr_spec.as_ipaddr(spec) if name == "IPaddr" else spec, attrs)
-            return _module("ipaddr2").IPaddr2(spec, background_burst=self.background_burst)
+            agent: Agent = _module("ipaddr2").IPaddr2(spec, background_burst=self.background_burst)
+            return agent
         if name == "Filesystem":
             fs = _module("filesystem")
-            return fs.Filesystem(fs.parse_heartbeat(args))
+            agent = fs.Filesystem(fs.parse_heartbeat(args))
+            return agent
         if len(args) != 1:
             raise AgentError("drbddisk: a single DRBD resource name is required")
         return drbddisk.Drbddisk(args[0])
@@ -113,10 +115,12 @@ class Registry:
             return ContainerAgent(kind, node.primary)
         if kind == "ip":
             spec = ipaddr_spec.parse_cluster_attrs(attrs)
-            return _module("ipaddr2").IPaddr2(spec, background_burst=self.background_burst)
+            agent: Agent = _module("ipaddr2").IPaddr2(spec, background_burst=self.background_burst)
+            return agent
         if kind == "fs":
             fs = _module("filesystem")
-            return fs.Filesystem(fs.parse_cluster_attrs(attrs))
+            agent = fs.Filesystem(fs.parse_cluster_attrs(attrs))
+            return agent
         if kind == "drbd":
             resource = attrs.get("resource")
             if not resource:

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 BASE_ENV: dict[str, str] = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -63,7 +63,7 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _signal_group(proc: subprocess.Popen[str], sig: int) -> None:
+def _signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
     except ProcessLookupError:
@@ -120,7 +120,7 @@ class _Pipes:
                 return False
             for key, _ in self.sel.select(left):
                 if key.data is None:
-                    self._feed(key.fileobj)  # type: ignore[arg-type]
+                    self._feed(key.fileobj)
                     continue
                 try:
                     chunk = os.read(key.fd, READ_CHUNK)
@@ -129,14 +129,14 @@ class _Pipes:
                 if chunk:
                     key.data.add(chunk)
                 else:
-                    self._drop(key.fileobj)  # type: ignore[arg-type]
+                    self._drop(key.fileobj)
         try:
             self.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             return False
         return True
 
-    def _feed(self, stdin: object) -> None:
+    def _feed(self, stdin: Any) -> None:
         try:
             written = os.write(self.proc.stdin.fileno(), self.data[:READ_CHUNK])  # type: ignore[union-attr]
         except BlockingIOError:
@@ -147,9 +147,9 @@ class _Pipes:
         if not self.data:
             self._drop(stdin)
 
-    def _drop(self, pipe: object) -> None:
+    def _drop(self, pipe: Any) -> None:
         self.sel.unregister(pipe)
-        pipe.close()  # type: ignore[attr-defined]
+        pipe.close()
 
     def close(self) -> None:
         """Stop reading (a grandchild that left the session may still hold the pipes)."""

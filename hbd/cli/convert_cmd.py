@@ -56,7 +56,8 @@ def main(argv: list[str]) -> int:
 def _node(args: argparse.Namespace) -> str | None:
     """ha.cf is read as one of its nodes: --node, else the first node line (any node gives the same groups)."""
     if args.node or args.config is None:
-        return args.node
+        node: str | None = args.node
+        return node
     hacf = Path(args.config) / "ha.cf"
     if hacf.is_file():
         for line in hacf.read_text(errors="replace").splitlines():

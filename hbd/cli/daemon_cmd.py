@@ -129,9 +129,9 @@ def main(argv: list[str]) -> int:
         lock.rewrite()
     set_process_name("hbd")
     faulthandler.register(signal.SIGUSR2, all_threads=True)  # every thread's stack on stderr, for bug reports
-    for problem in logsetup.configure(hacf.local_node, logsetup.LogTargets(
+    for trouble in logsetup.configure(hacf.local_node, logsetup.LogTargets(
             hacf.logfile, hacf.debugfile, hacf.logfacility, stderr=args.foreground)):
-        print(f"hbd: {problem}", file=sys.stderr)
+        print(f"hbd: {trouble}", file=sys.stderr)
     opts = Options(config_dir, args.node, Path(args.socket), Path(args.state_dir), args.on_stop_failure,
                    on_started=lambda: report_start(start_pipe, 0), metrics=args.metrics)
     code = DaemonExit.OK

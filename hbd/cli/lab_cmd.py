@@ -10,12 +10,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hbd.cli.argtypes import bounded_int, finite, seconds
 from hbd.errors import LabError
 from hbd.lab.disk import MAX_SIZE_MB, MIN_SIZE_MB, SIZE_MB
 from hbd.lab.layout import MAX_NODES, check_name
+
+if TYPE_CHECKING:
+    from hbd.lab import Lab
 
 DEFAULT_NAME = "hbl0"
 EXEC_TIMEOUT = 3600.0
@@ -134,7 +137,7 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if statuses or not args.name else 1
 
 
-def _resolve(name: str | None):
+def _resolve(name: str | None) -> "Lab":
     from hbd.lab import Lab
     from hbd.lab.cleanup import known_names, owner_alive
 
@@ -160,7 +163,7 @@ def _exec(args: argparse.Namespace) -> int:
     proc = lab.client_spawn(argv, **kwargs) if args.node == "client" else lab.spawn(args.node, argv, **kwargs)
     with _foreground(proc.pid):
         try:
-            return proc.wait(timeout=args.timeout)
+            return int(proc.wait(timeout=args.timeout))
         except subprocess.TimeoutExpired:
             left = kill_group(proc)
             print(f"hbd lab exec: killed after {args.timeout:g} s (process group {proc.pid})"
@@ -168,7 +171,7 @@ def _exec(args: argparse.Namespace) -> int:
             return 124  # timeout(1)'s code
 
 
-def kill_group(proc: subprocess.Popen) -> list[int]:
+def kill_group(proc: subprocess.Popen[Any]) -> list[int]:
     """SIGKILL the command's whole process group and wait (bounded) until it is empty; returns pids left."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)

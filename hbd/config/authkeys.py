@@ -99,9 +99,9 @@ def parse_authkeys(path: str | Path, problems: Problems) -> AuthKeys | None:
     if signing.method == "crc":
         problems.warning(path, auth[1] if auth else None, "auth uses crc: packets are not authenticated; "
                                                          "anyone on the network can forge heartbeats (use sha256 or sha1)")
-    for key, line in sorted(keys.values(), key=lambda kv: kv[1]):
+    for key, key_line in sorted(keys.values(), key=lambda kv: kv[1]):
         if key.method == "crc" and signing.method != "crc":
-            problems.warning(path, line, f"key {key.index} is crc (anyone can compute it): hbd refuses packets "
+            problems.warning(path, key_line, f"key {key.index} is crc (anyone can compute it): hbd refuses packets "
                                          f"signed with it while auth {active} is {signing.method}; remove this "
                                          f"leftover, or set `accept_crc on` in ha.cf while rotating away from crc")
     return AuthKeys(str(path), active, tuple(k for k, _ in sorted(keys.values(), key=lambda kv: kv[0].index)))
@@ -141,4 +141,4 @@ def _key_line(path: Path, problems: Problems, number: int, line: str) -> AuthKey
         return None
     if len(words) > 3:
         problems.warning(path, number, "text after the key is ignored (a key is one word)")
-    return AuthKey(index, method, secret.encode("utf-8", errors="surrogateescape"))  # type: ignore[arg-type]
+    return AuthKey(index, method, secret.encode("utf-8", errors="surrogateescape"))

@@ -41,10 +41,10 @@ def _changed(old: Resource, new: Resource) -> set[str]:
 
 def _resource_flags(old: ClusterConf, new: ClusterConf, rules: dict[str, Rule]) -> tuple[dict[Key, set[str]],
                                                                                          dict[Key, set[str]]]:
-    old_by_key = {}
+    old_by_key: dict[Key, Resource] = {}
     for res in old.resources:
         old_by_key.setdefault(_key(res), res)
-    new_by_key = {}
+    new_by_key: dict[Key, Resource] = {}
     for res in new.resources:
         new_by_key.setdefault(_key(res), res)
     old_flags: dict[Key, set[str]] = {k: set() for k in old_by_key}

@@ -79,8 +79,8 @@ class _Walker:
         for name, value in elem.attrib.items():
             if name not in types:
                 self.error(elem, f"unknown attribute '{name}' on <{elem.tag}>")
-            elif types[name] is not None and not _fits(value, types[name]):
-                self.error(elem, f"{elem.tag} {name} must be {_DATATYPE_WORDS[types[name]]}, not '{value}'")
+            elif (kind := types[name]) is not None and not _fits(value, kind):
+                self.error(elem, f"{elem.tag} {name} must be {_DATATYPE_WORDS[kind]}, not '{value}'")
 
     def domains(self, rm: Any) -> None:
         for dom in rm.iterfind("failoverdomains/failoverdomain"):

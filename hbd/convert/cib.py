@@ -70,8 +70,8 @@ def to_cib(c: Cluster) -> str:
             a["with-rsc-role"] = col.with_role
         etree.SubElement(cons, "rsc_colocation", a)
     for o in c.orders:
-        etree.SubElement(cons, "rsc_order", id=o.id, first=o.first, then=o.then, kind="Mandatory",
-                         **{"first-action": o.first_action, "then-action": o.then_action})
+        etree.SubElement(cons, "rsc_order", {"id": o.id, "first": o.first, "then": o.then, "kind": "Mandatory",
+                                             "first-action": o.first_action, "then-action": o.then_action})
     if c.levels:
         topo = etree.SubElement(conf, "fencing-topology")
         for lv in c.levels:

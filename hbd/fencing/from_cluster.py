@@ -39,7 +39,7 @@ def fence_plans(root: Any, file: str, problems: Problems) -> tuple[FencePlan, ..
     devices = fence_devices(root, file, problems)
     plans = []
     for node in root.iterfind("clusternodes/clusternode"):
-        methods = []
+        methods: list[FenceMethod] = []
         seen: set[str] = set()
         for elem in node.iterfind("fence/method"):
             name = elem.get("name") or str(len(methods) + 1)

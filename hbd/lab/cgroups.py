@@ -5,6 +5,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Callable
 
 from hbd.errors import LabError
 
@@ -110,7 +111,7 @@ class NodeCgroup:
         except OSError:
             pass  # other members still there
 
-    def _wait(self, done, what: str) -> None:
+    def _wait(self, done: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + SETTLE_TIMEOUT
         while not done():
             if time.monotonic() > deadline:

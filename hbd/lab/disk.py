@@ -25,7 +25,7 @@ def create(image: Path, size_mb: int = SIZE_MB) -> str:
         fh.truncate(check_size_mb(size_mb) * 1024 * 1024)  # a hole: only what is written takes space
     # lazy init and no journal zeroing: mkfs takes milliseconds, and the image stays sparse
     run(["mkfs.ext4", "-q", "-F", "-L", "hbdlab", "-E", "lazy_itable_init=1,lazy_journal_init=1", str(image)], timeout=30)
-    return run(["losetup", "--find", "--show", str(image)], timeout=10).stdout.strip()
+    return str(run(["losetup", "--find", "--show", str(image)], timeout=10).stdout).strip()
 
 
 def rdev(device: str) -> tuple[int, int]:

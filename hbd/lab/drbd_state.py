@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hbd.errors import LabError
 
@@ -46,11 +47,11 @@ class ResourceState:
         return others[0]
 
     @classmethod
-    def from_json(cls, data: dict) -> "ResourceState":
+    def from_json(cls, data: dict[str, Any]) -> "ResourceState":
         nodes = {n: NodeDrbd(**v) for n, v in data["nodes"].items()}
         return cls(data["name"], nodes, data.get("split_brain", False), data.get("written_kb"), data.get("cstates", {}))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -13,6 +13,7 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hbd.lab import drbd_device
 from hbd.lab import drbd_format as fmt
@@ -180,11 +181,12 @@ def gather_facts(node: str, minor_device: str = "/dev/drbd0") -> Facts:
     return Facts(node, link_ok, _written_kb(lab_state.get("loop")), _in_use(minor_device))
 
 
-def _lab_state() -> dict:
+def _lab_state() -> dict[str, Any]:
     name = os.environ.get("HBD_LAB")
     if not name:
         raise SystemExit("drbdadm (lab emulator): HBD_LAB is not set; run it through the lab")
-    return json.loads((base_dir() / name / "lab.json").read_text())
+    state: dict[str, Any] = json.loads((base_dir() / name / "lab.json").read_text())
+    return state
 
 
 def _written_kb(loop: str | None) -> int | None:

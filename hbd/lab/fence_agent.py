@@ -65,7 +65,8 @@ def ask(path: Path, action: str, plug: str) -> dict[str, object]:
             if not chunk:
                 break
             data += chunk
-    return json.loads(data.decode())
+    reply: dict[str, object] = json.loads(data.decode())
+    return reply
 
 
 def main(argv: Sequence[str]) -> int:

@@ -76,7 +76,7 @@ class HbdCluster:
     def __init__(self, lab: Lab, settings: ClusterSettings = ClusterSettings()):
         self.lab = lab
         self.settings = settings
-        self.procs: dict[str, subprocess.Popen] = {}
+        self.procs: dict[str, subprocess.Popen[Any]] = {}
 
     # --- files ----------------------------------------------------------------------------------
 
@@ -116,7 +116,7 @@ class HbdCluster:
 
     # --- daemons --------------------------------------------------------------------------------
 
-    def start(self, node: str, extra: list[str] | None = None) -> subprocess.Popen:
+    def start(self, node: str, extra: list[str] | None = None) -> subprocess.Popen[Any]:
         with open(self.lab.path(node, "/var/log/hbd") / "hbd.stderr", "ab") as err:
             proc = self.lab.spawn(node, [sys.executable, "-m", "hbd.cli.main", "-f", "--node", node, *(extra or [])],
                                   stdout=err, stderr=subprocess.STDOUT)
@@ -166,7 +166,7 @@ class HbdCluster:
 
     # --- asking the daemons ---------------------------------------------------------------------
 
-    def cli(self, node: str, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess:
+    def cli(self, node: str, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess[Any]:
         return self.lab.exec(node, argv, check=False, timeout=timeout)
 
     def status(self, node: str) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ class Lab:
     def __init__(self, layout: LabLayout, state: dict[str, Any]):
         self.layout = layout
         self.state = state
-        self._children: list[subprocess.Popen] = []
+        self._children: list[subprocess.Popen[Any]] = []
         self._down = False
 
     # ---- life cycle -------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ class Lab:
 
     @property
     def loop_device(self) -> str:
-        return self.state["loop"]
+        return str(self.state["loop"])
 
     def holder_pid(self, node: str) -> int:
         self.layout.check_node(node)
@@ -182,29 +182,29 @@ class Lab:
     # ---- running commands ------------------------------------------------------------------------
     def exec(self, node: str, argv: Sequence[str], timeout: float = 10, check: bool = True,
              input: str | bytes | None = None, env: Mapping[str, str] | None = None,
-             text: bool = True) -> subprocess.CompletedProcess:
+             text: bool = True) -> subprocess.CompletedProcess[Any]:
         """Run argv in the node's net+mount+uts namespaces and cgroup; `env` adds to the lab environment."""
         cg = self.cgroup(node)
         return run(nodes.enter_argv(self.layout, node, self._runnable(node), argv), timeout=timeout,
                    check=check, input=input, env=nodes.base_env(self.layout, node, env),
                    preexec_fn=cg.join_self, text=text)
 
-    def spawn(self, node: str, argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen:
+    def spawn(self, node: str, argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[Any]:
         full = nodes.enter_argv(self.layout, node, self._runnable(node), argv)
         return self._popen(self.cgroup(node), full, nodes.base_env(self.layout, node, popen_kwargs.pop("env", None)),
                            popen_kwargs)
 
     def client_exec(self, argv: Sequence[str], timeout: float = 10, check: bool = True,
                     input: str | bytes | None = None, env: Mapping[str, str] | None = None,
-                    text: bool = True) -> subprocess.CompletedProcess:
+                    text: bool = True) -> subprocess.CompletedProcess[Any]:
         return run(nodes.client_argv(self.layout, argv), timeout=timeout, check=check, input=input,
                    env=nodes.base_env(self.layout, None, env), preexec_fn=self.cgroup(CLIENT).join_self, text=text)
 
-    def client_spawn(self, argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen:
+    def client_spawn(self, argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[Any]:
         return self._popen(self.cgroup(CLIENT), nodes.client_argv(self.layout, argv),
                            nodes.base_env(self.layout, None, popen_kwargs.pop("env", None)), popen_kwargs)
 
-    def _popen(self, cg: NodeCgroup, argv: list[str], env: dict[str, str], kwargs: dict[str, Any]) -> subprocess.Popen:
+    def _popen(self, cg: NodeCgroup, argv: list[str], env: dict[str, str], kwargs: dict[str, Any]) -> subprocess.Popen[Any]:
         kwargs.setdefault("cwd", "/")
         kwargs.setdefault("stdin", subprocess.DEVNULL)
         kwargs.setdefault("start_new_session", True)

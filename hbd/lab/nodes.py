@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 from pathlib import Path
 
 from hbd.errors import LabError
@@ -75,7 +76,7 @@ def prepare_dirs(layout: LabLayout, node: str) -> None:
     (layout.node_dir(node) / "dev").mkdir(parents=True, exist_ok=True)
 
 
-def start_holder(layout: LabLayout, node: str, cgroup: NodeCgroup, drbd_rdev: tuple[int, int] | None) -> subprocess.Popen:
+def start_holder(layout: LabLayout, node: str, cgroup: NodeCgroup, drbd_rdev: tuple[int, int] | None) -> subprocess.Popen[Any]:
     """Start (not wait for) the holder of `node`; `wait_ready` completes it."""
     argv = [
         "nsenter", f"--net={netns_path(layout.netns(node))}", "--",
@@ -88,7 +89,7 @@ def start_holder(layout: LabLayout, node: str, cgroup: NodeCgroup, drbd_rdev: tu
     )
 
 
-def wait_ready(proc: subprocess.Popen, what: str, timeout: float = READY_TIMEOUT) -> None:
+def wait_ready(proc: subprocess.Popen[Any], what: str, timeout: float = READY_TIMEOUT) -> None:
     """Wait (bounded) for the line `ready` on proc's stdout, then stop reading it."""
     assert proc.stdout is not None and proc.stderr is not None
     deadline = time.monotonic() + timeout

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from hbd.errors import LabError
 
@@ -21,7 +22,7 @@ def run(
     env: Mapping[str, str] | None = None,
     preexec_fn: Callable[[], None] | None = None,
     text: bool = True,
-) -> subprocess.CompletedProcess:
+) -> subprocess.CompletedProcess[Any]:
     """Run argv to completion in its own process group; a timeout SIGKILLs the whole group (not only
     nsenter, which would leave the command itself running in the node) and raises LabError."""
     if isinstance(input, str) and not text:

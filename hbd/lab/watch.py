@@ -54,9 +54,9 @@ class InvariantWatcher(BackgroundLoop):
         self._t0 = time.monotonic()
         return super().start()
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
-        if exc_type is None:
+        if not exc or exc[0] is None:
             self.check()
 
     def check(self) -> None:
