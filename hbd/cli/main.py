@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "membership": ("hbd.cli.membership_cmd", "debug: run the heartbeat layer alone and print membership"),
     "status": ("hbd.cli.status_cmd", "show nodes, links and resource groups of the running daemon"),
     "reload": ("hbd.cli.status_cmd", "ask the running daemon to re-read its configuration"),
+    "advise": ("hbd.cli.advise_cmd", "recommend keepalive / warntime / deadtime from the measured heartbeat intervals"),
     "stop": ("hbd.cli.stop_cmd", "stop the running daemon gracefully (releases its groups), wait, report"),
     "convert": ("hbd.cli.convert_cmd", "convert haresources or cluster.conf to a Pacemaker CIB or pcs script"),
     "fence-peer": ("hbd.cli.fence_peer_cmd", "DRBD fence-peer handler: have the peer outdate its disk (drbd-peer-outdater)"),

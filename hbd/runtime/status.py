@@ -10,6 +10,10 @@ from hbd.core.membership_events import MembershipView
 from hbd.core.ownership import Ownership
 from hbd.runtime.ownership_driver import Transition
 
+# Version of this object's layout (doc/status-schema.md, doc/status.schema.json): raised when a field is
+# removed, renamed or changes meaning; a new field keeps the version.
+SCHEMA_VERSION = 1
+
 
 def group_owner(core: Ownership, key: str) -> str | None:
     """Who runs the group, as far as this node knows: itself, the peer (by its latest report), or nobody."""
@@ -28,6 +32,7 @@ def build(core: Ownership, view: MembershipView, transitions: list[Transition], 
     resources = resources or {}
     snapshot = core.snapshot()
     return {
+        "schema": SCHEMA_VERSION,
         "version": __version__,
         "node": core.me,
         "pid": os.getpid(),

@@ -1,15 +1,18 @@
 """The Debian package: `dpkg-buildpackage -us -uc -b` builds it, lintian reports no error, and installed with
 dpkg into a throw-away root (an overlay of this Debian 12 system, so Debian's own python3-* packages are the
-ones used) `hbd --version`, `hbd config check` on the shipped example and `systemd-analyze verify` pass, the
-man pages are found, and nothing is enabled or started.
+ones used) `hbd --version` and `hbd config check` on every shipped example run, `systemd-analyze verify`
+passes on the checkout's etc/hbd.service and on the installed unit, the man pages are found, and nothing is
+enabled or started.
 
-About 25 s: one build (copy of the tree, pybuild), one lintian run, one dpkg -i.
+Kept out of tests/unit: `make test-debian-libs` runs tests/unit a second time on Debian's libraries, and the
+package needs building once. About 25 s: one build (copy of the tree, pybuild), one lintian run, one dpkg -i.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +20,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
-TOOLS = ("dpkg-buildpackage", "lintian", "unshare", "chroot", "systemd-analyze")
+TOOLS = ("dpkg-buildpackage", "lintian", "unshare", "chroot")
 SKIP_COPY = shutil.ignore_patterns(".git", ".venv*", "__pycache__", ".pytest_cache", ".hypothesis", "*.egg-info",
                                    "build", ".pybuild", "tests", "bench")
+HAVE_SYSTEMD_ANALYZE = shutil.which("systemd-analyze", path=CLEAN_ENV["PATH"]) is not None
 
 pytestmark = [
     pytest.mark.root,
@@ -30,6 +34,8 @@ pytestmark = [
 ]
 
 # Runs inside `unshare -m`: an overlay of / (writes go to UPPER) as the install root, then checks in a chroot.
+# After the chroot: every process whose root directory or executable is inside the install root (anything
+# the package started) is listed; other processes on this machine (other clusters' daemons) are not ours.
 INSTALL = r"""
 set -e
 W=$1
@@ -41,20 +47,35 @@ mount --bind /dev $W/root/dev
 mount -t tmpfs tmpfs $W/root/run
 mount -t tmpfs tmpfs $W/root/tmp
 cp $W/hbd.deb $W/root/tmp/hbd.deb
-exec chroot $W/root /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 /bin/sh -c '
+cp -r $W/checkout $W/root/tmp/checkout
+chroot $W/root /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 /bin/sh -c '
 set -e
 dpkg --purge hbd >/dev/null 2>&1 || true
 dpkg -i /tmp/hbd.deb >/dev/null
 echo "== version"; hbd --version
-echo "== check"; cp -r /usr/share/doc/hbd/examples/ha.d /tmp/ha.d; chmod 600 /tmp/ha.d/authkeys
-hbd config check -c /tmp/ha.d --node hb1
+echo "== check ha.d"; cp -r /usr/share/doc/hbd/examples/ha.d /tmp/ha.d; chmod 600 /tmp/ha.d/authkeys
+hbd config check -c /tmp/ha.d --node hb1 && echo "exit 0"
+echo "== check cluster.conf"; hbd config check -c /usr/share/doc/hbd/examples/cluster.conf --node hb1 2>&1 \
+  && echo "exit 0" || echo "exit $?"
 echo "== convert"; hbd convert --to cib -c /usr/share/doc/hbd/examples/cluster.conf >/tmp/cib.xml 2>/dev/null && echo converted
-echo "== verify"; systemd-analyze verify /lib/systemd/system/hbd.service && echo verified
+if command -v systemd-analyze >/dev/null; then
+  echo "== verify checkout"; systemd-analyze verify /tmp/checkout/etc/hbd.service 2>&1 && echo verified
+  echo "== verify installed"; systemd-analyze verify /lib/systemd/system/hbd.service 2>&1 && echo verified
+  echo "== same unit"; cmp /tmp/checkout/etc/hbd.service /lib/systemd/system/hbd.service && echo same
+fi
 echo "== man"; man -w hbd hbd-standby hbd-takeover cluster.conf; man -w 5hbd ha.cf haresources authkeys
-echo "== enabled"; ls /etc/systemd/system/*.wants/ 2>/dev/null | grep hbd || true; ls /etc/rc?.d | grep '^S[0-9]*hbd' || true
+echo "== compat"; ls /usr/lib/hbd/compat
+echo "== enabled"; ls /etc/systemd/system/*.wants/ 2>/dev/null | grep hbd || true; ls /etc/rc?.d | grep "^S[0-9]*hbd" || true
 echo "== python"; /usr/bin/python3 -c "import hbd, pyroute2, scapy; print(hbd.__file__, pyroute2.__file__)"
-echo "== running"; pgrep -x hbd || echo none
 '
+echo "== started"
+for p in /proc/[0-9]*; do
+  root=$(readlink $p/root 2>/dev/null) || continue
+  exe=$(readlink $p/exe 2>/dev/null) || exe=""
+  case "$root/ $exe" in
+    $W/root/*|*" $W/root/"*) echo "${p#/proc/} $exe $(tr '\0' ' ' < $p/cmdline)";;
+  esac
+done
 """
 
 
@@ -69,6 +90,21 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield top
 
 
+@pytest.fixture(scope="module")
+def installed(built: Path) -> dict[str, str]:
+    """The sections the install script printed, by title."""
+    (deb,) = built.glob("hbd_*_all.deb")
+    work = built / "install"
+    work.mkdir()
+    shutil.copy(deb, work / "hbd.deb")
+    (work / "checkout" / "etc").mkdir(parents=True)
+    shutil.copy(REPO / "etc" / "hbd.service", work / "checkout" / "etc" / "hbd.service")
+    done = subprocess.run(["unshare", "-m", "sh", "-c", INSTALL, "install", str(work)], env=CLEAN_ENV,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {title: body for title, body in (part.split("\n", 1) for part in done.stdout.split("== ")[1:])}
+
+
 def test_lintian_reports_no_error(built: Path) -> None:
     (changes,) = built.glob("hbd_*.changes")
     done = subprocess.run(["lintian", "--tag-display-limit", "0", str(changes)], env=CLEAN_ENV, capture_output=True,
@@ -78,26 +114,47 @@ def test_lintian_reports_no_error(built: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_installed_package_runs_on_debians_python_packages(built: Path) -> None:
+def test_package_depends_on_debians_python_packages(built: Path) -> None:
     (deb,) = built.glob("hbd_*_all.deb")
     info = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True, check=True).stdout
     for lib in ("python3-pyroute2", "python3-scapy", "python3-pyudev", "python3-lxml", "python3-sdnotify"):
         assert lib in info
-    work = built / "install"
-    work.mkdir()
-    shutil.copy(deb, work / "hbd.deb")
-    done = subprocess.run(["unshare", "-m", "sh", "-c", INSTALL, "install", str(work)], env=CLEAN_ENV,
-                          capture_output=True, text=True, timeout=180)
-    out = done.stdout
-    assert done.returncode == 0, out + done.stderr
-    sections = dict(part.split("\n", 1) for part in out.split("== ")[1:])
-    assert sections["version"].strip() == "hbd 0.1.0"
-    assert "0 errors" in sections["check"] and "is usable" in sections["check"], sections["check"]
-    assert sections["convert"].strip() == "converted"
-    assert sections["verify"].strip() == "verified", done.stderr
-    man = sections["man"].split()
+
+
+def test_installed_hbd_runs_on_debians_python(installed: dict[str, str]) -> None:
+    assert installed["version"].strip() == "hbd 0.1.0"
+    assert installed["python"].startswith("/usr/lib/python3/dist-packages/hbd/__init__.py "
+                                          "/usr/lib/python3/dist-packages/pyroute2/")
+
+
+def test_config_check_on_every_shipped_example(installed: dict[str, str]) -> None:
+    shipped = sorted(p.name for p in (REPO / "etc" / "examples").iterdir())
+    assert shipped == ["cluster.conf", "ha.d"], "a new example needs its check here"
+    check = installed["check ha.d"]
+    assert "0 errors" in check and "is usable" in check and check.rstrip().endswith("exit 0"), check
+    # cluster.conf: the installed hbd gives the checkout's verdict, word for word (whatever the daemon supports)
+    here = subprocess.run([sys.executable, "-m", "hbd.cli.main", "config", "check", "-c", str(REPO / "etc" / "examples" / "cluster.conf"),
+                           "--node", "hb1"], capture_output=True, text=True, timeout=60)
+    expected = (here.stdout + here.stderr).replace(str(REPO / "etc" / "examples"), "/usr/share/doc/hbd/examples")
+    assert installed["check cluster.conf"] == f"{expected}exit {here.returncode}\n"
+    assert installed["convert"].strip() == "converted"
+
+
+@pytest.mark.skipif(not HAVE_SYSTEMD_ANALYZE, reason="systemd-analyze is absent (Debian package systemd)")
+def test_systemd_analyze_verify_passes_on_etc_hbd_service(installed: dict[str, str]) -> None:
+    """etc/hbd.service as in the checkout, verified where /usr/bin/hbd and the man pages it names exist."""
+    assert installed["verify checkout"].strip() == "verified", installed["verify checkout"]
+    assert installed["verify installed"].strip() == "verified", installed["verify installed"]
+    assert installed["same unit"].strip() == "same"
+
+
+def test_man_pages_and_shims_are_installed(installed: dict[str, str]) -> None:
+    man = installed["man"].split()
     assert len(man) == 7 and all(p.startswith("/usr/share/man/man") for p in man), man
-    assert sections["enabled"].strip() == "", "the package must not enable hbd (K links of update-rc.d defaults-disabled are fine; no S link)"
-    assert sections["python"].startswith("/usr/lib/python3/dist-packages/hbd/__init__.py "
-                                         "/usr/lib/python3/dist-packages/pyroute2/")
-    assert sections["running"].strip() == "none", "the package must not start hbd"
+    assert sorted(installed["compat"].split()) == ["cl_status", "clustat", "clusvcadm", "hb_standby", "hb_takeover"]
+
+
+def test_nothing_enabled_or_started(installed: dict[str, str]) -> None:
+    assert installed["enabled"].strip() == "", "the package must not enable hbd (K links of update-rc.d " \
+                                               "defaults-disabled are fine; no S link)"
+    assert installed["started"].strip() == "", f"the package started processes: {installed['started']}"
