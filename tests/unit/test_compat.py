@@ -218,3 +218,11 @@ def test_every_shim_script_runs_its_own_shim() -> None:
 def test_the_package_installs_the_shims_off_path() -> None:
     install = (REPO / "debian" / "hbd.install").read_text().split("\n")
     assert "etc/compat/* usr/lib/hbd/compat/" in install
+
+
+def test_every_shim_is_documented_and_shipped_with_its_documentation() -> None:
+    migration = (REPO / "doc" / "migration.md").read_text()
+    readme = (REPO / "README.md").read_text()
+    for name in compat.SHIMS:
+        assert f"`{name}" in migration and f"`{name}`" in readme, name
+    assert "doc/migration.md" in (REPO / "debian" / "hbd.docs").read_text().split()
