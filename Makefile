@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 APT_PACKAGES := $(shell grep -v '^\s*\#' tests/apt-packages | xargs)
 PYTEST_ARGS ?=
 
-.PHONY: all deps apt venv test test-debian-libs unit demo bench clean lab-down
+.PHONY: all deps apt venv test test-debian-libs unit demo bench bench-quick clean lab-down
 
 all: test
 
@@ -56,8 +56,13 @@ unit: venv
 demo: deps
 	$(VENV)/bin/hbd demo
 
-bench: deps
+# hbd beside Heartbeat 3.0.6 and keepalived in the lab (as root): quick (under 5 min) or full (10 runs per
+# cell, under 45 min, writes its tables into bench/README.md).
+bench-quick: deps
 	$(PY) bench/run_all.py
+
+bench: deps
+	$(PY) bench/run_all.py --full --readme
 
 lab-down: venv
 	$(VENV)/bin/hbd lab down

@@ -50,7 +50,9 @@ def generate(count: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("count", nargs="?", type=int, default=10000, help="resources in the service (10000)")
-    count = parser.parse_args().count
+    parser.add_argument("--json", type=Path, help="append the figures here (read by run_all.py)")
+    args = parser.parse_args()
+    count = args.count
     with tempfile.TemporaryDirectory() as tmp:
         conf = Path(tmp) / "cluster.conf"
         conf.write_text(generate(count))
@@ -76,6 +78,12 @@ def main() -> int:
     print(f"resources: {count}  [start] lines: {steps}")
     print(f"hbd test noop start service big (new process, best of 3): {best:.3f} s  (target < 1 s)")
     print(f"same command in process (load + schema + tree + plan + print): {in_process:.3f} s")
+    if args.json:
+        import json
+
+        with args.json.open("a") as out:
+            out.write(json.dumps({"kind": "plan", "resources": count, "new_process_s": best,
+                                  "in_process_s": in_process}) + "\n")
     return 0
 
 
