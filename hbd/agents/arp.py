@@ -8,8 +8,8 @@ advertisements to all-nodes. Every wait is bounded by a deadline.
 scapy costs about 30 MB of memory and half a second to import, so a long-running daemon does not import
 it: `prepare_frames` has the frames of an address built once by scapy in a short child process and keeps
 only their bytes, and a received frame is decoded by scapy only when it can concern the address (its ARP
-sender address is the address; see `conflict_mac`). A process without prepared frames (a one-shot
-agent) builds them with scapy in process.
+sender address is the address; see `conflict_mac`). Frames not prepared yet are built in the child too,
+unless scapy is loaded already (a one-shot agent imports it first: `IPaddr2.warm_up`).
 """
 from __future__ import annotations
 
@@ -111,17 +111,22 @@ def prepare_frames(mac: str, ip: str) -> None:
     _FRAMES[key] = (frames[0], tuple(frames[1:]))
 
 
-def probe_frame(mac: str, ip: str) -> bytes:
+def _frames(mac: str, ip: str) -> tuple[bytes, tuple[bytes, ...]]:
+    """The kept frames of ip, built now when not prepared yet (with scapy in process only where it is
+    loaded already: a daemon whose `prepare_frames` has not finished must not import it for one start)."""
     key = _key(mac, ip)
-    known = _FRAMES.get(key)
-    return known[0] if known else _build(*key)[0]
+    if key not in _FRAMES:
+        prepare_frames(*key)
+    return _FRAMES[key]
+
+
+def probe_frame(mac: str, ip: str) -> bytes:
+    return _frames(mac, ip)[0]
 
 
 def announcement(mac: str, ip: str) -> tuple[bytes, ...]:
     """One round of announcement frames for ip: an ARP pair for IPv4, one advertisement for IPv6."""
-    key = _key(mac, ip)
-    known = _FRAMES.get(key)
-    return known[1] if known else _build(*key)[1]
+    return _frames(mac, ip)[1]
 
 
 def conflict_mac(frame: bytes, ip: str, own_mac: str) -> str | None:
