@@ -152,7 +152,7 @@ def one_run(daemon: str, keepalive_ms: int, deadtime_ms: int) -> dict[str, float
                 gap = probe.outage(mark, taker)
                 if gap is not None:
                     figures[name] = gap
-                time.sleep(2)  # the move finished on both sides (Heartbeat refuses a standby during another)
+                time.sleep(getattr(pair, "settle_after_move_s", 0.5))  # the move finished on both sides
             wait(lambda: probe.first_answer("n1", time.monotonic() - 0.05) is not None, 30, "the VIP back on n1")
             time.sleep(max(0.5, 3 * keepalive_ms / 1000))  # settled: the next heartbeats exchanged
             watcher = None

@@ -135,6 +135,7 @@ class HeartbeatPair:
     """Debian's Heartbeat 3.0.6 on both nodes, the same ha.cf timing and haresources as hbd's."""
 
     name = "heartbeat"
+    settle_after_move_s = 2.0  # Heartbeat refuses a standby while the previous one is finishing
 
     def __init__(self, lab: Lab, keepalive_ms: int, deadtime_ms: int):
         from heartbeat_peer import LOGFILE, install_ha_d_scripts, start_heartbeat
@@ -229,6 +230,7 @@ class KeepalivedPair:
     after a graceful stop stays backup (as hbd-standby leaves it) and the second handover is a real move."""
 
     name = "keepalived"
+    settle_after_move_s = 2.0  # the stopped node is back as a backup and has heard the new master
 
     def __init__(self, lab: Lab, keepalive_ms: int, deadtime_ms: int):
         self.lab = lab

@@ -140,13 +140,15 @@ def main() -> int:
                      40 * 60)
             if rc:
                 failed.append(f"failover_daemon.py --daemon {daemon}")
-        variants = ["hbd-onfault"]
+        variants = ["hbd-onfault"] if args.full else []  # quick: the daemons only (under 5 minutes)
         before = Path(tempfile.mkdtemp(prefix="hbd-before-"))
         archived = subprocess.run(f"git -C {HERE.parent} archive {BEFORE_COMMIT} hbd | tar -x -C {before}",
                                   shell=True, check=False)
-        if archived.returncode == 0:
+        if archived.returncode == 0 and args.full:
             variants.insert(0, "hbd-before")
         for daemons, kas in ((args.daemon, keepalives), (variants, ["1000", "100"])):
+            if not daemons:
+                continue
             rc = run("idle_daemons.py", ["--daemon", *daemons, "--keepalive-ms", *kas,
                                          "--before", str(before), "--before-label", BEFORE_COMMIT,
                                          "--seconds", str(window), "--settle", str(settle),
