@@ -4,7 +4,9 @@ Signals only set what is asked (TERM: graceful shutdown; HUP: reload as Heartbea
 Reload: nothing changed -> `Configuration unchanged.`; only authkeys changed -> the keys are swapped in
 place; ha.cf or haresources changed -> the new files are validated, then the daemon re-executes itself and
 keeps its resources (the restarted daemon's start-up probe finds them running), like Heartbeat's `-R` restart.
-Losing our own heartbeat (heartbeat.md §7.8): give up every group, then restart, as Heartbeat does.
+The decisions (membership, ownership, own-heartbeat loss, the pre-probe's timing) are one pure node core
+(hbd/core/node.py), shared by the heartbeat layer and the ownership driver (runtime/bridge.py); the daemon
+carries out its actions.
 """
 from __future__ import annotations
 
@@ -23,17 +25,18 @@ from hbd import __version__
 from hbd.config import LoadedConfig, load, runnable, service_roots
 from hbd.config.rules import child_type_table
 from hbd.core import membership_events as m
+from hbd.core import node_events as n
 from hbd.core import ownership_types as o
-from hbd.core.holdings import REQUEST_WORDS, GroupInfo, Topology
+from hbd.core.holdings import REQUEST_WORDS
 from hbd.core.ownership import Ownership
 from hbd.errors import ConfigError, HbdError, Problem
 from hbd.runtime import logsetup, status
-from hbd.runtime.bridge import Bridge
+from hbd.runtime.bridge import Bridge, describe, node_config
 from hbd.runtime.control import ControlServer
 from hbd.runtime.fencing_lane import FencingLane, lane_settings
 from hbd.runtime import drbd_status
 from hbd.runtime.alerts import AlertRunner, settings_of
-from hbd.runtime.outdate_service import OutdateService
+from hbd.runtime.outdate_service import REPLY, REQUEST, OutdateService
 from hbd.runtime.watchdog_device import WatchdogDevice, timeout_for
 from hbd.runtime.groups import GroupRunner
 from hbd.runtime.logsetup import log_hb
@@ -41,7 +44,7 @@ from hbd.runtime.metrics import Metrics, MetricsServer, PrometheusCollector, par
 from hbd.runtime.membership_service import MembershipService
 from hbd.runtime.notify import Notifier, watchdog_interval_s
 from hbd.runtime.ownership_driver import OwnershipDriver
-from hbd.runtime.preprobe import PeerSilence, PeerWatch, PreProbe
+from hbd.runtime.preprobe import PreProbe
 from hbd.runtime.process import go_realtime
 from hbd.runtime.state import load_identity
 
@@ -82,19 +85,6 @@ def fingerprint(config_dir: Path) -> dict[str, str]:
     return out
 
 
-def topology_of(cfg: LoadedConfig) -> Topology:
-    assert cfg.heartbeat is not None
-    # The definition is compared with the peer's (hbd.core.agreement): node and resources as written.
-    return Topology(tuple(GroupInfo(g.key, g.node, " ".join([g.node, *(r.text for r in g.resources)]))
-                          for g in cfg.heartbeat.groups))
-
-
-def policy_of(cfg: LoadedConfig) -> o.Policy:
-    assert cfg.heartbeat is not None
-    return o.Policy(auto_failback=cfg.heartbeat.hacf.auto_failback,
-                    fencing=lane_settings(cfg.heartbeat.hacf) is not None)
-
-
 def check_runnable(cfg: LoadedConfig) -> list[Problem]:
     """The refusals `hbd config check` shows too (hbd.config.runnable): raise on an error; return warnings."""
     found = runnable.check(cfg, on_node=True)
@@ -117,13 +107,13 @@ class Daemon:
         self.me, self.peer = self.hacf.local_node, self.hacf.peers[0]
         self.started_wall = time.time()
         self.files = fingerprint(self.opts.config_dir)
-        self.core = Ownership(self.me, self.peer, topology_of(self.cfg), policy_of(self.cfg))
         roots = {g.key: root for g, root in zip(hb.groups, service_roots(self.cfg))}
         self.runner = GroupRunner(roots, child_type_table())
         self.preprobe = PreProbe(roots)
-        self.peer_watch = PeerWatch(self.preprobe, self._peer_silence,
-                                    self.hacf.timing.deadtime_ms / 1000)
-        self.bridge = Bridge(self.peer)
+        self.node_config = node_config(self.cfg, frozenset(k for k, v in self.preprobe.vips.items() if v),
+                                       frozenset({REQUEST, REPLY}))
+        self.bridge: Bridge | None = None
+        self.core: Ownership  # the node core's ownership part, once run() has built the node core
         self.notifier = Notifier()
         self.done = asyncio.Event()
         self.membership: MembershipService | None = None
@@ -147,7 +137,10 @@ class Daemon:
                 log_hb(LOG, level, text)
         identity = load_identity(self.opts.state_dir)
         self.membership = MembershipService(self.hacf, self.cfg.heartbeat.authkeys, identity)  # type: ignore[union-attr]
-        self.driver = OwnershipDriver(self.core, self.runner, self.membership.broadcast,
+        self.bridge = Bridge(self.node_config, loop.time(), identity.generation)
+        self.core = self.bridge.node.ownership
+        self.driver = OwnershipDriver(self.bridge.ownership_facade(), self.runner,  # type: ignore[arg-type]
+                                      self.membership.broadcast,
                                       on_stop_failure=self.opts.on_stop_failure,
                                       on_shutdown_complete=self.done.set, on_change=self._changed,
                                       probe_cleared=self.preprobe.clear, on_fence=self._fence)
@@ -156,7 +149,11 @@ class Daemon:
             self.fencing = FencingLane(fence_settings, self.driver.feed, lambda: bool(self.core.held),
                                        self._awaiting_fence)
             self.fencing.start(loop)
-        self.outdate = OutdateService(self.membership.broadcast, lambda: self.bridge.peer_dead)
+        node = self.bridge.node
+        self.outdate = OutdateService(self.membership.broadcast, lambda: node.peer_dead)
+        self.bridge.carry_membership = self.membership.carry_out
+        self.bridge.carry_ownership = self.driver.carry_out
+        self.bridge.on_node_action = self._node_action
         self.alerts = AlertRunner(*settings_of(self.hacf), self.me, self.peer)
         self.driver.watchers.append(self.alerts.ownership)
         self.outdate.start(loop)
@@ -173,7 +170,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self._reload_signal)
         watchdog = watchdog_interval_s()
         try:
-            self.membership.start(loop)
+            self.membership.start(loop, self.bridge.membership_facade())
             self.driver.start(loop)
             if self.opts.on_started is not None:
                 self.opts.on_started()
@@ -181,14 +178,12 @@ class Daemon:
             if watchdog:
                 self._watchdog(loop, watchdog)
             device = self._open_watchdog_device(loop)
-            self.peer_watch.start(loop)  # a timer at the pre-probe's due time, not a poll
             await self.done.wait()
             await self._answer_stop_requests()
             if device is not None:
                 device.close()  # the magic close: only a clean exit (or re-exec) disarms it
         finally:
             self.notifier.stopping()
-            self.peer_watch.stop()
             control.close()
             if metrics_server is not None:
                 metrics_server.close()
@@ -228,16 +223,6 @@ class Daemon:
         self.notifier.watchdog()
         loop.call_later(every_s, self._watchdog, loop, every_s)
 
-    def _peer_silence(self) -> PeerSilence | None:
-        """How long the live peer holding groups has been silent, for the pre-probe (see preprobe.py)."""
-        pv = self.core.peer_view
-        if self.membership is None or not (pv.alive and pv.hold and not pv.gave_up):
-            return None
-        node = next((n for n in self.membership.view().nodes if n.name == self.peer), None)
-        if node is None or node.status == "dead" or node.age_s is None:
-            return None
-        return PeerSilence(node.age_s, node.deadtime_ms / 1000, pv.hold)
-
     # --- fencing --------------------------------------------------------------------------------
 
     def _fence(self, node: str) -> None:
@@ -259,29 +244,26 @@ class Daemon:
     # --- membership -> ownership ----------------------------------------------------------------
 
     def _membership_action(self, action: m.Action) -> None:
-        assert self.membership is not None and self.driver is not None
+        """The heartbeat layer's actions, told to the alert scripts and the transition list."""
+        assert self.driver is not None
         self.alerts.membership(action)
-        if (isinstance(action, m.Deliver) and action.message.src == self.peer
-                and self.outdate.received(dict(f for f in action.message.fields if isinstance(f[1], str)))):
-            return  # DRBD resource-level fencing (outdate_service.py), not the ownership core's business
         if isinstance(action, (m.NodeChanged, m.PeerRestarted, m.PeerReturned, m.LinkChanged)):
-            self.driver.note(_describe(action))
-            self.peer_watch.kick()
-        if isinstance(action, m.LocalHeartbeatLost):
+            self.driver.note(describe(action))
+
+    def _node_action(self, action: n.Action) -> None:
+        """The node core's own actions: a pre-probe round, a restart, another service's message."""
+        assert self.driver is not None
+        if isinstance(action, n.ProbeNow):
+            self.preprobe.start_round(action.groups, action.window_ms / 1000, action.lead_ms / 1000)
+        elif isinstance(action, n.Restart):
             self.driver.note("own heartbeat lost: giving up every group, then restarting")
+            log_hb(LOG, "info", f"hbd shutdown in progress. ({os.getpid()})")
             self.outcome.restart = True
-            self.outcome.restart_delay_s = self.hacf.timing.deadtime_ms / 1000 + 1
-            self.shutdown()
-            return
-        peer_status = None
-        if isinstance(action, m.CommUp):
-            view = self.membership.view()
-            peer_status = next((n.status for n in view.nodes if n.name == self.peer), None)
-        for event in self.bridge.translate(action, peer_status):
-            self.driver.feed(event)
+            self.outcome.restart_delay_s = action.delay_ms / 1000
+        elif isinstance(action, n.Delivered):
+            self.outdate.received(action.fields)  # DRBD resource-level fencing (outdate_service.py)
 
     def _changed(self) -> None:
-        self.peer_watch.kick()  # what the peer holds may have changed
         if self.membership is None or self.membership.core is None:
             return
         text = status.summary(self.core, self.membership.view())
@@ -417,14 +399,3 @@ class Daemon:
         asyncio.get_running_loop().call_later(RESTART_REPLY_GRACE_S, self.done.set)
         return True, f"configuration changed ({', '.join(changed)}): hbd restarts and keeps its resources"
 
-
-def _describe(action: m.Action) -> str:
-    if isinstance(action, m.NodeChanged):
-        return f"node {action.node}: {action.status}"
-    if isinstance(action, m.LinkChanged):
-        return f"link {action.node}:{action.link} {'up' if action.up else 'dead'}"
-    if isinstance(action, m.PeerRestarted):
-        return f"node {action.node} restarted (generation {action.generation})"
-    if isinstance(action, m.PeerReturned):
-        return f"node {action.node} returned after a partition"
-    return type(action).__name__

@@ -11,7 +11,7 @@ import logging
 import random
 import time
 from collections import Counter
-from typing import Callable
+from typing import Any, Callable
 
 from hbd.config.model import AuthKeys, HaCf
 from hbd.core import messages
@@ -59,7 +59,8 @@ class MembershipService:
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop, core: Any = None) -> None:
+        """`core`: what to drive instead of a plain membership core (the node core: runtime/bridge.py)."""
         self._loop = loop
         for level, text in self.identity.notes:
             LOG.log(LEVELS[level], text, extra={"hb_level": level})
@@ -67,7 +68,7 @@ class MembershipService:
         for level, text in self.transport.notes:
             LOG.log(LEVELS[level], text, extra={"hb_level": level})
         now = loop.time()
-        self.core = Membership(self.config, now, generation=self.identity.generation, rng=random.Random())
+        self.core = core or Membership(self.config, now, generation=self.identity.generation, rng=random.Random())
         self._apply(self.core.start(now))
         self._schedule()
         tune_for_heartbeats()
@@ -88,6 +89,11 @@ class MembershipService:
         """Send a sequenced message of the layers above (resource, ask_resources, ...) on every medium."""
         assert self.core is not None
         self._apply([self.core.send(body)])
+        self._schedule()
+
+    def carry_out(self, actions: list[Action]) -> None:
+        """Actions of a step someone else made on the shared node core; the timer follows its deadline."""
+        self._apply(actions)
         self._schedule()
 
     def view(self) -> MembershipView:

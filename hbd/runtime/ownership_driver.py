@@ -101,10 +101,14 @@ class OwnershipDriver:
         except Exception:  # a bug in the core must not stop the heartbeats: log it, keep running
             LOG.exception("ownership step failed (bug) on %s", type(event).__name__, extra={"hb_level": "ERROR"})
             actions = []
+        self.carry_out(actions)
+        self._schedule(now)
+
+    def carry_out(self, actions: list[o.Action]) -> None:
+        """Carries out the core's actions, also those of a step the heartbeat layer made (runtime/bridge.py)."""
         for action in actions:
             self._apply(action)
         self._record_states()
-        self._schedule(now)
         self.on_change()
 
     def _schedule(self, now: int) -> None:

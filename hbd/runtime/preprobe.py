@@ -10,14 +10,12 @@ probe within a millisecond, so a window of a fifth of the deadtime (5 ms at leas
 most) still hears it. At the verdict, a group whose VIPs all stayed silent during a fresh, whole window is
 started without probing again; any answer, or no fresh verdict, keeps the probe.
 
-The round is started by a deadline, not a poll: `PeerWatch` arms one timer at the moment the peer's
-silence would reach the round's start, computed from its last packet; when it fires and the peer was heard
-since, it is armed again from the newer packet. Idle, that is one wake-up per deadtime - window - lead
-minus the silence at that moment: fewer than one per keepalive.
+When a round starts is a deadline of the node core (hbd/core/node.py: `ProbeNow`, computed from the peer's
+last packet, never a poll); this module only carries the round out, in a prober thread started with the
+daemon, and keeps the verdicts.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -26,14 +24,14 @@ from typing import Callable, Mapping
 
 from hbd.agents import arp
 from hbd.config.model import ResourceNode
+from hbd.core.node import probe_timing
 from hbd.runtime.logsetup import log_hb
 
 LOG = logging.getLogger("hbd.preprobe")
 IP_AGENTS = ("IPaddr2", "IPaddr")
-WINDOW_FRACTION, WINDOW_MIN_S, WINDOW_MAX_S = 0.2, 0.005, 0.2  # at most IPaddr2's own probe
-# The window ends this long before the verdict: the round's own start (a wake-up, a thread), the GIL and the
-# scheduler may delay it by 10 ms on a busy machine; a verdict that comes first is not used (probe again).
-LEAD_FRACTION, LEAD_MIN_S, LEAD_MAX_S = 0.3, 0.003, 0.08
+# The window ends a lead before the verdict (hbd.core.node.probe_timing): the round's own start (a wake-up,
+# a thread), the GIL and the scheduler may delay it by 10 ms on a busy machine; a verdict that comes first
+# is not used (probe again).
 PROBES_PER_WINDOW = 3
 FRESH_MIN_S, FRESH_MAX_S = 0.05, 0.5  # a verdict older than this at the takeover is not used
 
@@ -55,9 +53,8 @@ class Timing:
 
 def timing(deadtime_s: float) -> Timing:
     """The probe window and lead for a peer with this deadtime (both fractions of it, bounded)."""
-    window = min(WINDOW_MAX_S, max(WINDOW_MIN_S, deadtime_s * WINDOW_FRACTION))
-    lead = min(LEAD_MAX_S, max(LEAD_MIN_S, deadtime_s * LEAD_FRACTION))
-    return Timing(window, lead)
+    scaled = probe_timing(round(deadtime_s * 1000))
+    return Timing(scaled.window_ms / 1000, scaled.lead_ms / 1000)
 
 
 @dataclass(frozen=True)
@@ -182,20 +179,27 @@ class PreProbe:
 
     def maybe_start(self, silent_s: float, deadtime_s: float, peer_holds: frozenset[str]) -> bool:
         """Starts one round of probes when the verdict is near (and no round is running)."""
-        nodes = [n for key in sorted(peer_holds) for n in self.vips.get(key, ())]
-        if not nodes or not self.due(silent_s, deadtime_s):
+        if not self.due(silent_s, deadtime_s):
+            return False
+        t = self.timing(deadtime_s)
+        return self.start_round(peer_holds, t.window_s, t.lead_s)
+
+    def start_round(self, groups: frozenset[str], window_s: float, lead_s: float) -> bool:
+        """Probe the VIPs of `groups` for `window_s` now, in the prober thread (one round at a time): what
+        the node core's `ProbeNow` asks for."""
+        nodes = [n for key in sorted(groups) for n in self.vips.get(key, ())]
+        if not nodes:
             return False
         with self._lock:
             if self._busy:
                 return False
             self._busy = True
-        t = self.timing(deadtime_s)
-        self._fresh_s = t.fresh_s
-        log_hb(LOG, "debug", f"peer silent for {silent_s:.3f} s of {deadtime_s:.3f} s: probing "
-                             f"{' '.join(n.primary for n in nodes)} for {t.window_s:g} s")
+        self._fresh_s = Timing(window_s, lead_s).fresh_s
+        log_hb(LOG, "debug", f"peer silent, verdict due in {window_s + lead_s:.3f} s: probing "
+                             f"{' '.join(n.primary for n in nodes)} for {window_s:g} s")
         self._ensure_prober()
         with self._lock:
-            self._rounds.append((nodes, t.window_s))
+            self._rounds.append((nodes, window_s))
         self._wake.set()
         return True
 
@@ -241,70 +245,3 @@ class PreProbe:
         log_hb(LOG, "debug", f"pre-probe verdicts for {key} at {now:.3f}: {verdicts}")
         return all(v is not None and v.answered_by is None and v.ended - v.began >= v.window_s * 0.95
                    and now - v.ended <= self._fresh_s for v in verdicts)
-
-
-@dataclass(frozen=True)
-class PeerSilence:
-    silent_s: float
-    deadtime_s: float
-    holds: frozenset[str]
-
-
-class PeerWatch:
-    """Starts the pre-probe from a timer set at the moment it becomes due, recomputed from the peer's last
-    packet each time it fires; `kick()` re-arms it at once (the peer came back, or took groups).
-
-    The peer's deadtime may shrink without an event (the start-up deadtime, deadtime + 2 s, ends with one
-    of its heartbeats), so the timer never sleeps longer than the round's due time under the configured
-    deadtime: a look at most every deadtime - window - lead, and on time after such a change."""
-
-    def __init__(self, preprobe: PreProbe, silence: Callable[[], PeerSilence | None], deadtime_s: float):
-        self.preprobe, self.silence = preprobe, silence
-        self.max_sleep_s = max(0.001, deadtime_s - preprobe.timing(deadtime_s).start_after_s)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self.wakeups = 0
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self.kick()
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._loop = None
-
-    def kick(self) -> None:
-        if self._loop is not None:
-            self._arm(0.0)
-
-    def _arm(self, delay_s: float) -> None:
-        assert self._loop is not None
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self._loop.call_later(max(0.0, delay_s), self._fire)
-
-    def _fire(self) -> None:
-        self._timer = None
-        self.wakeups += 1
-        delay = self.max_sleep_s
-        try:
-            delay = self.next_delay()
-        except Exception:  # a bug here must not end the watch: the takeover then simply probes as before
-            LOG.exception("pre-probe watch failed (bug)", extra={"hb_level": "ERROR"})
-        finally:
-            if self._loop is not None:
-                self._arm(delay)
-
-    def next_delay(self) -> float:
-        """Start a round if due; the delay until the next look."""
-        peer = self.silence()
-        if peer is None or not self.preprobe.wanted(peer.holds):
-            return self.max_sleep_s  # nothing to probe: kick() re-arms sooner when that changes
-        due_in = self.preprobe.due_in(peer.silent_s, peer.deadtime_s)
-        if due_in > 0:
-            return min(due_in, self.max_sleep_s)
-        self.preprobe.maybe_start(peer.silent_s, peer.deadtime_s, peer.holds)
-        # Look again once the verdict is past: by then the peer is dead (idle) or was heard again.
-        return 2 * self.preprobe.timing(peer.deadtime_s).start_after_s

@@ -115,91 +115,13 @@ def test_the_window_is_a_fraction_of_the_deadtime_and_ends_before_the_verdict() 
     assert (timing(3.0).window_s, timing(3.0).lead_s) == (0.2, 0.08)  # IPaddr2's own 200 ms
 
 
-def test_the_watch_starts_the_round_at_its_due_time_without_polling() -> None:
-    """A timer armed from the peer's last packet: few wake-ups, and the round starts when it is due."""
-    import asyncio
-
-    from hbd.runtime.preprobe import PeerSilence, PeerWatch
-
+def test_a_round_asked_for_by_the_node_core_probes_the_groups_vips_once_at_a_time() -> None:
+    """`ProbeNow` (hbd/core/node.py, which decides when) is carried out by start_round."""
     pp, probe = make({}, window=0.02)
-    started: list[float] = []
-    real_start = pp.maybe_start
-
-    def recording(silent: float, deadtime: float, holds: frozenset[str]) -> bool:
-        ok = real_start(silent, deadtime, holds)
-        if ok:
-            started.append(silent)
-        return ok
-
-    pp.maybe_start = recording  # type: ignore[method-assign]
-
-    async def run() -> PeerWatch:
-        loop = asyncio.get_running_loop()
-        heard = loop.time()
-
-        def silence() -> PeerSilence | None:
-            silent = loop.time() - heard
-            return None if silent >= 0.3 else PeerSilence(silent, 0.3, frozenset({"web"}))
-
-        watch = PeerWatch(pp, silence, 0.3)
-        watch.start(loop)
-        await asyncio.sleep(0.45)
-        watch.stop()
-        return watch
-
-    watch = asyncio.run(run())
+    assert pp.start_round(frozenset({"web", "db"}), 0.02, 0.01)
+    assert not pp.start_round(frozenset({"web"}), 0.02, 0.01)  # one round at a time
+    assert not pp.start_round(frozenset({"db"}), 0.02, 0.01)  # nothing to probe
     settle(pp)
-    assert len(started) == 1 and 0.27 <= started[0] < 0.3  # due at 0.3 - 0.02 - 0.01 (the test's fixed lead)
-    assert watch.wakeups <= 5  # a 20 ms poll would have woken about 22 times
     assert sorted(ip for ip, _ in probe.calls) == ["192.0.2.50", "192.0.2.51"]
-
-
-def test_the_watch_sleeps_while_the_peer_holds_no_vip() -> None:
-    import asyncio
-
-    from hbd.runtime.preprobe import PeerSilence, PeerWatch
-
-    pp, probe = make({})
-
-    async def run() -> PeerWatch:
-        watch = PeerWatch(pp, lambda: PeerSilence(10.0, 1.0, frozenset({"db"})), 1.0)
-        watch.start(asyncio.get_running_loop())
-        await asyncio.sleep(0.2)
-        watch.stop()
-        return watch
-
-    watch = asyncio.run(run())
-    assert watch.wakeups == 1 and probe.calls == []
-
-
-def test_the_watch_is_on_time_when_the_peers_start_up_deadtime_ends() -> None:
-    """The peer is judged by deadtime + 2 s at first; when that drops to the deadtime (with one of its
-    heartbeats, no event), the round still starts on time."""
-    import asyncio
-
-    from hbd.runtime.preprobe import PeerSilence, PeerWatch
-
-    pp, _ = make({}, window=0.02)
-    started: list[float] = []
-    real_start = pp.maybe_start
-    pp.maybe_start = lambda s, d, h: bool(started.append(s) or real_start(s, d, h))  # type: ignore[method-assign]
-
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
-
-        def silence() -> PeerSilence | None:
-            elapsed = loop.time() - t0
-            if elapsed < 0.1:  # start-up: long deadtime, peer heard just now
-                return PeerSilence(0.0, 2.3, frozenset({"web"}))
-            silent = elapsed - 0.1  # its last heartbeat at 0.1 s switched to the 0.3 s deadtime; then silence
-            return None if silent >= 0.3 else PeerSilence(silent, 0.3, frozenset({"web"}))
-
-        watch = PeerWatch(pp, silence, 0.3)
-        watch.start(loop)
-        await asyncio.sleep(0.5)
-        watch.stop()
-
-    asyncio.run(run())
-    settle(pp)
-    assert started and started[0] < 0.3 - 0.02  # before the window had to begin (0.3 - window - lead)
+    assert all(seconds == 0.02 for _, seconds in probe.calls)
+    assert pp.clear("web")

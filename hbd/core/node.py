@@ -1,0 +1,266 @@
+"""One node's decisions in one pure object: membership, ownership and the rules between them.
+
+`handle(event, now_ms) -> [actions]` and `next_deadline()`, integer milliseconds of the monotonic clock at
+this interface (membership keeps float seconds inside). The runtime feeds it every input (messages heard,
+timers, probe and agent results, admin requests) and carries out what comes out; it decides nothing.
+Composed here, and simulated with real wire messages in tests/sim/test_node_sim.py:
+
+- membership -> ownership: CommUp says whether the peer is alive; the peer declared dead -> PeerDied, once;
+  heard again after that, or restarted (a higher generation) -> PeerJoined; the same generation back after
+  a death (a healed partition) -> PeerJoined(after_partition). Messages of the peer go to ownership, except
+  the types of other services (`service_types`), which come out as `Delivered`. Until the start-up probe
+  (`Probed`) every ownership input waits, so ownership's first event is always Probed; heartbeats run at once.
+- ownership -> membership: its messages are sequenced and sent by membership (retransmission included).
+- own heartbeat lost (heartbeat.md §7.8): give every group up (a shutdown), then restart after
+  deadtime + 1 s (`Restart`).
+- the pre-probe is a deadline: when the live peer holding groups with addresses (`probe_groups`) has been
+  silent for its deadtime - window - lead, `ProbeNow` once for that silence (window and lead scaled to the
+  peer's deadtime: `probe_timing`).
+"""
+from __future__ import annotations
+
+import functools
+import random
+from dataclasses import dataclass
+from typing import assert_never
+
+from hbd.core import membership_events as m
+from hbd.core import node_events as n
+from hbd.core import ownership_types as o
+from hbd.core.holdings import Topology
+from hbd.core.membership import Membership, MembershipConfig
+from hbd.core.messages import Message
+from hbd.core.ownership import Ownership
+
+RESTART_EXTRA_MS = 1000  # own heartbeat lost: restart after deadtime + this (Heartbeat)
+# Pre-probe window and lead: fractions of the peer's deadtime, bounded (doc/daemon.md, runtime/preprobe.py).
+WINDOW_PERMILLE, WINDOW_MIN_MS, WINDOW_MAX_MS = 200, 5, 200  # at most IPaddr2's own probe
+LEAD_PERMILLE, LEAD_MIN_MS, LEAD_MAX_MS = 300, 3, 80
+
+
+@dataclass(frozen=True)
+class ProbeTiming:
+    window_ms: int
+    lead_ms: int
+
+    @property
+    def start_after_ms(self) -> int:
+        """How long before the peer's verdict a round starts."""
+        return self.window_ms + self.lead_ms
+
+
+@functools.lru_cache(maxsize=64)
+def probe_timing(deadtime_ms: int) -> ProbeTiming:
+    window = min(WINDOW_MAX_MS, max(WINDOW_MIN_MS, deadtime_ms * WINDOW_PERMILLE // 1000))
+    lead = min(LEAD_MAX_MS, max(LEAD_MIN_MS, deadtime_ms * LEAD_PERMILLE // 1000))
+    return ProbeTiming(window, lead)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    membership: MembershipConfig
+    peer: str
+    topology: Topology
+    policy: o.Policy = o.Policy()
+    probe_groups: frozenset[str] = frozenset()  # groups with addresses the pre-probe can ask about
+    service_types: frozenset[str] = frozenset()  # message types of other services: `Delivered`
+    window_ms: int | None = None  # fixed pre-probe timing (tests); None: scaled to the peer's deadtime
+    lead_ms: int | None = None
+
+
+def _ms_after(seconds: float) -> int:
+    """The first whole millisecond strictly after `seconds` (so that membership finds its deadline due)."""
+    return int(seconds * 1000) + 1
+
+
+class NodeCore:
+    def __init__(self, config: NodeConfig, now_ms: int, *, generation: int, rng: random.Random | None = None):
+        self.config = config
+        self.me = config.membership.local
+        self.peer = config.peer
+        self.membership = Membership(config.membership, now_ms / 1000, generation=generation, rng=rng)
+        self.ownership = Ownership(self.me, self.peer, config.topology, config.policy)
+        self.now_ms = now_ms
+        self.probed = False
+        self.pending: list[o.Event] = []  # ownership inputs before Probed
+        self.comm_up = False
+        self.peer_dead = False
+        self.restarting = False
+        self.probed_silence: float | None = None  # the peer's last packet a pre-probe round was asked for
+        self._own_due: int | None = None  # ownership's next timer (ms), None: none
+        self.ownership_steps = 0  # how many events ownership has handled (the runtime refreshes its view)
+
+    # --- entry points ----------------------------------------------------------------------------
+
+    def start(self, now_ms: int) -> list[n.Action]:
+        self.now_ms = now_ms
+        out: list[n.Action] = []
+        self._membership_out(self.membership.start(now_ms / 1000), out)
+        return out
+
+    def handle(self, event: n.Event, now_ms: int) -> list[n.Action]:
+        self.now_ms = max(self.now_ms, now_ms)
+        now = self.now_ms
+        out: list[n.Action] = []
+        match event:
+            case n.Heard(message, link):
+                self._membership_out(self.membership.handle(m.Received(message, link), now / 1000), out)
+            case n.Tick():
+                self._membership_out(self.membership.handle(m.Tick(), now / 1000), out)
+                if self._own_due is not None and now >= self._own_due:
+                    self._feed(o.Tick(), out)
+            case n.Broadcast(body):
+                self._membership_out([self.membership.send(body)], out)
+            case o.Probed() | o.GroupStarted() | o.GroupStopped() | o.Fenced() | o.AdminRequest() \
+                    | o.ShutdownRequested():
+                self._feed(event, out)
+            case _:
+                assert_never(event)
+        self._maybe_probe(now, out)
+        return out
+
+    def next_deadline(self) -> int:
+        """When the runtime must send the next Tick at the latest (always after the last step's time)."""
+        best = _ms_after(self.membership.wakeup_at())
+        if self._own_due is not None and self._own_due < best:
+            best = self._own_due
+        probe = self._probe_due()
+        if probe is not None and probe < best:
+            best = probe
+        return max(best, self.now_ms + 1)
+
+    def view(self, now_ms: int) -> m.MembershipView:
+        return self.membership.view(now_ms / 1000)
+
+    # --- membership -> ownership -----------------------------------------------------------------
+
+    def _membership_out(self, actions: list[m.Action], out: list[n.Action]) -> None:
+        for action in actions:
+            match action:
+                case m.Deliver(message):
+                    self._deliver(message, out)
+                case m.CommUp():
+                    out.append(action)
+                    self.comm_up = True
+                    status = self.membership.nodes[self.peer].status if self.peer in self.membership.nodes else None
+                    self.peer_dead = status in (None, "dead")
+                    self._feed(o.CommUp(peer_alive=not self.peer_dead), out)
+                case m.NodeChanged(node, status):
+                    out.append(action)
+                    if node == self.peer:
+                        self._peer_status(status == "dead", out)
+                case m.PeerRestarted(node):
+                    out.append(action)
+                    if node == self.peer and self.comm_up:
+                        self.peer_dead = False
+                        self._feed(o.PeerJoined(self.peer), out)
+                case m.PeerReturned(node):
+                    out.append(action)
+                    if node == self.peer and self.comm_up:
+                        self.peer_dead = False
+                        self._feed(o.PeerJoined(self.peer, after_partition=True), out)
+                case m.LocalHeartbeatLost():
+                    out.append(action)
+                    self._own_heartbeat_lost(out)
+                case m.Send() | m.Log() | m.Dropped() | m.LinkChanged():
+                    out.append(action)
+                case _:
+                    assert_never(action)
+
+    def _peer_status(self, dead: bool, out: list[n.Action]) -> None:
+        if not self.comm_up:
+            self.peer_dead = dead
+        elif dead and not self.peer_dead:
+            self.peer_dead = True
+            self._feed(o.PeerDied(self.peer), out)
+        elif not dead and self.peer_dead:
+            self.peer_dead = False
+            self._feed(o.PeerJoined(self.peer), out)
+
+    def _deliver(self, message: Message, out: list[n.Action]) -> None:
+        if message.src != self.peer:
+            return
+        fields: dict[str, str] = {}
+        for key, value in message.fields:
+            if isinstance(value, str) and key not in fields:
+                fields[key] = value  # the first occurrence wins, as in Heartbeat's lookup
+        if fields.get("t") in self.config.service_types:
+            out.append(n.Delivered(self.peer, fields))
+        else:
+            self._feed(o.Received(self.peer, fields), out)
+
+    def _own_heartbeat_lost(self, out: list[n.Action]) -> None:
+        if self.restarting:
+            return
+        self.restarting = True
+        out.append(n.Restart(self.config.membership.timing.deadtime_ms + RESTART_EXTRA_MS))
+        self._feed(o.ShutdownRequested(), out)
+
+    # --- ownership -------------------------------------------------------------------------------
+
+    def _feed(self, event: o.Event, out: list[n.Action]) -> None:
+        if not self.probed and not isinstance(event, o.Probed):
+            self.pending.append(event)
+            return
+        self._step(event, out)
+        if isinstance(event, o.Probed):
+            self.probed = True
+            pending, self.pending = self.pending, []
+            for queued in pending:
+                self._step(queued, out)
+
+    def _step(self, event: o.Event, out: list[n.Action]) -> None:
+        if isinstance(event, o.ShutdownRequested) and self.ownership.phase in ("shutting_down", "down"):
+            return  # asked twice (a signal, then `hbd stop`, or own-heartbeat loss)
+        self.ownership_steps += 1
+        for action in self.ownership.handle(event, self.now_ms):
+            match action:
+                case o.Send(fields):
+                    self._membership_out([self.membership.send(tuple(fields.items()))], out)
+                case _:
+                    out.append(action)  # every other ownership action is the runtime's to carry out
+        deadline = self.ownership.next_deadline(self.now_ms)
+        self._own_due = None if deadline is None else deadline + 1
+
+    # --- the pre-probe deadline --------------------------------------------------------------------
+
+    def _probe_target(self) -> tuple[float, int, frozenset[str]] | None:
+        """(the live peer's last packet in s, its deadtime in ms, its groups with addresses), or None."""
+        if not self.config.probe_groups or not self.comm_up or self.peer_dead or not self.probed:
+            return None
+        pv = self.ownership.peer_view
+        if not pv.alive or pv.gave_up or not pv.hold:
+            return None
+        groups = pv.hold & self.config.probe_groups
+        node = self.membership.nodes.get(self.peer)
+        if not groups or node is None or node.last is None or node.status == "dead":
+            return None
+        if self.probed_silence == node.last:
+            return None  # already probed during this silence
+        dt_ms = round((node.dt_s if node.dt_s is not None else self.membership.deadtime_s) * 1000)
+        return node.last, dt_ms, groups
+
+    def _timing(self, deadtime_ms: int) -> ProbeTiming:
+        scaled = probe_timing(deadtime_ms)
+        if self.config.window_ms is None and self.config.lead_ms is None:
+            return scaled
+        return ProbeTiming(scaled.window_ms if self.config.window_ms is None else self.config.window_ms,
+                           scaled.lead_ms if self.config.lead_ms is None else self.config.lead_ms)
+
+    def _probe_due(self) -> int | None:
+        target = self._probe_target()
+        if target is None:
+            return None
+        last, dt_ms, _ = target
+        return int(last * 1000) + dt_ms - self._timing(dt_ms).start_after_ms
+
+    def _maybe_probe(self, now: int, out: list[n.Action]) -> None:
+        target = self._probe_target()
+        if target is None:
+            return
+        last, dt_ms, groups = target
+        timing = self._timing(dt_ms)
+        verdict = int(last * 1000) + dt_ms
+        if verdict - timing.start_after_ms <= now < verdict:
+            self.probed_silence = last
+            out.append(n.ProbeNow(groups, timing.window_ms, timing.lead_ms))

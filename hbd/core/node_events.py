@@ -1,0 +1,76 @@
+"""Events into and actions out of the composed node core (hbd.core.node). Times are integer milliseconds.
+
+The node core takes the membership layer's input (authenticated messages, time) and the ownership layer's
+input (probe results, group operation results, fencing results, admin and shutdown requests) and returns
+the actions of both layers, plus its own: a pre-probe round to run now, a restart after own-heartbeat loss,
+and messages of other services. The ownership layer's `Send` never leaves the core: it is sequenced by
+membership and comes out as a membership `Send`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from hbd.core import membership_events as m
+from hbd.core import ownership_types as o
+from hbd.core.messages import Field, Message
+
+
+# --- events ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Heard:
+    """An authenticated message that arrived on one local medium (`link`)."""
+
+    message: Message
+    link: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time has passed; the runtime sends one no later than `NodeCore.next_deadline()`."""
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """A message of another service of this node (e.g. DRBD's outdate requests) to send, sequenced."""
+
+    body: tuple[Field, ...]
+
+
+OwnershipInput = (o.Probed | o.GroupStarted | o.GroupStopped | o.Fenced | o.AdminRequest | o.ShutdownRequested)
+Event = Heard | Tick | Broadcast | OwnershipInput
+
+
+# --- actions ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ProbeNow:
+    """Start one pre-probe round now: probe the addresses of `groups` (held by the silent peer) for
+    `window_ms`; the round ends `lead_ms` before the peer's death verdict (doc/daemon.md)."""
+
+    groups: frozenset[str]
+    window_ms: int
+    lead_ms: int
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Our own heartbeat was lost: every group is being given up (a shutdown is under way); once it is
+    complete, the daemon restarts after `delay_ms` (Heartbeat: deadtime + 1 s)."""
+
+    delay_ms: int
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A peer's message of another service of this node (its type is in `NodeConfig.service_types`)."""
+
+    node: str
+    fields: Mapping[str, str]
+
+
+MembershipOutput = (m.Send | m.Log | m.Dropped | m.NodeChanged | m.LinkChanged | m.PeerRestarted | m.PeerReturned
+                    | m.CommUp | m.LocalHeartbeatLost)
+# Every ownership action but its Send (which membership sequences and sends) comes out as it is.
+Action = MembershipOutput | o.Action | ProbeNow | Restart | Delivered
