@@ -4,7 +4,8 @@ The heartbeat layer (membership_service.py) steps the core with messages and tim
 (ownership_driver.py) with agent results and admin requests. Each sees the core through a facade shaped
 like the core it used to drive (seconds for the heartbeat layer, milliseconds for the driver) and gets
 back the actions it carries out; whatever a step returns for the other carrier is handed to it, and the
-node's own actions (a pre-probe round, a restart, another service's message) go to `on_node_action`.
+node's own actions (a pre-probe round, a restart, another service's message) go to `on_node_action`,
+in the order the core returned them.
 There is one timer, the heartbeat layer's: its wake-up is the node core's next deadline.
 """
 from __future__ import annotations
@@ -40,25 +41,34 @@ class Bridge:
         self.on_node_action: Callable[[n.Action], None] = lambda action: None
 
     def step(self, event: n.Event, now_ms: int, keep: type | tuple[type, ...]) -> list[Any]:
-        """Step the core; return the actions of the type(s) `keep`, hand every other one to its carrier."""
+        """Step the core. For the heartbeat layer (`keep` = its actions) every action comes back, in order:
+        it applies its own and tells its observers each one, and `route` (one of them) hands the others on,
+        so that alerts and transitions keep the order of events. For the driver: its actions come back, the
+        heartbeat layer's and the node's are handed on."""
+        stepped = self.node.ownership_steps
+        actions = self.node.handle(event, now_ms)
+        if keep is MEMBERSHIP_ACTIONS:
+            if self.node.ownership_steps != stepped and not any(isinstance(a, OWNERSHIP_ACTIONS) for a in actions):
+                self.carry_ownership([])  # ownership changed without acting: the driver's view follows
+            return actions
         kept: list[Any] = []
         heartbeat: list[m.Action] = []
-        ownership: list[o.Action] = []
-        stepped = self.node.ownership_steps
-        for action in self.node.handle(event, now_ms):
+        for action in actions:
             if isinstance(action, keep):
                 kept.append(action)
             elif isinstance(action, MEMBERSHIP_ACTIONS):
                 heartbeat.append(action)
             elif isinstance(action, NODE_ACTIONS):
                 self.on_node_action(action)
-            else:
-                ownership.append(action)
-        if heartbeat or keep is not MEMBERSHIP_ACTIONS:
-            self.carry_membership(heartbeat)  # also re-arms the one timer: the core's deadlines may have moved
-        if ownership or (keep is MEMBERSHIP_ACTIONS and self.node.ownership_steps != stepped):
-            self.carry_ownership(ownership)
+        self.carry_membership(heartbeat)  # also re-arms the one timer: the core's deadlines may have moved
         return kept
+
+    def route(self, action: Any) -> None:
+        """An observer of the heartbeat layer: the ownership and node actions of its steps, in order."""
+        if isinstance(action, OWNERSHIP_ACTIONS):
+            self.carry_ownership([action])
+        elif isinstance(action, NODE_ACTIONS):
+            self.on_node_action(action)
 
     def membership_facade(self) -> "MembershipFacade":
         return MembershipFacade(self)
@@ -78,6 +88,7 @@ class MembershipFacade:
         return self.node.start(ms(now_s))  # type: ignore[return-value]  # membership's actions only
 
     def handle(self, event: m.Event, now_s: float) -> list[m.Action]:
+        """Every action of the step, in order (ownership's and the node's too: see Bridge.step)."""
         node_event: n.Event = n.Heard(event.message, event.link) if isinstance(event, m.Received) else n.Tick()
         return self.bridge.step(node_event, ms(now_s), MEMBERSHIP_ACTIONS)
 

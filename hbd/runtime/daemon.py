@@ -158,6 +158,7 @@ class Daemon:
         self.driver.watchers.append(self.alerts.ownership)
         self.outdate.start(loop)
         self.membership.observers.append(self._membership_action)
+        self.membership.observers.append(self.bridge.route)  # after: alerts keep the order of events
         timing = self.hacf.timing
         self.metrics = Metrics(self.me, timing.keepalive_ms, timing.warntime_ms, timing.deadtime_ms)
         self.membership.heartbeat_hooks.append(self.metrics.heartbeat)
