@@ -8,17 +8,19 @@ address leaves. Only hbd's built-in IPaddr2 can announce; any other agent is nam
 """
 from __future__ import annotations
 
-from pyroute2 import IPRoute
-
 from hbd.agents import arp
 from hbd.agents.base import Agent, Deadline, Outcome
-from hbd.agents.ipaddr2 import IPaddr2
 
 STATUS_S = 1.0
 
 
 def announce(agent: Agent) -> str:
     """Send the first announcement now and the rest of the burst from a thread; say what was done."""
+    # Imported here, on this rare path: a daemon without an IPaddr2 resource never loads pyroute2 (~13 MB).
+    from pyroute2 import IPRoute
+
+    from hbd.agents.ipaddr2 import IPaddr2
+
     if not isinstance(agent, IPaddr2):
         return f"{agent.label}: not announced again (only the built-in IPaddr2 can)"
     if agent.call("status").outcome is not Outcome.RUNNING:
