@@ -11,7 +11,7 @@ There is one timer, the heartbeat layer's: its wake-up is the node core's next d
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from hbd.config import LoadedConfig
 from hbd.core import membership_events as m
@@ -66,7 +66,7 @@ class Bridge:
     def route(self, action: Any) -> None:
         """An observer of the heartbeat layer: the ownership and node actions of its steps, in order."""
         if isinstance(action, OWNERSHIP_ACTIONS):
-            self.carry_ownership([action])
+            self.carry_ownership([cast(o.Action, action)])
         elif isinstance(action, NODE_ACTIONS):
             self.on_node_action(action)
 
