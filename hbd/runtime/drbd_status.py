@@ -24,7 +24,7 @@ def resources_of(hb: HeartbeatConfig) -> tuple[str, ...]:
     return tuple(found)
 
 
-def query(resource: str, run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> dict[str, Any]:
+def query(resource: str, run: Callable[..., subprocess.CompletedProcess[Any]] = subprocess.run) -> dict[str, Any]:
     """{resource, role, peer_role, disk, peer_disk, connection} (None where drbdadm did not say), or an error."""
     try:
         check_name(resource)

@@ -87,7 +87,7 @@ class FencingLane:
     def _run(self, node: str, delay: float) -> FenceOutcome:
         if delay and self._closing.wait(delay):
             return FenceOutcome(node, False)
-        return self.fencer(self.settings.plan, self.settings.action, timeout_s=self.settings.timeout_s,  # type: ignore[arg-type]
+        return self.fencer(self.settings.plan, self.settings.action, timeout_s=self.settings.timeout_s,
                            log=self._log_run)
 
     def _log_run(self, result: AgentResult) -> None:

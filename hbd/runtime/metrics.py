@@ -224,7 +224,7 @@ class MetricsServer:
         from prometheus_client import CollectorRegistry
 
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(collector)  # type: ignore[arg-type]
+        self.registry.register(collector)
         self.server: asyncio.base_events.Server | None = None
 
     async def start(self, host: str, port: int) -> None:

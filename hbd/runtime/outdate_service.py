@@ -15,7 +15,7 @@ import asyncio
 import logging
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from hbd.agents.drbddisk import check_name, parse_pair, parse_role
 from hbd.errors import AgentError
@@ -28,9 +28,9 @@ DRBDADM_TIMEOUT_S = 10.0
 POLL_S = 0.05
 
 
-def outdate_here(resource: str, run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> str:
+def outdate_here(resource: str, run: Callable[..., subprocess.CompletedProcess[Any]] = subprocess.run) -> str:
     """The peer's side: `drbdadm outdate RES`; the word to answer with."""
-    def drbdadm(verb: str) -> subprocess.CompletedProcess:
+    def drbdadm(verb: str) -> subprocess.CompletedProcess[Any]:
         return run(["drbdadm", verb, resource], capture_output=True, text=True, timeout=DRBDADM_TIMEOUT_S,
                    check=False)
     try:
