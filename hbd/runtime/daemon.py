@@ -208,7 +208,7 @@ class Daemon:
             return None
         device = WatchdogDevice(paths[-1], timeout_for(self.hacf.timing.deadtime_ms))
         for level, text in device.open():
-            log_hb(LOG, level, text)  # type: ignore[arg-type]
+            log_hb(LOG, level, text)
         if device.fd is None:
             return None
         every_s = self.hacf.timing.keepalive_ms / 1000
