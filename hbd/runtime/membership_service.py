@@ -17,6 +17,7 @@ from hbd.config.model import AuthKeys, HaCf
 from hbd.core import messages
 from hbd.core.membership import Membership, MembershipConfig
 from hbd.core.membership_events import Action, Dropped, Event, Log, MembershipView, Received, Send, Tick
+from hbd.runtime.admission import FLOOD_HOLD_S, Admission, AdmissionDrop
 from hbd.runtime.loopwatch import LoopWatch
 from hbd.runtime.process import tune_for_heartbeats
 from hbd.runtime.rejects import RejectCounter
@@ -48,6 +49,8 @@ class MembershipService:
         self.transport = transport_factory(hacf.media, self._datagram)
         self.core: Membership | None = None
         self.rejects = RejectCounter()
+        self.admission = Admission()
+        self.flooded: dict[str, float] = {}  # link -> since when its kernel filter is in flood mode
         self.accepted: Counter = Counter()  # per source node
         self.peer_uuids: dict[str, bytes] = {}
         self.observers: list[Callable[[Action], None]] = []
@@ -103,24 +106,51 @@ class MembershipService:
     # --- events ------------------------------------------------------------------------------------
 
     def _datagram(self, data: bytes, link: str, source: tuple[str, int] | None) -> None:
-        if not self.transport.on_medium(link, source):  # before any parse or HMAC: the cheapest drop
-            self._rejected(messages.Rejection(messages.RejectReason.UNKNOWN_SOURCE, "not on the medium's network"),
-                           link, source)
+        # cheapest first (the kernel's filter did length, start and network already): the network again,
+        # then whether the source earned an HMAC check, then the HMAC, then the parse and membership
+        if not self.transport.on_medium(link, source):
+            self._rejected(messages.RejectReason.UNKNOWN_SOURCE, "not on the medium's network", link, source)
+            return
+        assert self._loop is not None
+        if not self.admission.admit(link, source, self._loop.time()):
+            self._rejected(AdmissionDrop.UNCHECKED, "", link, source)
+            if link not in self.flooded:
+                self._flood_mode(link, True)
             return
         decoded = messages.decode(data, self.keys)
         if isinstance(decoded, messages.Rejection):
-            self._rejected(decoded, link, source)
+            self._rejected(decoded.reason, decoded.detail, link, source)
             return
         src = decoded.src or "?"
         self.accepted[src] += 1
-        if self.heartbeat_hooks and decoded.type == "status" and self._loop is not None:
+        if self.heartbeat_hooks and decoded.type == "status":
             now = self._loop.time()
             for hook in self.heartbeat_hooks:
                 hook(src, link, decoded.hex_field("seq"), now)
         uuid = decoded.get_bytes("srcuuid")
         if uuid is not None and src != self.config.local:
             self.peer_uuids[src] = uuid
-        self._step(Received(decoded, link))
+        actions = self._step(Received(decoded, link))
+        if not any(isinstance(a, Dropped) for a in actions):  # new and from a node: its source is known now
+            if self.admission.learn(link, source) and link in self.flooded:
+                self._flood_mode(link, True)  # the new address passes the filter too
+
+    def _flood_mode(self, link: str, on: bool) -> None:
+        """Under a flood, only known nodes' addresses pass `link`'s kernel filter whole (admission.py)."""
+        assert self._loop is not None
+        known = self.admission.known.get(link)
+        if on and not known:
+            return  # no node's address learned yet on this medium: nothing to keep
+        restrict = getattr(self.transport, "restrict", None)  # a test transport may have no kernel filter
+        if restrict is None or not restrict(link, known if on else None):
+            return
+        if on:
+            self.flooded[link] = self._loop.time()
+            LOG.warning("flood on %s: more datagrams from unknown sources than can be checked; for %.0f s only "
+                        "%s pass whole, 1 in 64 of the others", link, FLOOD_HOLD_S, " ".join(sorted(known or ())),
+                        extra={"hb_level": "WARN"})
+        else:
+            del self.flooded[link]
 
     def _tick(self) -> None:
         assert self._loop is not None
@@ -130,9 +160,12 @@ class MembershipService:
         # what waits in the receive queues came before this moment: read it first, so no node (this one
         # included) is judged on a deadline its packets met while the loop was held up
         self.watch.drained += self.transport.drain()
+        for link, since in list(self.flooded.items()):
+            if self._loop.time() - since > FLOOD_HOLD_S:
+                self._flood_mode(link, False)  # a flood still going turns it on again at once
         self._step(Tick())
 
-    def _step(self, event: Event) -> None:
+    def _step(self, event: Event) -> list[Action]:
         assert self.core is not None and self._loop is not None
         try:
             actions = self.core.handle(event, self._loop.time())
@@ -141,6 +174,7 @@ class MembershipService:
             actions = []
         self._apply(actions)
         self._schedule()
+        return actions
 
     def _schedule(self) -> None:
         assert self.core is not None and self._loop is not None
@@ -158,7 +192,7 @@ class MembershipService:
             elif isinstance(action, Log):
                 LOG.log(LEVELS[action.level], action.text, extra={"hb_level": action.level})
             elif isinstance(action, Dropped):
-                self._count(action.kind, action.text)
+                self._count(action.kind, lambda text=action.text: text)
             for observer in self.observers:
                 observer(action)
 
@@ -174,21 +208,23 @@ class MembershipService:
             return
         self.transport.send(datagram)
 
-    def _rejected(self, rejection: messages.Rejection, link: str, source: tuple[str, int] | None) -> None:
-        where = f"{source[0]}:{source[1]}" if source else "loopback"
-        if rejection.reason is messages.RejectReason.BAD_AUTH:
-            text = f"authtoken does not match, {rejection.detail} (from {where} on {link})"
-        else:
-            text = f"dropped packet from {where} on {link}: {rejection}"
-        self._count(rejection.reason, text)
+    def _rejected(self, reason: enum.Enum, detail: str, link: str, source: tuple[str, int] | None) -> None:
+        def text() -> str:
+            where = f"{source[0]}:{source[1]}" if source else "loopback"
+            if reason is messages.RejectReason.BAD_AUTH:
+                return f"authtoken does not match, {detail} (from {where} on {link})"
+            return f"dropped packet from {where} on {link}: {reason.value}" + (f": {detail}" if detail else "")
+        self._count(reason, text)
 
-    def _count(self, kind: enum.Enum, text: str) -> None:
+    def _count(self, kind: enum.Enum, text: Callable[[], str]) -> None:
+        """Count a drop; its line is made and written only within the rate limit (under a flood, making a
+        line per datagram would cost more than the drop itself)."""
         assert self._loop is not None
         log_it, summary = self.rejects.count(kind, self._loop.time())
         if summary:
             LOG.error(summary, extra={"hb_level": "ERROR"})
         if log_it:
-            LOG.error(text, extra={"hb_level": "ERROR"})
+            LOG.error(text(), extra={"hb_level": "ERROR"})
 
 
 class HeartbeatFormatter(logging.Formatter):

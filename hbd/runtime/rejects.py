@@ -8,32 +8,50 @@ window with more, one line says how many of each kind were not logged. `hbd stat
 from __future__ import annotations
 
 import enum
-from collections import Counter
 from dataclasses import dataclass, field
 
 REJECT_LOG_BURST = 5
 REJECT_LOG_WINDOW_S = 60.0
 
 
+class _Slot:
+    __slots__ = ("total", "in_window")
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.in_window = 0
+
+
 @dataclass
 class RejectCounter:
-    total: Counter = field(default_factory=Counter)  # kind -> count since start
-    logged_in_window: Counter = field(default_factory=Counter)
+    # one slot per kind: a single dictionary lookup per drop (an Enum's hash is Python code, and a flood
+    # makes this the hottest path of the daemon)
+    slots: dict[enum.Enum, _Slot] = field(default_factory=dict)
     window_start: float | None = None
+
+    @property
+    def total(self) -> dict[enum.Enum, int]:
+        """kind -> count since start."""
+        return {k: slot.total for k, slot in self.slots.items()}
 
     def count(self, kind: enum.Enum, now: float) -> tuple[bool, str | None]:
         """Count one drop. Returns (log this one?, the summary line of the window that just closed)."""
-        self.total[kind] += 1
+        slot = self.slots.get(kind)
+        if slot is None:
+            slot = self.slots[kind] = _Slot()
+        slot.total += 1
         summary = None
         if self.window_start is None or now - self.window_start > REJECT_LOG_WINDOW_S:
             summary = self.summary()
             self.window_start = now
-            self.logged_in_window.clear()
-        self.logged_in_window[kind] += 1
-        return self.logged_in_window[kind] <= REJECT_LOG_BURST, summary
+            for other in self.slots.values():
+                other.in_window = 0
+        slot.in_window += 1
+        return slot.in_window <= REJECT_LOG_BURST, summary
 
     def summary(self) -> str | None:
-        over = {k: n - REJECT_LOG_BURST for k, n in self.logged_in_window.items() if n > REJECT_LOG_BURST}
+        over = {k: slot.in_window - REJECT_LOG_BURST for k, slot in self.slots.items()
+                if slot.in_window > REJECT_LOG_BURST}
         if not over:
             return None
         parts = ", ".join(f"{n} {k.value}" for k, n in sorted(over.items(), key=lambda kv: kv[0].name))

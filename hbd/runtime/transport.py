@@ -2,10 +2,12 @@
 
 Each medium has a send socket on an ephemeral port and shares a receive socket bound to the udpport on its
 interface (SO_BINDTODEVICE). Datagrams are handed up with the link name (the interface, as in Heartbeat's
-`Link bob:eth0`). Each interface has its own receive socket and kernel queue, read a bounded batch at a
-time, so a flood on one medium cannot hold back the packets of another. `on_medium()` is the cheapest
-check of all, before any parse or HMAC: a bcast (or ttl-1 mcast) datagram from outside the interface's
-network, or a ucast one from neither that network nor a configured ucast address, is not from a node. Our own packets must come back for the self-liveness check: the kernel loops broadcasts
+`Link bob:eth0`). Each interface has its own receive socket and kernel queue (4 MiB), read a bounded batch
+at a time, so a flood on one medium cannot hold back the packets of another. The cheapest checks come
+first, in the kernel (a BPF filter, socket_filter.py): a datagram of impossible length or start, or from
+outside the medium's network, never enters the queue. `on_medium()` repeats the source check in the
+daemon, before any parse or HMAC: a bcast (or ttl-1 mcast) datagram from outside the interface's network,
+or a ucast one from neither that network nor a configured ucast address, is not from a node. Our own packets must come back for the self-liveness check: the kernel loops broadcasts
 and looped multicast back; for ucast and mcast without loop the transport hands a copy up itself.
 """
 from __future__ import annotations
@@ -20,12 +22,16 @@ from typing import Callable
 
 from hbd.config.model import Medium
 from hbd.errors import HbdError
+from hbd.runtime import socket_filter
 
 Deliver = Callable[[bytes, str, tuple[str, int] | None], None]  # (datagram, link, source address)
 RECV_BUFFER = 256 * 1024 + 512
 READ_BATCH = 64  # datagrams per socket per loop turn: a flood must not starve the timers
-DRAIN_LIMIT = 512  # datagrams per socket read by drain() before a verdict
+# drain() before a verdict reads a whole queue: RCVBUF / the smallest datagram's footprint (about 1 KiB)
+RCVBUF = 4 << 20
+DRAIN_LIMIT = RCVBUF // 512
 SIOCGIFADDR, SIOCGIFBRDADDR, SIOCGIFNETMASK = 0x8915, 0x8919, 0x891B
+SO_RCVBUFFORCE = 33  # linux/socket.h; not in Python's socket module
 
 
 class TransportError(HbdError):
@@ -88,12 +94,19 @@ class Transport:
         self.send_errors = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sources: dict[str, list[tuple[int, int]] | None] = {}  # link -> [(network, mask)]; None: any
+        self.filtered: dict[str, bool] = {}  # link -> the kernel filter is attached (socket_filter.py)
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         try:
             for medium in self.media:
                 self._open_medium(medium)
+            # the cheapest drops, in the kernel: length, start marker and source network (socket_filter.py);
+            # attached once every medium added its sources (several media can share an interface's socket)
+            for (link, _, _), sock in self._inputs.items():
+                self.filtered[link] = socket_filter.attach(sock, self._sources.get(link))
+                if not self.filtered[link]:
+                    self.notes.append(("WARN", f"no kernel filter on {link}: every datagram reaches the daemon"))
         except OSError as exc:
             self.close()
             raise TransportError(f"cannot open heartbeat media: {exc.strerror or exc}") from exc
@@ -152,6 +165,15 @@ class Transport:
             entries.append((_ip_int(medium.address), 0xFFFFFFFF))  # a routed ucast peer
         allowed += [e for e in entries if e not in allowed]
 
+    def restrict(self, link: str, known: set[str] | None) -> bool:
+        """Flood mode on `link`'s sockets (only `known` sources pass whole), or back to normal (None)."""
+        addresses = None if known is None else sorted(_ip_int(a) for a in known)
+        done = True
+        for (name, _, _), sock in self._inputs.items():
+            if name == link:
+                done = socket_filter.attach(sock, self._sources.get(link), addresses) and done
+        return done
+
     def on_medium(self, link: str, source: tuple[str, int] | None) -> bool:
         """Whether a datagram from `source` can be a node's on this medium (None: our own loopback copy)."""
         allowed = self._sources.get(link)
@@ -180,7 +202,10 @@ class Transport:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, medium.interface.encode())
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        try:  # root: past rmem_max, so a flood fills the queue later (each interface has its own)
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
         sock.bind((group or "", medium.port))
         sock.setblocking(False)
         self._inputs[key] = sock
