@@ -1,6 +1,6 @@
 """`hbd fence-peer [-t SECONDS] [RESOURCE]`: DRBD's fence-peer handler, as Heartbeat's drbd-peer-outdater.
 
-Name it in drbd.conf:  `disk { fencing resource-only; }  handlers { fence-peer "/usr/sbin/hbd fence-peer -t 5"; }`
+Name it in drbd.conf:  `disk { fencing resource-only; }  handlers { fence-peer "/usr/bin/hbd fence-peer -t 5"; }`
 It asks the running hbd to have the peer outdate its disk over the heartbeat media, and exits with
 DRBD's codes: 4 peer outdated, 3 peer inconsistent, 5 peer dead (unreachable), 6 peer is Primary,
 1 nothing is known (no answer, or no daemon: DRBD then refuses to promote a disconnected node).

@@ -10,6 +10,7 @@ package needs building once. About 25 s: one build (copy of the tree, pybuild), 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -119,6 +120,17 @@ def test_package_depends_on_debians_python_packages(built: Path) -> None:
     info = subprocess.run(["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True, check=True).stdout
     for lib in ("python3-pyroute2", "python3-scapy", "python3-pyudev", "python3-lxml", "python3-sdnotify"):
         assert lib in info
+
+
+def test_the_fence_peer_handler_path_the_docs_give_is_installed(built: Path) -> None:
+    """doc/fencing.md, hbd(8) and `hbd fence-peer`'s docstring tell the admin which path to put in drbd.conf."""
+    (deb,) = built.glob("hbd_*_all.deb")
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    files = {line.split()[5].removeprefix(".") for line in listing.splitlines() if len(line.split()) >= 6}
+    for doc in ("doc/fencing.md", "doc/man/hbd.8", "hbd/cli/fence_peer_cmd.py"):
+        paths = set(re.findall(r'fence-peer "(\S+) fence-peer', (REPO / doc).read_text().replace("\\-", "-")))
+        assert paths, f"{doc} names no fence-peer handler"
+        assert paths <= files, f"{doc} names {paths - files}, the package installs none of them"
 
 
 def test_installed_hbd_runs_on_debians_python(installed: dict[str, str]) -> None:
