@@ -20,8 +20,10 @@ from hbd.config import LoadedConfig
 from hbd.config.model import HeartbeatConfig
 from hbd.config.rules import child_type_table
 from hbd.convert.agents import ConvertError, DrbdResource, drbd_primitive, from_cluster_node, from_haresource
-from hbd.convert.model import INFINITY, Cluster, Colocation, FencingLevel, Group, Location, Order, Primitive, Promotable
+from hbd.convert.model import INFINITY, Cluster, Colocation, FencingLevel, Group, Location, Op, Order, Primitive, Promotable
 from hbd.core.ordering import start_plan
+
+STONITH_MONITOR_S, STONITH_TIMEOUT_S = 60, 20  # pcs's default monitor interval for stonith devices
 
 PREFERRED_SCORE = "100"
 STICKY = "200"
@@ -78,7 +80,10 @@ class _Builder:
                 for use in method.devices:
                     sid = self.ids("fence", plan.node, use.device.name)
                     params = tuple((k, v) for k, v in use.merged if k != "action") + (("pcmk_host_list", plan.node),)
+                    # A monitor, as `pcs stonith create` adds one by default: a device that stops answering
+                    # (a dead BMC) is found before the fence it is needed for.
                     self.stonith.append(Primitive(sid, "stonith", use.device.agent, None, params,
+                                                  (Op("monitor", STONITH_MONITOR_S, STONITH_TIMEOUT_S),),
                                                   source=f"fencing of {plan.node}: method {method.name}"))
                     # A node never runs the device that fences it (it could not fence itself when it hangs).
                     self.locations.append(Location(self.ids(sid, "avoids", plan.node), sid, plan.node, "-" + INFINITY))
