@@ -29,7 +29,7 @@ def wait_until(predicate, timeout: float, what: str) -> None:  # type: ignore[no
 
 def test_logrotate_rotates_and_the_daemon_writes_to_the_new_file() -> None:
     conf_text = SHIPPED.read_text()
-    assert "/var/log/hbd/*.log {" in conf_text and "/run/hbd/hbd.pid" in conf_text  # the lab uses the same paths
+    assert "/var/log/hbd/*.log /var/log/hbd/*.debug {" in conf_text and "/run/hbd/hbd.pid" in conf_text  # the lab's paths
     with running_cluster() as (cluster, _watcher, _probe):
         logs = cluster.lab.path("n1", "/var/log/hbd")
         before = (logs / "hbd.log").read_text()
@@ -45,6 +45,7 @@ def test_logrotate_rotates_and_the_daemon_writes_to_the_new_file() -> None:
 
         rotated = logs / "hbd.log.1"  # delaycompress: the first rotation stays uncompressed
         assert rotated.read_text().startswith(before), "the rotated file is not the old log"
+        assert (logs / "hbd.debug.1").exists(), "the debug file was not rotated"
         assert (logs / "hbd.log").stat().st_mode & 0o777 == 0o640  # create 0640 root adm
         # The postrotate's SIGHUP: the daemon reopens its files, then logs the reload in the new one.
         wait_until(lambda: HUP_LINE in (logs / "hbd.log").read_text(), 10, "the SIGHUP line in the new hbd.log")
