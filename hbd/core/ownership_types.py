@@ -24,10 +24,21 @@ class GroupState(str, Enum):
         return self is not GroupState.STOPPED
 
 
+class Phase(str, Enum):
+    """Where the ownership core is in its life (a `str` Enum: the values are what status shows)."""
+
+    PROBING = "probing"  # waiting for the start-up probe (`Probed`)
+    WAITING = "waiting"  # probed; waiting for membership to settle (`CommUp`)
+    RUNNING = "running"
+    SHUTTING_DOWN = "shutting_down"
+    DOWN = "down"
+
+
 class Cause(str, Enum):
     """Why a group is started or stopped. The runtime decides by it (e.g. whether IPaddr2 probes for a
     duplicate address); the reason text of StartGroup/StopGroup is for the log only."""
 
+    PROBED = "probed"  # found running (or partly) here at start-up: only on GroupTransition
     PREFERRED = "preferred"  # this node's own group, held by nobody
     CLAIMED = "claimed"  # held by nobody, and a Heartbeat peer counts it as ours (its word-set)
     PEER_DEAD = "peer_dead"  # taken over from a peer declared dead: its addresses may still answer
@@ -166,6 +177,17 @@ class StopGroup:
 
 
 @dataclass(frozen=True)
+class GroupTransition:
+    """A group changed state (hbd/core/group_states.py: only along an edge of its table). `cause`: the
+    operation's cause (a start's or stop's), carried to its outcome; PROBED for what the start-up probe found."""
+
+    key: str
+    old: GroupState
+    new: GroupState
+    cause: Cause
+
+
+@dataclass(frozen=True)
 class Fence:
     node: str
 
@@ -203,7 +225,10 @@ class ShutdownComplete:
     pass
 
 
-Action = Send | StartGroup | StopGroup | Fence | Announce | Log | AdminReply | StopFailedForGood | ShutdownComplete
+Action = (
+    Send | StartGroup | StopGroup | GroupTransition | Fence | Announce | Log | AdminReply | StopFailedForGood
+    | ShutdownComplete
+)
 
 
 @dataclass

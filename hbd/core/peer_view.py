@@ -10,10 +10,10 @@ delivers retransmitted gap fillers and second-medium copies as they arrive.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
 
 from hbd.core.agreement import Disagreement
-from hbd.core.holdings import Topology, decode_groups
+from hbd.core.holdings import Topology
+from hbd.core.resource_messages import HoldingsReport, StandbyMessage
 
 
 @dataclass
@@ -32,45 +32,40 @@ class PeerView:
         """Groups the two nodes define differently (or only one defines): never started or moved."""
         return self.disagree.keys if self.disagree else frozenset()
 
-    def newer(self, f: Mapping[str, str]) -> bool:
-        """Whether a message carrying the peer's holdings is newer than the last one applied (and note it)."""
-        seq = message_seq(f)
+    @property
+    def active(self) -> bool:
+        """Alive and not leaving: it may hold, take and start groups."""
+        return self.alive and not self.gave_up
+
+    def newer(self, seq: int) -> bool:
+        """Whether a message carrying the peer's holdings is newer than the last one applied (and note it).
+        A message without a sequence number (-1, a local test message) is always applied."""
         if seq >= 0 and seq <= self.report_seq:
             return False
         self.report_seq = max(seq, self.report_seq)
         return True
 
-    def apply_report(self, f: Mapping[str, str], topology: Topology, peer: str) -> None:
+    def apply_report(self, report: HoldingsReport, topology: Topology, peer: str) -> None:
         """A `resource` report already found newer."""
-        exact = decode_groups(f.get("hbd_groups"), topology)
-        announced = topology.resolve(f.get("rsc_hold", "none"), peer)
-        if exact is not None:
-            self.hold = exact
-        elif f.get("isstable") == "1":
+        announced = topology.resolve(report.word, peer)
+        if report.groups is not None:
+            self.hold = report.groups
+        elif report.stable:
             self.hold = announced
         else:
             self.hold = (self.hold or frozenset()) | announced
-        if f.get("isstable") is not None:
-            self.stable = f.get("isstable") == "1"
-        if f.get("info") == "shutdown":
+        if report.stable is not None:
+            self.stable = report.stable
+        if report.shutting_down:
             self.stable = False
 
-    def handed_over(self, f: Mapping[str, str], topology: Topology, groups: frozenset[str], to_peer: bool) -> None:
+    def handed_over(self, done: StandbyMessage, groups: frozenset[str], to_peer: bool) -> None:
         """A standby `done`: the peer released `groups` to us, or took them from us (`to_peer`)."""
-        if not self.newer(f):
+        if not self.newer(done.seq):
             return
-        exact = decode_groups(f.get("hbd_groups"), topology)
-        if exact is not None:
-            self.hold = exact
+        if done.groups is not None:
+            self.hold = done.groups
         elif to_peer:
             self.hold = (self.hold or frozenset()) | groups  # until its next report
         else:
             self.hold = (self.hold or frozenset()) - groups
-
-
-def message_seq(f: Mapping[str, str]) -> int:
-    """The message's sequence number (hex, as Heartbeat writes it), or -1 when absent or unreadable."""
-    try:
-        return int(f.get("seq", ""), 16)
-    except ValueError:
-        return -1

@@ -10,18 +10,32 @@ to the peer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Mapping
+from enum import Enum
+from typing import Protocol
 
-from hbd.core.holdings import decode_groups, encode_groups
-from hbd.core.ownership_types import AdminReply, Cause, GroupState, Op, Outbox
+from hbd.core.holdings import Topology, encode_groups
+from hbd.core.ownership_types import AdminReply, Cause, Op, Outbox, Policy
+from hbd.core.peer_view import PeerView
+from hbd.core.resource_messages import AskPhase, StandbyMessage, ask_fields
 
-if TYPE_CHECKING:
-    from hbd.core.ownership import Ownership
-
-Role = Literal["giver", "taker", "requester"]
 TAKEOVER_MAP = {"all": "all", "local": "foreign", "foreign": "local", "failback": "foreign"}
 # A takeover word as the requester means it: `failback` asks for the requester's own groups back.
 REQUESTER_WORD = {"all": "all", "local": "local", "foreign": "foreign", "failback": "local"}
+
+
+class Role(str, Enum):
+    GIVER = "giver"
+    TAKER = "taker"
+    REQUESTER = "requester"  # asked the peer (hb_takeover) to go standby for us
+
+
+class ExchangePhase(str, Enum):
+    ASKED = "asked"  # giver: sent `me`, waiting for `other`
+    RELEASING = "releasing"  # giver: stopping the groups
+    RELEASED = "released"  # giver: sent `done`, waiting for the taker's `done`
+    OFFERED = "offered"  # taker: sent `other`, waiting for the giver's `done`
+    ACQUIRING = "acquiring"  # taker: starting the groups
+    REQUESTED = "requested"  # requester: sent hb_takeover, waiting for the peer's `me`
 
 
 @dataclass
@@ -29,16 +43,46 @@ class Exchange:
     role: Role
     word: str  # all / local / foreign, relative to the giver
     groups: frozenset[str]
-    phase: str
+    phase: ExchangePhase
     deadline: int
     request_id: int | None = None
     auto_failback: bool = False
     requested: frozenset[str] = frozenset()  # an admin takeover: the groups it asked for (judged at the end)
 
 
+@dataclass(frozen=True)
+class StandbySnapshot:
+    role: Role
+    word: str
+    phase: ExchangePhase
+    groups: tuple[str, ...]
+
+
+class StandbyHost(Protocol):
+    """What the exchange needs of the ownership core (and all it may touch)."""
+
+    @property
+    def peer_view(self) -> PeerView: ...
+    @property
+    def held(self) -> frozenset[str]: ...
+    @property
+    def stable(self) -> bool: ...
+    @property
+    def idle(self) -> bool: ...  # running, no group operation running or queued
+
+    def enqueue(self, op: Op, key: str, cause: Cause, reason: str) -> None: ...
+    def send_report(self, out: Outbox, stable: bool | None = None, rsc_hold: str | None = None,
+                    **extra: str) -> None: ...
+    def report_soon(self) -> None: ...  # holdings changed: report them at the end of the step
+    def failed_here(self, key: str) -> bool: ...  # a start failed here lately
+    def forget_failure(self, key: str) -> None: ...
+    def failback_not_done(self, now: int) -> None: ...  # an auto_failback exchange did not happen: later
+
+
 class StandbyExchange:
-    def __init__(self, owner: "Ownership"):
-        self.o = owner
+    def __init__(self, host: StandbyHost, me: str, peer: str, topology: Topology, policy: Policy):
+        self.host = host
+        self.me, self.peer, self.topology, self.policy = me, peer, topology, policy
         self.x: Exchange | None = None
 
     @property
@@ -49,75 +93,73 @@ class StandbyExchange:
     def deadline(self) -> int | None:
         return self.x.deadline if self.x else None
 
-    def describe(self) -> dict[str, object] | None:
+    def snapshot(self) -> StandbySnapshot | None:
         if self.x is None:
             return None
-        return {"role": self.x.role, "which": self.x.word, "phase": self.x.phase,
-                "groups": self.o.topology.ordered(self.x.groups)}
+        return StandbySnapshot(self.x.role, self.x.word, self.x.phase, tuple(self.topology.ordered(self.x.groups)))
 
     # --- this node gives ------------------------------------------------------------------------
 
     def start_giving(self, which: str, groups: frozenset[str] | None, now: int, out: Outbox,
                      request_id: int | None, auto_failback: bool = False) -> None:
-        o, pv = self.o, self.o.peer_view
+        h, pv, topo = self.host, self.host.peer_view, self.topology
         word = "foreign" if which == "failback" else which
         if self.x is not None:
             return self._reply(out, request_id, False, "a standby exchange is already in progress")
-        if not pv.alive or pv.gave_up:
-            return self._reply(out, request_id, False, f"{o.peer} is not active: nothing can take the resources")
-        if not o.stable:
+        if not pv.active:
+            return self._reply(out, request_id, False, f"{self.peer} is not active: nothing can take the resources")
+        if not h.stable:
             return self._reply(out, request_id, False, "local resources in flux")
         if not pv.stable:
-            return self._reply(out, request_id, False, f"{o.peer} is in flux")
+            return self._reply(out, request_id, False, f"{self.peer} is in flux")
         if groups is None or not pv.hbd:
             # A Heartbeat taker takes the whole word-set, so the giver must release all of it.
-            groups = (o.topology.resolve(word, o.me) & o.held) | (groups or frozenset())
+            groups = (topo.resolve(word, self.me) & h.held) | (groups or frozenset())
         if not groups:
             return self._reply(out, request_id, True, f"nothing to hand over: no {word} groups held here")
         if groups & pv.disputed:
             return self._reply(out, request_id, False, self._disputed_text(groups))
         out.log("info", f"Going standby [{word}].")
-        out.send(t="ask_resources", rsc_hold=word, info="me", hbd_groups=encode_groups(groups, o.topology),
-                 hbdver="1")
-        self.x = Exchange("giver", word, frozenset(groups), "asked", now + o.policy.standby_reply_ms,
-                          request_id, auto_failback)
+        out.send(**ask_fields(word, AskPhase.ME, hbd_groups=encode_groups(groups, topo)))
+        self.x = Exchange(Role.GIVER, word, frozenset(groups), ExchangePhase.ASKED,
+                          now + self.policy.standby_reply_ms, request_id, auto_failback)
 
     def takeover_targets(self, which: str) -> frozenset[str]:
         """The groups `hbd-takeover which` asks for, from this node's point of view."""
-        return self.o.topology.resolve(REQUESTER_WORD.get(which, which), self.o.me)
+        return self.topology.resolve(REQUESTER_WORD.get(which, which), self.me)
 
     def request_takeover(self, which: str, now: int, out: Outbox, request_id: int) -> None:
-        o, pv = self.o, self.o.peer_view
+        h, pv, topo = self.host, self.host.peer_view, self.topology
         if self.x is not None:
             return self._reply(out, request_id, False, "a standby exchange is already in progress")
         targets = self.takeover_targets(which)
         if not targets:
-            return self._reply(out, request_id, False, f"no {which} groups are configured for {o.me}: "
+            return self._reply(out, request_id, False, f"no {which} groups are configured for {self.me}: "
                                                        "nothing to take over")
-        missing = targets - o.held
+        missing = targets - h.held
         if not missing:
             return self._reply(out, request_id, True, f"the {which} groups are already held here: "
-                                                      f"{' '.join(o.topology.ordered(targets))}")
-        if not pv.alive or pv.gave_up:
-            return self._reply(out, request_id, False, f"{o.peer} is not active")
+                                                      f"{' '.join(topo.ordered(targets))}")
+        if not pv.active:
+            return self._reply(out, request_id, False, f"{self.peer} is not active")
         if missing & pv.disputed:
             return self._reply(out, request_id, False, self._disputed_text(missing))
         for key in missing:
-            o.start_failed.pop(key, None)  # asked for explicitly: try it even though it failed here before
+            h.forget_failure(key)  # asked for explicitly: try it even though it failed here before
         if pv.hold is not None and not missing & pv.hold:
-            return self._reply(out, request_id, False, f"{o.peer} holds none of the {which} groups: "
-                                                       f"{' '.join(o.topology.ordered(missing))} run nowhere "
+            return self._reply(out, request_id, False, f"{self.peer} holds none of the {which} groups: "
+                                                       f"{' '.join(topo.ordered(missing))} run nowhere "
                                                        "(see why in the logs); nothing to take over")
         out.send(t="hb_takeover", rsc_hold=which, hbdver="1")
-        self.x = Exchange("requester", which, frozenset(), "requested", now + o.policy.standby_reply_ms, request_id,
-                          requested=missing)
+        self.x = Exchange(Role.REQUESTER, which, frozenset(), ExchangePhase.REQUESTED,
+                          now + self.policy.standby_reply_ms, request_id, requested=missing)
 
     def takeover_requested(self, word: str, now: int, out: Outbox) -> None:
         mine = TAKEOVER_MAP.get(word)
         if mine is None:
-            out.log("ERROR", f"hb_takeover from {self.o.peer} with unknown rsc_hold [{word}] ignored")
+            out.log("ERROR", f"hb_takeover from {self.peer} with unknown rsc_hold [{word}] ignored")
             return
-        out.log("info", f"{self.o.peer} requests takeover [{word}]: going standby [{mine}]")
+        out.log("info", f"{self.peer} requests takeover [{word}]: going standby [{mine}]")
         before = self.x
         self.start_giving(mine, None, now, out, request_id=None)
         if self.x is None or self.x is before:
@@ -125,143 +167,122 @@ class StandbyExchange:
 
     # --- messages from the peer -----------------------------------------------------------------
 
-    def received(self, f: Mapping[str, str], now: int, out: Outbox) -> None:
-        o, info, word = self.o, f.get("info"), f.get("rsc_hold", "all")
-        x = self.x
-        if info == "me":
-            self._peer_offers(f, word, now, out)
-        elif info == "other" and x and x.role == "giver" and x.phase == "asked":
-            out.log("info", f"standby: {o.peer} can take our {word} resources")
-            # Heartbeat's giver announces what it will keep; hbd_groups still lists what it holds now.
-            o.send_report(out, stable=False, rsc_hold=o.topology.describe(o.held - x.groups, o.me), info="standby")
-            out.log("info", f"give up {word} HA resources (standby).")
-            for key in reversed(o.topology.ordered(x.groups & o.held)):
-                o._enqueue(Op.STOP, key, Cause.HANDOVER, "standby")
-            x.phase, x.deadline = "releasing", now + o.policy.standby_limit_ms
-        elif info == "done" and x and x.role == "taker" and x.phase == "offered":
-            # `done` confirms the release: it may overtake the giver's earlier report (retransmission, two media).
-            o.peer_view.handed_over(f, o.topology, x.groups, to_peer=False)
-            still = o.peer_view.hold or frozenset()
-            out.log("info", f"standby: acquire [{word}] resources from {o.peer}")
-            for key in o.topology.ordered(x.groups - still):
-                if key in o.start_failed:
-                    out.log("CRIT", f"Resource group {key} failed to start on both nodes: not taking it")
-                    continue
-                o._enqueue(Op.START, key, Cause.HANDOVER, "standby")
-            x.phase = "acquiring"
-        elif info == "done" and x and x.role == "giver" and x.phase == "released":
-            o.peer_view.handed_over(f, o.topology, x.groups, to_peer=True)
-            out.log("info", f"Other node completed standby takeover of {x.word} resources.")
-            self._given(f, x, out)
-        elif info == "refused" and x and x.role in ("giver", "requester"):
-            reason = f.get("reason", "refused")
-            out.log("WARN", f"Standby request refused by {o.peer}: {reason}")
-            if x.auto_failback:
-                o.needs_failback, o.failback_not_before = True, now + o.policy.standby_reply_ms
-            self._finish(out, False, f"{o.peer} refused: {reason}")
+    def received(self, m: StandbyMessage, now: int, out: Outbox) -> None:
+        h, topo, x, word = self.host, self.topology, self.x, m.word
+        match m.phase:
+            case AskPhase.ME:
+                self._peer_offers(m, now, out)
+            case AskPhase.OTHER if x and x.role is Role.GIVER and x.phase is ExchangePhase.ASKED:
+                out.log("info", f"standby: {self.peer} can take our {word} resources")
+                # Heartbeat's giver announces what it will keep; hbd_groups still lists what it holds now.
+                h.send_report(out, stable=False, rsc_hold=topo.describe(h.held - x.groups, self.me), info="standby")
+                out.log("info", f"give up {word} HA resources (standby).")
+                for key in reversed(topo.ordered(x.groups & h.held)):
+                    h.enqueue(Op.STOP, key, Cause.HANDOVER, "standby")
+                x.phase, x.deadline = ExchangePhase.RELEASING, now + self.policy.standby_limit_ms
+            case AskPhase.DONE if x and x.role is Role.TAKER and x.phase is ExchangePhase.OFFERED:
+                # `done` confirms the release: it may overtake the giver's earlier report (retransmission, two
+                # media).
+                h.peer_view.handed_over(m, x.groups, to_peer=False)
+                still = h.peer_view.hold or frozenset()
+                out.log("info", f"standby: acquire [{word}] resources from {self.peer}")
+                for key in topo.ordered(x.groups - still):
+                    if h.failed_here(key):
+                        out.log("CRIT", f"Resource group {key} failed to start on both nodes: not taking it")
+                        continue
+                    h.enqueue(Op.START, key, Cause.HANDOVER, "standby")
+                x.phase = ExchangePhase.ACQUIRING
+            case AskPhase.DONE if x and x.role is Role.GIVER and x.phase is ExchangePhase.RELEASED:
+                h.peer_view.handed_over(m, x.groups, to_peer=True)
+                out.log("info", f"Other node completed standby takeover of {x.word} resources.")
+                self._given(m, x, out)
+            case AskPhase.REFUSED if x and x.role in (Role.GIVER, Role.REQUESTER):
+                out.log("WARN", f"Standby request refused by {self.peer}: {m.reason}")
+                if x.auto_failback:
+                    h.failback_not_done(now)
+                self._finish(out, False, f"{self.peer} refused: {m.reason}")
+            case _:
+                pass  # not for the exchange in progress (a late or repeated message)
 
-    def _given(self, f: Mapping[str, str], x: Exchange, out: Outbox) -> None:
+    def _given(self, done: StandbyMessage, x: Exchange, out: Outbox) -> None:
         """The taker's `done`: report what really moved; take back what it did not start."""
-        o = self.o
-        kept = x.groups & o.held
+        h, topo = self.host, self.topology
+        kept = x.groups & h.held
         # None: a Heartbeat taker, whose `done` says nothing of what it started (its report before it does,
         # in words): it is trusted to have taken the set, as Heartbeat's own giver does.
-        taken = decode_groups(f.get("hbd_groups"), o.topology)
+        taken = done.groups
         refused = frozenset() if taken is None else x.groups - kept - taken
         problems = []
         if kept:
-            problems.append(f"could not release: {' '.join(o.topology.ordered(kept))}")
+            problems.append(f"could not release: {' '.join(topo.ordered(kept))}")
         if refused:
             # Only this node's own groups come back by themselves (`_wanted`): the peer may start a group it
             # prefers whenever it last heard that nobody holds it, so a peer-preferred group stays down.
-            back = frozenset(k for k in refused if o.topology.preferred(k) == o.me and k not in o.start_failed)
-            names = " ".join(o.topology.ordered(refused))
-            text = f"{o.peer} did not start {names} (see its log)" + (
-                f"; {' '.join(o.topology.ordered(back))} started here again" if back else "")
+            back = frozenset(k for k in refused if topo.preferred(k) == self.me and not h.failed_here(k))
+            names = " ".join(topo.ordered(refused))
+            text = f"{self.peer} did not start {names} (see its log)" + (
+                f"; {' '.join(topo.ordered(back))} started here again" if back else "")
             out.log("ERROR", f"Standby [{x.word}]: {text}")
             problems.append(text)
         self._finish(out, not problems, "; ".join(problems) or "handover complete")
 
-    def _peer_offers(self, f: Mapping[str, str], word: str, now: int, out: Outbox) -> None:
-        o = self.o
-        out.log("info", f"{o.peer} wants to go standby [{word}]")
-        if self.x is not None and self.x.role != "requester":
-            out.log("info", f"Standby in progress- new request from {o.peer} ignored")
+    def _peer_offers(self, m: StandbyMessage, now: int, out: Outbox) -> None:
+        h, word = self.host, m.word
+        out.log("info", f"{self.peer} wants to go standby [{word}]")
+        if self.x is not None and self.x.role is not Role.REQUESTER:
+            out.log("info", f"Standby in progress- new request from {self.peer} ignored")
             return self._refuse(out, word, "a standby exchange is in progress here")
-        if o.phase != "running" or o.busy is not None or o.queue:
-            out.log("WARN", f"standby message [me] from {o.peer} ignored.  local resources in flux.")
+        if not h.idle:
+            out.log("WARN", f"standby message [me] from {self.peer} ignored.  local resources in flux.")
             return self._refuse(out, word, "resources in flux")
-        groups = decode_groups(f.get("hbd_groups"), o.topology)
-        if groups is None:
-            groups = o.topology.resolve(word, o.peer)
-        if groups & o.peer_view.disputed:
-            out.log("ERROR", f"standby message [me] from {o.peer} refused: {self._disputed_text(groups)}")
+        groups = m.groups if m.groups is not None else self.topology.resolve(word, self.peer)
+        if groups & h.peer_view.disputed:
+            out.log("ERROR", f"standby message [me] from {self.peer} refused: {self._disputed_text(groups)}")
             return self._refuse(out, word, self._disputed_text(groups))
-        asked = self.x if self.x is not None else Exchange("taker", word, groups, "", 0)
-        out.send(t="ask_resources", rsc_hold=word, info="other", hbdver="1")
-        self.x = Exchange("taker", word, groups, "offered", now + o.policy.standby_limit_ms, asked.request_id,
-                          requested=asked.requested)
+        request_id, requested = (self.x.request_id, self.x.requested) if self.x is not None else (None, frozenset())
+        out.send(**ask_fields(word, AskPhase.OTHER))
+        self.x = Exchange(Role.TAKER, word, groups, ExchangePhase.OFFERED, now + self.policy.standby_limit_ms,
+                          request_id, requested=requested)
 
     # --- progress when the group queue drains, timers, cancellation ----------------------------
 
     def after_settled(self, now: int, out: Outbox) -> None:
-        o, x = self.o, self.x
-        if x and x.role == "giver" and x.phase == "releasing":
-            kept = x.groups & o.held
-            if kept and not o.peer_view.hbd:
+        h, x, topo = self.host, self.x, self.topology
+        if x and x.role is Role.GIVER and x.phase is ExchangePhase.RELEASING:
+            kept = x.groups & h.held
+            if kept and not h.peer_view.hbd:
                 # Heartbeat's taker reads `done` as "the whole set is released" and starts all of it.
-                failed = " ".join(o.topology.ordered(kept))
+                failed = " ".join(topo.ordered(kept))
                 out.log("CRIT", f"Standby [{x.word}] not completed: {failed} could not be released; "
-                                f"not telling {o.peer} to take over")
+                                f"not telling {self.peer} to take over")
                 self._finish(out, False, f"could not release: {failed}")
             else:
-                out.send(t="ask_resources", rsc_hold=x.word, info="done",
-                         hbd_groups=encode_groups(o.held, o.topology), hbdver="1")
+                out.send(**ask_fields(x.word, AskPhase.DONE, hbd_groups=encode_groups(h.held, topo)))
                 out.log("info", f"Local standby process completed [{x.word}].")
-                x.phase = "released"
-        elif x and x.role == "taker" and x.phase == "acquiring":
-            out.send(t="ask_resources", rsc_hold=x.word, info="done",
-                     hbd_groups=encode_groups(o.held, o.topology), hbdver="1")
+                x.phase = ExchangePhase.RELEASED
+        elif x and x.role is Role.TAKER and x.phase is ExchangePhase.ACQUIRING:
+            out.send(**ask_fields(x.word, AskPhase.DONE, hbd_groups=encode_groups(h.held, topo)))
             out.log("info", f"Standby resource acquisition done [{x.word}].")
-            kept = x.groups & (o.peer_view.hold or frozenset())
-            missing = (x.groups | x.requested) - o.held - kept
-            problems = ([f"{o.peer} kept: {' '.join(o.topology.ordered(kept))}"] if kept else []) + (
-                [f"not started here: {' '.join(o.topology.ordered(missing))}"] if missing else [])
+            kept = x.groups & (h.peer_view.hold or frozenset())
+            missing = (x.groups | x.requested) - h.held - kept
+            problems = ([f"{self.peer} kept: {' '.join(topo.ordered(kept))}"] if kept else []) + (
+                [f"not started here: {' '.join(topo.ordered(missing))}"] if missing else [])
             self._finish(out, not problems, "; ".join(problems) or "handover complete")
-            o.last_report = None  # report the new holdings at once
-        if self.x is None:
-            self._maybe_start_own_exchange(now, out)
-
-    def _maybe_start_own_exchange(self, now: int, out: Outbox) -> None:
-        o, pv = self.o, self.o.peer_view
-        if not (o.stable and pv.alive and not pv.gave_up and pv.stable and pv.hold is not None):
-            return
-        if o.handoff:
-            keys = frozenset(o.handoff)
-            o.handoff.clear()
-            word = o.topology.describe(keys, o.me)
-            self.start_giving(word, keys, now, out, request_id=None)
-            return
-        foreign = frozenset(k for k in o.held if o.topology.preferred(k) != o.me)
-        if o.needs_failback and now >= o.failback_not_before and foreign:
-            o.needs_failback = False
-            self.start_giving("foreign", None, now, out, request_id=None, auto_failback=True)
-        elif o.needs_failback and not foreign:
-            o.needs_failback = False
+            h.report_soon()
 
     def tick(self, now: int, out: Outbox) -> None:
         x = self.x
         if x is None or now < x.deadline:
             return
-        if x.role == "giver" and x.phase == "asked":
+        if x.role is Role.GIVER and x.phase is ExchangePhase.ASKED:
             out.log("WARN", "No reply to standby request.  Standby request cancelled.")
             if x.auto_failback:
-                self.o.needs_failback, self.o.failback_not_before = True, now + self.o.policy.standby_reply_ms
-            self._finish(out, False, f"no reply from {self.o.peer}")
-        elif x.role == "requester":
-            self._finish(out, False, f"no reply from {self.o.peer}")
+                self.host.failback_not_done(now)
+            self._finish(out, False, f"no reply from {self.peer}")
+        elif x.role is Role.REQUESTER:
+            self._finish(out, False, f"no reply from {self.peer}")
         else:
-            out.log("ERROR", f"Standby exchange [{x.word}] timed out in phase {x.phase}")
+            out.log("ERROR", f"Standby exchange [{x.word}] timed out in phase {x.phase.value}")
             self._finish(out, False, "timed out")
 
     def cancel(self, now: int, out: Outbox, why: str) -> None:
@@ -283,13 +304,12 @@ class StandbyExchange:
             out.log("info", f"Standby not done: {text}")
 
     def _disputed_text(self, groups: frozenset[str]) -> str:
-        o = self.o
-        names = " ".join(o.topology.ordered(groups & o.peer_view.disputed))
-        return f"the resource configuration of {names} differs between {o.me} and {o.peer} (see the log)"
+        names = " ".join(self.topology.ordered(groups & self.host.peer_view.disputed))
+        return f"the resource configuration of {names} differs between {self.me} and {self.peer} (see the log)"
 
     def _refuse(self, out: Outbox, word: str, reason: str) -> None:
-        if self.o.peer_view.hbd:
-            out.send(t="ask_resources", rsc_hold=word, info="refused", reason=reason, hbdver="1")
+        if self.host.peer_view.hbd:
+            out.send(**ask_fields(word, AskPhase.REFUSED, reason=reason))
 
 
-__all__ = ["StandbyExchange", "GroupState"]
+__all__ = ["StandbyExchange", "StandbyHost", "StandbySnapshot", "Role", "ExchangePhase"]

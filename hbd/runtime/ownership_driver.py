@@ -55,7 +55,7 @@ class OwnershipDriver:
         self.next_request = 1
         self.transitions: collections.deque[Transition] = collections.deque(maxlen=MAX_TRANSITIONS)
         self._timer: asyncio.TimerHandle | None = None
-        self._states = dict(core.state)
+        self.view = core.view()  # the core as of its last step: what the daemon and status read
         # told of every event fed and every action carried out (alert scripts: hbd/runtime/alerts.py)
         self.watchers: list[Callable[[object], None]] = []
         self.last_step_ms = 0
@@ -73,8 +73,8 @@ class OwnershipDriver:
         except Exception:  # an agent bug: assume everything may run, never start a second copy blindly
             LOG.exception("start-up probe failed (bug); treating every group as running here",
                           extra={"hb_level": "ERROR"})
-            found = ProbeResult(frozenset(self.core.topology.keys))
-        topo = self.core.topology
+            found = ProbeResult(frozenset(self.view.topology.keys))
+        topo = self.view.topology
         partly = f"; partly running: {' '.join(topo.ordered(found.partial))}" if found.partial else ""
         self.note(f"probed: {' '.join(topo.ordered(found.running)) or 'nothing'} running here{partly}")
         self.probed = True
@@ -108,7 +108,7 @@ class OwnershipDriver:
         """Carries out the core's actions, also those of a step the heartbeat layer made (runtime/bridge.py)."""
         for action in actions:
             self._apply(action)
-        self._record_states()
+        self.view = self.core.view()
         self.on_change()
 
     def _schedule(self, now: int) -> None:
@@ -123,12 +123,6 @@ class OwnershipDriver:
     def _tick(self) -> None:
         self._timer = None
         self.feed(o.Tick())
-
-    def _record_states(self) -> None:
-        for key, state in self.core.state.items():
-            if self._states.get(key) != state:
-                self.note(f"group {key}: {self._states.get(key, o.GroupState.STOPPED).value} -> {state.value}")
-        self._states = dict(self.core.state)
 
     def note(self, text: str) -> None:
         self.transitions.append(Transition(time.time(), text, time.monotonic()))
@@ -156,6 +150,9 @@ class OwnershipDriver:
                                     "starting without probing again")
                 released = True
             self._run(functools.partial(self.runner.start, released=released), action.key, started=True)
+        elif isinstance(action, o.GroupTransition):
+            self.note(f"group {action.key}: {action.old.value} -> {action.new.value}")
+            LOG.debug("group %s: %s -> %s (%s)", action.key, action.old.value, action.new.value, action.cause.value)
         elif isinstance(action, o.StopGroup):
             self.note(f"stop {action.key}: {action.reason}")
             self._run(self.runner.stop, action.key, started=False)

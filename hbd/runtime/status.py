@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from hbd import __version__
 from hbd.core.membership_events import MembershipView
 from hbd.core.ownership import Ownership
+from hbd.core.ownership_view import OwnershipView
 from hbd.runtime.ownership_driver import Transition
 
 # Version of this object's layout (doc/status-schema.md, doc/status.schema.json): raised when a field is
@@ -15,31 +16,31 @@ from hbd.runtime.ownership_driver import Transition
 SCHEMA_VERSION = 1
 
 
-def group_owner(core: Ownership, key: str) -> str | None:
+def _view(core: Ownership | OwnershipView) -> OwnershipView:
+    return core if isinstance(core, OwnershipView) else core.view()
+
+
+def group_owner(core: Ownership | OwnershipView, key: str) -> str | None:
     """Who runs the group, as far as this node knows: itself, the peer (by its latest report), or nobody."""
-    if core.state[key].held:
-        return core.me
-    peer = core.peer_view
-    if peer.alive and peer.hold is not None and key in peer.hold:
-        return core.peer
-    return None
+    return _view(core).owner(key)
 
 
-def build(core: Ownership, view: MembershipView, transitions: list[Transition], *, started_wall: float,
+def build(core: Ownership | OwnershipView, view: MembershipView, transitions: list[Transition], *, started_wall: float,
           config_path: str, busy_since_ms: int | None = None,
           resources: Mapping[str, list[tuple[str, str]]] | None = None) -> dict[str, Any]:
     """`resources`: what each resource of each group was last seen doing here (GroupRunner.resource_states)."""
     resources = resources or {}
-    snapshot = core.snapshot()
+    own = _view(core)
+    snapshot = own.as_dict()
     return {
         "schema": SCHEMA_VERSION,
         "version": __version__,
-        "node": core.me,
+        "node": own.me,
         "pid": os.getpid(),
         "uptime_s": round(time.time() - started_wall, 1),
         "config": config_path,
-        "phase": core.phase,
-        "stable": core.stable,
+        "phase": own.phase.value,
+        "stable": own.stable,
         "comm_up": view.comm_up,
         "nodes": [
             {"name": n.name, "status": n.status, "local": n.name == view.local,
@@ -48,24 +49,25 @@ def build(core: Ownership, view: MembershipView, transitions: list[Transition], 
             for n in view.nodes
         ],
         "groups": [
-            {"key": g.key, "preferred": g.preferred, "owner": group_owner(core, g.key),
-             "state": core.state[g.key].value,
+            {"key": g.key, "preferred": g.preferred, "owner": own.owner(g.key),
+             "state": own.groups[g.key].value,
              "resources": [{"resource": name, "state": state} for name, state in resources.get(g.key, [])]}
-            for g in core.topology.groups
+            for g in own.topology.groups
         ],
-        "busy": core.busy,
+        "busy": own.busy,
         "peer": snapshot["peer"],
         "standby": snapshot["standby"],
-        "config_differs": sorted(core.peer_view.disputed),
+        "config_differs": sorted(own.peer.disputed),
         "transitions": [{"time": time.strftime("%H:%M:%S", time.localtime(t.wall)), "text": t.text,
                          "monotonic": round(t.mono, 6)}
                         for t in transitions],
     }
 
 
-def summary(core: Ownership, view: MembershipView) -> str:
+def summary(core: Ownership | OwnershipView, view: MembershipView) -> str:
     """One line for systemd's STATUS=."""
-    held = " ".join(core.topology.ordered(core.held)) or "nothing"
-    peer = next((n.status for n in view.nodes if n.name == core.peer), "unknown")
-    busy = f", {core.busy} in progress" if core.busy else ""
-    return f"{core.phase}: holding {held}; {core.peer} {peer}{busy}"
+    own = _view(core)
+    held = " ".join(own.topology.ordered(own.held)) or "nothing"
+    peer = next((n.status for n in view.nodes if n.name == own.peer.node), "unknown")
+    busy = f", {own.busy} in progress" if own.busy else ""
+    return f"{own.phase.value}: holding {held}; {own.peer.node} {peer}{busy}"
