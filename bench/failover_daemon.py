@@ -37,6 +37,7 @@ from pairs import PAIRS
 
 TIMINGS = {"1s/3s": (1000, 3000), "100ms/500ms": (100, 500), "10ms/50ms": (10, 50)}
 TARGET_MS = 20.0
+MAX_FAILED_RUNS = 3  # per cell: a run that fails (a daemon that did not come up) is retried this often
 
 
 class FineProbe:
@@ -194,17 +195,31 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("failover_daemon: needs root (network namespaces)", file=sys.stderr)
         return 2
-    cells = []
+    cells: list[dict[str, object]] = []
+    failed_cells: list[str] = []
     for daemon in args.daemon:
         for name, (keepalive, deadtime) in TIMINGS.items():
             if "all" not in args.timing and name not in args.timing:
                 continue
             samples: dict[str, list[float]] = {}
-            for run in range(args.runs):
-                for key, value in one_run(daemon, keepalive, deadtime).items():
+            done = failures = 0
+            while done < args.runs and failures <= MAX_FAILED_RUNS:
+                try:
+                    figures = one_run(daemon, keepalive, deadtime)
+                except (SystemExit, Exception) as exc:  # noqa: BLE001 - a failed run is counted, then retried
+                    failures += 1
+                    print(f"  {daemon} {name}: run failed ({exc}); {failures} failed so far", file=sys.stderr,
+                          flush=True)
+                    continue
+                for key, value in figures.items():
                     samples.setdefault(key, []).append(value)
-                print(f"  {daemon} {name} run {run + 1}/{args.runs} done", file=sys.stderr, flush=True)
-            print(f"\n{daemon}: keepalive {keepalive} ms, deadtime {deadtime} ms ({args.runs} runs)")
+                done += 1
+                print(f"  {daemon} {name} run {done}/{args.runs} done", file=sys.stderr, flush=True)
+            print(f"\n{daemon}: keepalive {keepalive} ms, deadtime {deadtime} ms ({done} runs, {failures} failed)")
+            cells.append({"kind": "failover-runs", "daemon": daemon, "timing": name, "runs": done,
+                          "failed": failures})
+            if done < args.runs:
+                failed_cells.append(f"{daemon} {name}")
             print("| what | median | min | max | n |\n|---|---|---|---|---|")
             for key, values in samples.items():
                 s = summary(values)
@@ -212,12 +227,13 @@ def main(argv: list[str] | None = None) -> int:
                       f"{s['max'] * 1000:.0f} ms | {len(values)} |", flush=True)
                 cells.append({"kind": "failover", "daemon": daemon, "timing": name, "what": key, "unit": "s",
                               "values": values})
-    if args.json:
-        with args.json.open("a") as out:
-            for cell in cells:
-                out.write(json.dumps(cell) + "\n")
+            if args.json:  # written per cell: a later failure loses nothing measured
+                with args.json.open("a") as out:
+                    for cell in cells:
+                        out.write(json.dumps(cell) + "\n")
+            cells.clear()
     print(f"\ntargets: reaction beyond detection <= {TARGET_MS:.0f} ms, handover outage <= {TARGET_MS:.0f} ms")
-    return 0
+    return 1 if failed_cells else 0
 
 
 if __name__ == "__main__":

@@ -159,7 +159,10 @@ def render(cells: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"(the machine is shared with other work). Runs per failover cell: {meta.get('runs', '?')}; idle window "
         f"{meta.get('idle_window_s', '?')} s." + (" **Void: the stress flag existed during the run.**"
                                                   if meta.get("stress_seen") else "")
-        + (f" Failed: {', '.join(meta['failed'])}." if meta.get("failed") else ""),
+        + (f" Failed: {', '.join(meta['failed'])}." if meta.get("failed") else "")
+        + (f" {meta['notes']}" if meta.get("notes") else "")
+        + "".join(f" {c['daemon']} {c['timing']}: {c['failed']} failed run(s) retried."
+                  for c in cells if c.get("kind") == "failover-runs" and c.get("failed")),
         "",
         "Configs (bench/pairs.py): two lab nodes, two bcast media (eth0, eth1), VIP 192.0.2.50/24 on eth0 with a",
         "small resource.d service. hbd and Heartbeat: the same ha.cf (`keepalive K`, `deadtime D`, `warntime D/2`,",
