@@ -6,10 +6,12 @@ import itertools
 
 import pytest
 
+from hbd.core.holdings import GroupInfo
 from hbd.core.group_states import TRANSITIONS, GroupOperations, IllegalTransition
 from hbd.core.ownership_types import Cause, GroupState, GroupTransition, Op, Outbox, StartGroup, StopGroup
 
 S = GroupState
+GROUPS_1 = (GroupInfo("g1", "n2"),)
 
 
 def at(state: GroupState) -> GroupOperations:
@@ -130,8 +132,3 @@ def test_the_core_reports_every_change_of_state_as_a_transition_and_a_frozen_vie
     assert view.groups["g1"] is S.RUNNING and view.busy is None and view.owner("g1") == "n1"
     with pytest.raises(dataclasses.FrozenInstanceError):
         view.busy = "g1"  # type: ignore[misc]
-
-
-from hbd.core.holdings import GroupInfo  # noqa: E402
-
-GROUPS_1 = (GroupInfo("g1", "n2"),)
