@@ -31,6 +31,7 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 TIME_BOUND_S = 10.0  # a hang detector, not a performance target: a parse of a bounded file takes milliseconds
 MEMORY_BOUND = 64 << 20
+BIG = 3 << 20  # bytes of a repeated file
 
 HOSTILE = [b"\x00", b"\xff\xfe", b"\xc3\x28", b"\r\n", b"\t", b"\x1b[2J", b"'", b'"', b"\\", b"=", b"::", b"/",
            b"999999999999999999999999", b"-1", b"NaN", b"1e309", b"inf", b"0x1f", b".300", b"500ms", b"1h",
@@ -63,7 +64,10 @@ def lines_of(words: list[bytes], seed_text: str) -> st.SearchStrategy[bytes]:
     line = st.lists(token, max_size=8).map(lambda ts: b" ".join(ts))
     seed_lines = seed_text.encode().splitlines()
     mixed = st.lists(st.sampled_from(seed_lines) | line, max_size=25)
-    return mixed.map(lambda ls: b"\n".join(ls) + b"\n") | st.binary(max_size=2000)
+    text = mixed.map(lambda ls: b"\n".join(ls) + b"\n") | st.binary(max_size=2000)
+    # now and then the same text repeated to a few MB: past every size limit, as a generated file can be
+    return st.tuples(text, st.sampled_from([1, 1, 1, 1, BIG])).map(lambda tr: tr[0] * (1 if tr[1] == 1 else
+                                                                                     BIG // max(len(tr[0]), 1)))
 
 
 def xml_doc() -> st.SearchStrategy[bytes]:
