@@ -11,6 +11,7 @@ import fcntl
 import gc
 import os
 import sys
+import threading
 from pathlib import Path
 
 from hbd.errors import HbdError
@@ -89,12 +90,43 @@ def set_process_name(name: str = "hbd") -> None:
         pass
 
 
+def _rt_policy() -> tuple[int, "os.sched_param"]:
+    return os.SCHED_RR | getattr(os, "SCHED_RESET_ON_FORK", 0), os.sched_param(RT_PRIORITY)
+
+
+def _threads() -> list[int]:
+    try:
+        return [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        return [0]  # no /proc: this thread only
+
+
+def _realtime_thread_start(frame: object, event: str, arg: object) -> None:
+    """threading's profile hook, run once at the start of every thread it starts: SCHED_RESET_ON_FORK
+    resets the policy of every new task, threads included, so each thread sets its own."""
+    sys.setprofile(None)
+    try:
+        os.sched_setscheduler(0, *_rt_policy())
+    except OSError:
+        pass
+
+
 def go_realtime() -> list[tuple[str, str]]:
-    """Best effort: SCHED_RR (children reset to normal) and mlockall. Returns (level, text) lines to log."""
+    """Best effort: SCHED_RR for every thread of the daemon, now and later (children reset to normal), and
+    mlockall. Returns (level, text) lines to log.
+
+    Every thread, not only the loop's: a thread holding the GIL must run to hand it over, and a normal
+    thread (the log writer, the group worker, the pre-probe) preempted by a CPU hog would keep the loop's
+    realtime thread waiting for the GIL as long as the kernel's fair scheduler keeps it off the CPU."""
     notes: list[tuple[str, str]] = []
     try:
-        policy = os.SCHED_RR | getattr(os, "SCHED_RESET_ON_FORK", 0)
-        os.sched_setscheduler(0, policy, os.sched_param(RT_PRIORITY))
+        os.sched_setscheduler(0, *_rt_policy())
+        for tid in _threads():
+            try:
+                os.sched_setscheduler(tid, *_rt_policy())
+            except ProcessLookupError:
+                pass  # the thread ended meanwhile
+        threading.setprofile(_realtime_thread_start)
         notes.append(("info", f"realtime scheduling: SCHED_RR priority {RT_PRIORITY}"))
     except (OSError, AttributeError) as exc:
         notes.append(("WARN", f"realtime scheduling not available: {exc}"))
