@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hbd.config import hacf_media
 from hbd.config.hacf_directives import ALIASES, CRM_OFF, CRM_ON, DIRECTIVES, SCALARS, SYSLOG_FACILITIES, DirectiveRule
-from hbd.config.model import AutoFailback, Directive, HaCf, Medium, Timing
+from hbd.config.model import AutoFailback, Directive, HaCf, Medium, PingGroup, Timing
 from hbd.config.textfile import NotReadable, numbered_lines, read_bounded, read_text
 from hbd.config.units import parse_bool, parse_c_int, parse_msec
 from hbd.errors import Problems
@@ -62,6 +62,7 @@ class _Draft:
     media: list[tuple[Medium, int]] = field(default_factory=list)  # (medium, udpport in force when declared)
     serial_lines: list[int] = field(default_factory=list)
     ping_nodes: list[str] = field(default_factory=list)
+    ping_groups: list[PingGroup] = field(default_factory=list)
     auto_failback: AutoFailback = "legacy"
     failback_set_explicitly: bool = False
     directives: list[Directive] = field(default_factory=list)
@@ -227,6 +228,8 @@ def _convert(draft: _Draft, name: str, rule: DirectiveRule, value: str, line: in
         _add_line_medium(draft, kind, value, line)
     elif kind == "ping":
         draft.ping_nodes.append(hacf_media.check_host(value))
+    elif kind == "ping_group":
+        draft.ping_groups.append(_ping_group(draft, value))
     elif kind == "apiauth":
         words = value.split()
         if len(words) < 2 or not all(w.startswith(("uid=", "gid=")) for w in words[1:]):
@@ -325,6 +328,7 @@ def _finish(draft: _Draft, local_node: str) -> HaCf | None:
         udpport=draft.number("udpport", DEFAULT_UDPPORT),
         auto_failback=draft.auto_failback,
         ping_nodes=tuple(draft.ping_nodes),
+        ping_groups=tuple(draft.ping_groups),
         logfile=draft.text("logfile"),
         debugfile=draft.text("debugfile"),
         logfacility=draft.text("logfacility"),
@@ -333,6 +337,16 @@ def _finish(draft: _Draft, local_node: str) -> HaCf | None:
         hopfudge=draft.number("hopfudge", 1),
         directives=tuple(draft.directives),
     )
+
+
+def _ping_group(draft: _Draft, value: str) -> PingGroup:
+    words = [w for w in re.split(_DELIM_RE, value) if w]
+    if len(words) < 2:
+        raise ValueError(f"[{value}]: write ping_group NAME HOST... (at least one host)")
+    name = words[0]
+    if name in draft.ping_nodes or any(g.name == name for g in draft.ping_groups):
+        raise ValueError(f"ping node or group [{name}] defined twice")
+    return PingGroup(name, tuple(hacf_media.check_host(w) for w in words[1:]))
 
 
 def _timing(draft: _Draft) -> Timing | None:

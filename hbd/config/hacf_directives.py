@@ -53,8 +53,8 @@ DIRECTIVES: dict[str, DirectiveRule] = {
     "mcast6": DirectiveRule("mcast6", whole_line=True),
     "ucast": DirectiveRule("ucast", whole_line=True),
     "ucast6": DirectiveRule("ucast6", whole_line=True),
-    "ping": DirectiveRule("ping", "warning", "hbd does not watch ping nodes (there is no ipfail); the address is "
-                                             "checked, then not used"),
+    "ping": DirectiveRule("ping"),  # watched by the daemon (runtime/ping_monitor.py, doc/daemon.md)
+    "ping_group": DirectiveRule("ping_group", whole_line=True),  # NAME HOST...: reachable if any answers
     "hopfudge": DirectiveRule("int", low=0, high=255),
     "autojoin": DirectiveRule("choice", choices=("none", "other", "any")),
     # resources
@@ -73,8 +73,6 @@ DIRECTIVES: dict[str, DirectiveRule] = {
     # Heartbeat features hbd does not have, where the admin expects an effect
     "serial": DirectiveRule("word", "warning", "hbd has no serial media; this link is not used"),
     "ping6": DirectiveRule("word", "warning", "hbd does not watch IPv6 ping nodes"),
-    "ping_group": DirectiveRule(
-        "line", "warning", "hbd does not watch ping groups (there is no ipfail)", whole_line=True),
     "respawn": DirectiveRule(
         "line", "warning", "hbd does not run Heartbeat API clients such as ipfail", whole_line=True),
     "failfast": DirectiveRule(

@@ -49,6 +49,14 @@ class Directive:
 
 
 @dataclass(frozen=True)
+class PingGroup:
+    """ha.cf `ping_group NAME HOST...`: one ping node, reachable when any of its hosts answers (Heartbeat)."""
+
+    name: str
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class HaCf:
     path: str
     nodes: tuple[str, ...]
@@ -58,6 +66,7 @@ class HaCf:
     udpport: int = 694
     auto_failback: AutoFailback = "legacy"
     ping_nodes: tuple[str, ...] = ()
+    ping_groups: tuple[PingGroup, ...] = ()  # each counts as one ping node, reachable if any member answers
     logfile: str | None = None
     debugfile: str | None = None
     logfacility: str | None = None

@@ -13,6 +13,11 @@ Composed here, and simulated with real wire messages in tests/sim/test_node_sim.
 - ownership -> membership: its messages are sequenced and sent by membership (retransmission included).
 - own heartbeat lost (heartbeat.md §7.8): give every group up (a shutdown), then restart after
   deadtime + 1 s (`Restart`).
+- isolation (EDB Failover Manager's isolated-master rule; doc/daemon.md): with ping nodes configured, a node
+  that holds groups while no ping node answers (`PingReachability` empty) and the peer has been silent past
+  warntime (or is dead) gives every group up and restarts (`Restart(isolated=True)`), as after own-heartbeat
+  loss; while no ping node answers (or none has been judged yet), a takeover from a dead peer (CommUp with
+  the peer dead, PeerDied) is held back, and goes to ownership once a ping node answers.
 - the pre-probe is a deadline: when the live peer holding groups with addresses (`probe_groups`) has been
   silent for its deadtime - window - lead, `ProbeNow` once for that silence (window and lead scaled to the
   peer's deadtime: `probe_timing`).
@@ -66,6 +71,7 @@ class NodeConfig:
     service_types: frozenset[str] = frozenset()  # message types of other services: `Delivered`
     window_ms: int | None = None  # fixed pre-probe timing (tests); None: scaled to the peer's deadtime
     lead_ms: int | None = None
+    ping_nodes: int = 0  # how many ping nodes (addresses and groups) the ping monitor watches
 
 
 def _ms_after(seconds: float) -> int:
@@ -88,6 +94,9 @@ class NodeCore:
         self.restarting = False
         self.probed_silence: float | None = None  # the peer's last packet a pre-probe round was asked for
         self._own_due: int | None = None  # ownership's next timer (ms), None: none
+        self.ping_reachable: frozenset[str] | None = None  # None: the ping monitor has not judged yet
+        self.isolated = False
+        self.held_back: list[o.Event] = []  # a takeover from a dead peer, while no ping node answers
         self.ownership_steps = 0  # how many events ownership has handled (the runtime refreshes its view)
 
     # --- entry points ----------------------------------------------------------------------------
@@ -111,12 +120,21 @@ class NodeCore:
                     self._feed(o.Tick(), out)
             case n.Broadcast(body):
                 self._membership_out([self.membership.send(body)], out)
+            case n.PingReachability(reachable):
+                self.ping_reachable = reachable
+                if not self._cut_off() and self.held_back:
+                    held, self.held_back = self.held_back, []
+                    out.append(m.Log("info", f"ping nodes reachable ({', '.join(sorted(reachable))}): "
+                                             "taking over from the dead peer"))
+                    for queued in held:
+                        self._feed(queued, out)
             case o.Probed() | o.GroupStarted() | o.GroupStopped() | o.Fenced() | o.AdminRequest() \
                     | o.ShutdownRequested():
                 self._feed(event, out)
             case _:
                 assert_never(event)
         self._maybe_probe(now, out)
+        self._check_isolation(now, out)
         return out
 
     def next_deadline(self) -> int:
@@ -124,9 +142,9 @@ class NodeCore:
         best = _ms_after(self.membership.wakeup_at())
         if self._own_due is not None and self._own_due < best:
             best = self._own_due
-        probe = self._probe_due()
-        if probe is not None and probe < best:
-            best = probe
+        for due in (self._probe_due(), self._isolation_due()):
+            if due is not None and due < best:
+                best = due
         return max(best, self.now_ms + 1)
 
     def view(self, now_ms: int) -> m.MembershipView:
@@ -144,7 +162,7 @@ class NodeCore:
                     self.comm_up = True
                     status = self.membership.nodes[self.peer].status if self.peer in self.membership.nodes else None
                     self.peer_dead = status in (None, "dead")
-                    self._feed(o.CommUp(peer_alive=not self.peer_dead), out)
+                    self._takeover(o.CommUp(peer_alive=not self.peer_dead), out)
                 case m.NodeChanged(node, status):
                     out.append(action)
                     if node == self.peer:
@@ -153,12 +171,12 @@ class NodeCore:
                     out.append(action)
                     if node == self.peer and self.comm_up:
                         self.peer_dead = False
-                        self._feed(o.PeerJoined(self.peer), out)
+                        self._joined(o.PeerJoined(self.peer), out)
                 case m.PeerReturned(node):
                     out.append(action)
                     if node == self.peer and self.comm_up:
                         self.peer_dead = False
-                        self._feed(o.PeerJoined(self.peer, after_partition=True), out)
+                        self._joined(o.PeerJoined(self.peer, after_partition=True), out)
                 case m.LocalHeartbeatLost():
                     out.append(action)
                     self._own_heartbeat_lost(out)
@@ -172,10 +190,10 @@ class NodeCore:
             self.peer_dead = dead
         elif dead and not self.peer_dead:
             self.peer_dead = True
-            self._feed(o.PeerDied(self.peer), out)
+            self._takeover(o.PeerDied(self.peer), out)
         elif not dead and self.peer_dead:
             self.peer_dead = False
-            self._feed(o.PeerJoined(self.peer), out)
+            self._joined(o.PeerJoined(self.peer), out)
 
     def _deliver(self, message: Message, out: list[n.Action]) -> None:
         if message.src != self.peer:
@@ -194,6 +212,55 @@ class NodeCore:
             return
         self.restarting = True
         out.append(n.Restart(self.config.membership.timing.deadtime_ms + RESTART_EXTRA_MS))
+        self._feed(o.ShutdownRequested(), out)
+
+    # --- isolation: no ping node and no peer -----------------------------------------------------------
+
+    def _cut_off(self) -> bool:
+        """Ping nodes are configured and none answers (or none has been judged yet)."""
+        return self.config.ping_nodes > 0 and not self.ping_reachable
+
+    def _takeover(self, event: o.CommUp | o.PeerDied, out: list[n.Action]) -> None:
+        """An event that lets ownership take over from a dead peer waits while no ping node answers."""
+        if (isinstance(event, o.PeerDied) or not event.peer_alive) and self._cut_off():
+            out.append(m.Log("WARN", f"peer {self.peer} dead but no ping node answers: taking nothing over "
+                                     "until a ping node answers (isolated)"))
+            self.held_back.append(event)
+            return
+        self._feed(event, out)
+
+    def _joined(self, event: o.PeerJoined, out: list[n.Action]) -> None:
+        held, self.held_back = self.held_back, []
+        if any(isinstance(e, o.CommUp) for e in held):
+            self._feed(o.CommUp(peer_alive=True), out)  # ownership never heard the peer was dead
+        elif not held:
+            self._feed(event, out)  # a held PeerDied and this PeerJoined cancel out
+
+    def _silent_since_ms(self) -> int:
+        """Since when the peer has been silent (ms); 0 if it is dead or was never heard."""
+        node = self.membership.nodes.get(self.peer)
+        if self.peer_dead or node is None or node.last is None:
+            return 0
+        return int(node.last * 1000)
+
+    def _isolation_armed(self) -> bool:
+        return (self.ping_reachable is not None and not self.ping_reachable and self.config.ping_nodes > 0
+                and not self.isolated and not self.restarting and bool(self.ownership.held))
+
+    def _isolation_due(self) -> int | None:
+        if not self._isolation_armed():
+            return None
+        return self._silent_since_ms() + self.config.membership.timing.warntime_ms + 1
+
+    def _check_isolation(self, now: int, out: list[n.Action]) -> None:
+        due = self._isolation_due()
+        if due is None or now < due:
+            return
+        self.isolated = self.restarting = True
+        silent = "dead" if self.peer_dead else f"silent for {now - self._silent_since_ms()} ms"
+        out.append(m.Log("CRIT", f"isolated: no ping node answers and peer {self.peer} is {silent}; giving up "
+                                 "every group, then restarting"))
+        out.append(n.Restart(self.config.membership.timing.deadtime_ms + RESTART_EXTRA_MS, isolated=True))
         self._feed(o.ShutdownRequested(), out)
 
     # --- ownership -------------------------------------------------------------------------------

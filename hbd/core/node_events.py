@@ -38,8 +38,16 @@ class Broadcast:
     body: tuple[Field, ...]
 
 
+@dataclass(frozen=True)
+class PingReachability:
+    """The ping monitor's report, sent only when it changes: the ping nodes (ha.cf `ping` addresses and
+    `ping_group` names; a group is reachable when any member answers) that answered within deadping."""
+
+    reachable: frozenset[str]
+
+
 OwnershipInput = (o.Probed | o.GroupStarted | o.GroupStopped | o.Fenced | o.AdminRequest | o.ShutdownRequested)
-Event = Heard | Tick | Broadcast | OwnershipInput
+Event = Heard | Tick | Broadcast | PingReachability | OwnershipInput
 
 
 # --- actions ---------------------------------------------------------------------------------------
@@ -56,10 +64,12 @@ class ProbeNow:
 
 @dataclass(frozen=True)
 class Restart:
-    """Our own heartbeat was lost: every group is being given up (a shutdown is under way); once it is
+    """Our own heartbeat was lost, or this node is isolated (`isolated`: no ping node answers and the peer
+    has been silent past warntime): every group is being given up (a shutdown is under way); once it is
     complete, the daemon restarts after `delay_ms` (Heartbeat: deadtime + 1 s)."""
 
     delay_ms: int
+    isolated: bool = False
 
 
 @dataclass(frozen=True)

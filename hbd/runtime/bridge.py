@@ -145,7 +145,8 @@ def node_config(cfg: LoadedConfig, probe_groups: frozenset[str], service_types: 
     assert cfg.heartbeat is not None
     hacf = cfg.heartbeat.hacf
     return NodeConfig(MembershipConfig.from_hacf(hacf), hacf.peers[0], topology_of(cfg), policy_of(cfg),
-                      probe_groups=probe_groups, service_types=service_types)
+                      probe_groups=probe_groups, service_types=service_types,
+                      ping_nodes=len(hacf.ping_nodes) + len(hacf.ping_groups))
 
 
 def describe(action: m.Action) -> str:

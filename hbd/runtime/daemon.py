@@ -31,7 +31,7 @@ from hbd.core.holdings import REQUEST_WORDS
 from hbd.core.ownership import Ownership
 from hbd.errors import ConfigError, HbdError, Problem
 from hbd.runtime import logsetup, status
-from hbd.runtime.bridge import Bridge, describe, node_config
+from hbd.runtime.bridge import OWNERSHIP_ACTIONS, Bridge, describe, ms, node_config
 from hbd.runtime.control import ControlServer
 from hbd.runtime.fencing_lane import FencingLane, lane_settings
 from hbd.runtime import drbd_status
@@ -44,6 +44,7 @@ from hbd.runtime.metrics import Metrics, MetricsServer, PrometheusCollector, par
 from hbd.runtime.membership_service import MembershipService
 from hbd.runtime.notify import Notifier, watchdog_interval_s
 from hbd.runtime.ownership_driver import OwnershipDriver
+from hbd.runtime.ping_monitor import PingMonitor, PingTargets
 from hbd.runtime.preprobe import PreProbe
 from hbd.runtime.process import go_realtime
 from hbd.runtime.state import load_identity
@@ -119,6 +120,7 @@ class Daemon:
         self.membership: MembershipService | None = None
         self.driver: OwnershipDriver | None = None
         self.fencing: FencingLane | None = None
+        self.ping: PingMonitor | None = None
         self.stop_clients: list[asyncio.Task[Any]] = []
 
     # --- run ------------------------------------------------------------------------------------
@@ -173,6 +175,10 @@ class Daemon:
         try:
             self.membership.start(loop, self.bridge.membership_facade())
             self.driver.start(loop)
+            targets = PingTargets.from_hacf(self.hacf)
+            if targets.nodes:  # connectivity for the isolation rule (doc/daemon.md)
+                self.ping = PingMonitor(targets, self._ping_changed)
+                self.ping.start(loop)
             if self.opts.on_started is not None:
                 self.opts.on_started()
             loop.run_in_executor(None, self.preprobe.prepare)  # where each VIP lives, ahead of any suspicion
@@ -189,6 +195,8 @@ class Daemon:
             if metrics_server is not None:
                 metrics_server.close()
             self.membership.stop()
+            if self.ping is not None:
+                self.ping.close()
             self.driver.close()
             if self.fencing is not None:
                 self.fencing.close()
@@ -257,12 +265,19 @@ class Daemon:
         if isinstance(action, n.ProbeNow):
             self.preprobe.start_round(action.groups, action.window_ms / 1000, action.lead_ms / 1000)
         elif isinstance(action, n.Restart):
-            self.driver.note("own heartbeat lost: giving up every group, then restarting")
+            self.driver.note("isolated (no ping node, no peer): giving up every group, then restarting"
+                             if action.isolated else "own heartbeat lost: giving up every group, then restarting")
             log_hb(LOG, "info", f"hbd shutdown in progress. ({os.getpid()})")
             self.outcome.restart = True
             self.outcome.restart_delay_s = action.delay_ms / 1000
         elif isinstance(action, n.Delivered):
             self.outdate.received(action.fields)  # DRBD resource-level fencing (outdate_service.py)
+
+    def _ping_changed(self, reachable: frozenset[str]) -> None:
+        """The ping monitor's report, a node core event like a heartbeat's (its actions are carried out)."""
+        assert self.driver is not None and self.bridge is not None
+        self.driver.carry_out(self.bridge.step(n.PingReachability(reachable), ms(asyncio.get_running_loop().time()),
+                                               OWNERSHIP_ACTIONS))
 
     def _changed(self) -> None:
         if self.membership is None or self.membership.core is None:

@@ -7,6 +7,7 @@ import pytest
 
 from hbd.config.hacf import local_node_name
 from hbd.config.hacf_directives import DIRECTIVES
+from hbd.config.model import PingGroup
 from hbd.config.units import parse_bool, parse_c_int, parse_msec
 from heartbeat_files import hacf_of, one_error, texts
 
@@ -168,7 +169,7 @@ def test_heartbeat_directives_accepted_without_error(tmp_path: Path, line: str) 
 @pytest.mark.parametrize("line", [
     "serial /dev/ttyS0", "respawn hacluster /usr/lib/heartbeat/ipfail",
     "failfast hacluster /usr/lib/heartbeat/ipfail", "apiauth ipfail uid=hacluster",
-    "ping_group group1 192.0.2.254 198.51.100.254", "ping6 2001:db8::1", "ping 192.0.2.254",
+    "ping6 2001:db8::1",
 ])
 def test_unimplemented_directives_warn(tmp_path: Path, line: str) -> None:
     hacf, problems = hacf_of(tmp_path, BASE + line + "\n")
@@ -306,5 +307,22 @@ def test_heartbeat_sample_file_is_accepted(tmp_path: Path) -> None:
     assert [(m.kind, m.interface, m.port) for m in hacf.media] == [
         ("bcast", "eth0", 694), ("mcast", "eth0", 694), ("ucast", "eth0", 694)]
     assert hacf.ping_nodes == ("10.10.10.254",) and hacf.use_logd and hacf.auto_failback == "on"
+    assert hacf.ping_groups == (PingGroup("group1", ("10.10.10.254", "10.10.10.253")),)
     ignored = sorted(p.text.split()[0] for p in problems if " is ignored: " in p.text)
-    assert ignored == ["apiauth", "ping", "ping_group", "respawn", "serial"]
+    assert ignored == ["apiauth", "respawn", "serial"]
+
+
+def test_ping_nodes_and_groups(tmp_path: Path) -> None:
+    hacf, problems = hacf_of(tmp_path, BASE + "ping 192.0.2.254 198.51.100.254\nping_group gw 192.0.2.1, 192.0.2.2\n")
+    assert hacf is not None and not texts(problems, "error")
+    assert hacf.ping_nodes == ("192.0.2.254", "198.51.100.254")
+    assert hacf.ping_groups == (PingGroup("gw", ("192.0.2.1", "192.0.2.2")),)
+
+
+@pytest.mark.parametrize("line,why", [
+    ("ping_group gw", "at least one host"), ("ping_group gw 192.0.2.999", "IPv4"),
+    ("ping_group gw 192.0.2.1\nping_group gw 192.0.2.2", "defined twice"),
+])
+def test_bad_ping_group(tmp_path: Path, line: str, why: str) -> None:
+    _, problems = hacf_of(tmp_path, BASE + line + "\n")
+    assert any(why in t for t in texts(problems, "error")), [str(p) for p in problems]
