@@ -111,7 +111,8 @@ class PingMonitor:
     def __init__(self, targets: PingTargets, report: Callable[[frozenset[str]], None]):
         self.targets = targets
         self.report = report
-        self.addresses = sorted({a for hosts in targets.nodes.values() for a in hosts})
+        self.hosts = sorted({a for hosts in targets.nodes.values() for a in hosts})
+        self.addresses: dict[str, set[str]] = {}  # resolved IPv4 address -> hosts as written (resolved at start)
         self.ident = os.getpid() & 0xFFFF
         self.seq = 0
         self.sock: socket.socket | None = None
@@ -127,6 +128,11 @@ class PingMonitor:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.sock, self.raw = open_socket()
+        for host in self.hosts:
+            try:
+                self.addresses.setdefault(socket.gethostbyname(host), set()).add(host)
+            except OSError as error:  # never answers: counted unreachable
+                LOG.warning("ping node %s: cannot resolve it (%s); it counts as unreachable", host, error)
         self.state = Reachability(self.targets, self._now_ms())
         loop.add_reader(self.sock.fileno(), self._readable)
         LOG.info("watching ping nodes %s every %d ms (deadping %d ms, %s ICMP socket)",
@@ -155,8 +161,10 @@ class PingMonitor:
                 break
             except OSError:
                 break
-            if address in self.addresses and parse_reply(packet, self.raw, self.ident):
-                self.state.replied(address, self._now_ms())
+            hosts = self.addresses.get(address, ())
+            if hosts and parse_reply(packet, self.raw, self.ident):
+                for host in hosts:
+                    self.state.replied(host, self._now_ms())
         self._judge()
 
     def _judge(self) -> None:
