@@ -85,3 +85,47 @@ def test_the_simulator_catches_takeover_without_fencing(monkeypatch: pytest.Monk
     monkeypatch.setattr(Ownership, "_may_take_from_dead", lambda self: True)
     caught = sum(bool(run_world(seed, Options(fencing=True)).violations) for seed in range(40))
     assert caught >= 5
+
+
+def _record(monkeypatch: pytest.MonkeyPatch, scramble: bool) -> list[tuple[str, object]]:
+    """Every non-log action of every core, its reason text blanked; with `scramble`, every reason text the
+    cores read (group results) or write (start/stop actions) is replaced by random text first."""
+    import random as _random
+
+    from hbd.core.ownership_types import GroupStarted, GroupStopped, Log, StartGroup, StopGroup
+
+    texts = _random.Random(7)
+    seen: list[tuple[str, object]] = []
+    original = Ownership.handle
+
+    def noise() -> str:
+        return "".join(texts.choice("abc -:/dead") for _ in range(texts.randint(0, 30)))
+
+    def handle(self: Ownership, event: object, now: int) -> list[object]:
+        if scramble and isinstance(event, (GroupStarted, GroupStopped)):
+            event = dataclasses.replace(event, reason=noise())
+        actions = original(self, event, now)  # type: ignore[arg-type]
+        if scramble:
+            actions = [dataclasses.replace(a, reason=noise()) if isinstance(a, (StartGroup, StopGroup)) else a
+                       for a in actions]
+        for a in actions:
+            if not isinstance(a, Log):
+                seen.append((self.me, dataclasses.replace(a, reason="") if isinstance(a, (StartGroup, StopGroup))
+                             else a))
+        return actions  # type: ignore[return-value]
+
+    monkeypatch.setattr(Ownership, "handle", handle)
+    return seen
+
+
+def test_reason_texts_decide_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random reason texts in and out give the same actions: no decision reads a reason."""
+    opts = Options(groups=2, partitions=True, fencing=True, start_fail=0.2, stop_fail=0.1, disruptions=8)
+    for seed in range(40):
+        plain = _record(monkeypatch, scramble=False)
+        run_world(seed, opts)
+        monkeypatch.undo()
+        scrambled = _record(monkeypatch, scramble=True)
+        run_world(seed, opts)
+        monkeypatch.undo()
+        assert plain and plain == scrambled, f"seed {seed}"

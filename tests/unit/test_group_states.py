@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from hbd.core.holdings import GroupInfo
 from hbd.core.group_states import TRANSITIONS, GroupOperations, IllegalTransition
+from hbd.core.holdings import GroupInfo
 from hbd.core.ownership_types import Cause, GroupState, GroupTransition, Op, Outbox, StartGroup, StopGroup
 
 S = GroupState
