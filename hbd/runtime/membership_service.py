@@ -16,6 +16,7 @@ from typing import Any, Callable
 from hbd.config.model import AuthKeys, HaCf
 from hbd.core import messages
 from hbd.core.membership import Membership, MembershipConfig
+from hbd.errors import ProtocolError
 from hbd.core.membership_events import Action, Dropped, Event, Log, MembershipView, Received, Send, Tick
 from hbd.runtime.admission import FLOOD_HOLD_S, Admission, AdmissionDrop
 from hbd.runtime.loopwatch import LoopWatch
@@ -51,7 +52,7 @@ class MembershipService:
         self.rejects = RejectCounter()
         self.admission = Admission()
         self.flooded: dict[str, float] = {}  # link -> since when its kernel filter is in flood mode
-        self.accepted: Counter = Counter()  # per source node
+        self.accepted: Counter[str] = Counter()  # per source node
         self.peer_uuids: dict[str, bytes] = {}
         self.observers: list[Callable[[Action], None]] = []
         # (node, link, seq, loop time) of every accepted heartbeat: hbd/runtime/metrics.py
@@ -192,18 +193,20 @@ class MembershipService:
             elif isinstance(action, Log):
                 LOG.log(LEVELS[action.level], action.text, extra={"hb_level": action.level})
             elif isinstance(action, Dropped):
-                self._count(action.kind, lambda text=action.text: text)
+                dropped_text = action.text
+                self._count(action.kind, lambda: dropped_text)
             for observer in self.observers:
                 observer(action)
 
     def _send(self, send: Send) -> None:
-        is_ns = dict(send.body).get("t", "").startswith("NS_")
+        kind = dict(send.body).get("t", "")
+        is_ns = isinstance(kind, str) and kind.startswith("NS_")
         fields = messages.with_control_fields(
             send.body, self.sender, seq=send.seq, ts=int(time.time()), load=None if is_ns else load_average(),
             dest=send.dest, dest_uuid=self.peer_uuids.get(send.dest) if send.dest else None)
         try:
             datagram = messages.encode(fields, self.keys)
-        except messages.ProtocolError as exc:
+        except ProtocolError as exc:
             LOG.error("cannot send %s: %s", dict(send.body).get("t"), exc, extra={"hb_level": "ERROR"})
             return
         self.transport.send(datagram)
