@@ -32,11 +32,14 @@ venv: $(VENV)/.installed
 
 deps: apt venv
 
-# Every test: unit, simulation and lab (lab tests skip with a reason when not root), then the unit tests
+# Every test: mypy --strict over hbd/, unit, simulation and package tests in two workers, then the lab tests
+# one at a time (they measure timing; they skip with a reason when not root), then the unit tests
 # again on the library versions Debian 12 ships (pyroute2 0.7, scapy 2.5, lxml 4.9), which the Debian
 # package will use.
 test: deps
-	$(PY) -m pytest -q -rs $(PYTEST_ARGS) tests
+	$(PY) -m mypy
+	$(PY) -m pytest -q -rs -n 2 $(PYTEST_ARGS) tests/unit tests/sim tests/pkg
+	$(PY) -m pytest -q -rs $(PYTEST_ARGS) tests/lab
 	$(MAKE) --no-print-directory test-debian-libs
 
 # A venv on Debian's /usr/bin/python3 that sees only Debian's python3-* packages (no PyPI downloads).
@@ -48,7 +51,7 @@ $(DEBVENV)/.installed: setup.cfg pyproject.toml
 
 test-debian-libs: apt $(DEBVENV)/.installed
 	$(DEBVENV)/bin/python -c 'import pyroute2, scapy, lxml, pyudev, sdnotify; from importlib.metadata import version as v; print("Debian libraries:", *(f"{p} {v(p)}" for p in ("pyroute2", "scapy", "lxml", "pyudev", "sdnotify")))'
-	$(DEBVENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit
+	$(DEBVENV)/bin/python -m pytest -q -n 2 -p no:cacheprovider tests/unit
 
 unit: venv
 	$(PY) -m pytest -q tests/unit tests/sim

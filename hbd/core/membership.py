@@ -20,7 +20,7 @@ from hbd.core.membership_events import (
     Action, CommUp, Deliver, DropKind, Dropped, Event, LinkChanged, LinkView, LocalHeartbeatLost, Log, MembershipView, NodeChanged,
     NodeStatus, NodeView, PeerRestarted, PeerReturned, Received, Send,
 )
-from hbd.core.messages import Message
+from hbd.core.messages import Field, Message
 from hbd.core.own_heartbeat import OwnHeartbeat
 from hbd.core.sequence import REXMIT_BATCH, Observation, PeerSequence, SentHistory, Verdict
 
@@ -134,7 +134,7 @@ class Membership:
                     best = when
         return best
 
-    def send(self, body: tuple, dest: str | None = None) -> Send:
+    def send(self, body: tuple[Field, ...], dest: str | None = None) -> Send:
         """Sequence a message of the layers above (resource, ask_resources, ...) and keep it for rexmit."""
         seq = self.next_seq
         self.next_seq += 1
@@ -170,7 +170,8 @@ class Membership:
         if node.name == self.config.local:
             return None if self.local_lost else self.own.deadline(self.deadtime_s, self.initdead_s)
         if not self.comm_up or not node.heard:
-            return (node.last if node.heard else self.started) + max(self.initdead_s, self._node_dt(node))
+            since = node.last if node.heard and node.last is not None else self.started
+            return since + max(self.initdead_s, self._node_dt(node))
         return (node.last or self.started) + self._node_dt(node)
 
     def _node_dt(self, node: _Node) -> float:

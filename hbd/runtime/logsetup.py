@@ -25,6 +25,7 @@ import queue
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from hbd.runtime.membership_service import LEVELS, HeartbeatFormatter
 
@@ -38,7 +39,7 @@ FLUSH_WAIT_S = 2.0
 class LogFileHandler(logging.handlers.WatchedFileHandler):
     """A log file that is never world-readable and follows renames (logrotate without copytruncate)."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> Any:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, LOG_FILE_MODE)
         try:
             os.fchmod(fd, os.fstat(fd).st_mode & LOG_FILE_MODE)  # an older 0644 file loses its world bit
