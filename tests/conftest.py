@@ -1,8 +1,10 @@
 """Shared pytest fixtures and the root/lab skip rules."""
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,18 @@ def hbd_exe() -> str:
     if exe is None:
         pytest.skip("the hbd command is not installed (run through `make test`)")
     return exe
+
+
+@pytest.fixture(autouse=True)
+def restore_hbd_logger() -> Iterator[None]:
+    """Tests of hbd.runtime.logsetup reconfigure the `hbd` logger (its handlers, level, propagate=False and
+    a writer thread); put it back afterwards, so later tests in the same worker still see hbd's records
+    through caplog, whatever order the workers run the tests in."""
+    logger = logging.getLogger("hbd")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    if (list(logger.handlers), logger.level, logger.propagate) != saved:
+        from hbd.runtime import logsetup
+
+        logsetup.stop()
+        logger.handlers[:], logger.level, logger.propagate = saved
