@@ -24,6 +24,8 @@ from hbd.config.clustertree import Resource, build_trees
 from hbd.config.model import ResourceNode
 from hbd.config.textfile import NotReadable, read_bounded
 from hbd.config.rules import Rule, builtin_rules
+from hbd.config.services import service_catalog
+from hbd.core.service_model import Catalog
 from hbd.errors import Problems
 from hbd.fencing.from_cluster import fence_plans
 from hbd.fencing.model import FencePlan
@@ -71,6 +73,7 @@ class ClusterConf:
     expected_votes: int | None = None
     notes: tuple[str, ...] = ()  # what rg_test prints on stderr while loading (`Replacing action ...`)
     fence_plans: tuple[FencePlan, ...] = ()  # each <clusternode>'s <fence> methods (hbd/fencing/from_cluster.py)
+    catalog: Catalog | None = None  # the services as the service cores read them (hbd/config/services.py)
 
     def root(self, rtype: str, name: str) -> ResourceNode | None:
         return next((r for r in self.roots if r.type == rtype and r.primary == name), None)
@@ -191,6 +194,7 @@ def load_cluster_conf(path: str | Path, problems: Problems, rules: dict[str, Rul
         roots, resources, messages, domains, notes = (), (), (), (), ()
     nodes = _nodes(root) if root.tag == "cluster" else ()
     _check_names(file, nodes, domains, roots, problems)
+    catalog = service_catalog(rm, [(n.name, n.nodeid, n.votes) for n in nodes], file, problems, table)
     cman = root.find("cman") if root.tag == "cluster" else None
     return ClusterConf(
         path=file,
@@ -205,6 +209,7 @@ def load_cluster_conf(path: str | Path, problems: Problems, rules: dict[str, Rul
         expected_votes=_int(cman.get("expected_votes")) if cman is not None else None,
         notes=notes,
         fence_plans=fence_plans(root, file, problems),
+        catalog=catalog,
     )
 
 

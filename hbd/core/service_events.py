@@ -1,0 +1,141 @@
+"""What the service core is told (events) and what it asks for (actions): typed values, no prose to parse."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol, Union
+
+from hbd.core.service_states import ServiceState
+from hbd.core.service_table import AdminRequest, Refusal, ServiceMessage
+
+
+class Op(enum.Enum):
+    START = "start"
+    STOP = "stop"
+    RESTART_SUBTREE = "restart-subtree"  # stop then start one independent subtree, the service staying up
+
+
+# --- events ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MembersChanged:
+    """The membership layer's view: the nodes this node can talk to, itself included (links are
+    reliable or cut: a node either gets every message of a member, in order, or the member leaves)."""
+
+    members: frozenset[str]
+
+
+@dataclass(frozen=True)
+class QuorumChanged:
+    quorate: bool
+
+
+@dataclass(frozen=True)
+class NodeFenced:
+    """The fencing layer confirmed that a departed node is off: it runs nothing."""
+
+    node: str
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    message: ServiceMessage
+
+
+@dataclass(frozen=True)
+class OperationDone:
+    service: str
+    op: Op
+    ok: bool
+    subtree: str | None = None  # for RESTART_SUBTREE
+
+
+@dataclass(frozen=True)
+class StatusFailed:
+    """A status check of the running service failed; `subtree` names the independent subtree it fell in."""
+
+    service: str
+    subtree: str | None = None
+
+
+@dataclass(frozen=True)
+class AdminRequested:
+    request_id: int
+    request: AdminRequest
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed (the driver calls at `next_deadline`)."""
+
+
+Event = Union[MembersChanged, QuorumChanged, NodeFenced, MessageReceived, OperationDone, StatusFailed,
+              AdminRequested, Tick]
+
+
+# --- actions ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StartService:
+    service: str
+
+
+@dataclass(frozen=True)
+class StopService:
+    service: str
+
+
+@dataclass(frozen=True)
+class RestartSubtree:
+    service: str
+    subtree: str
+
+
+@dataclass(frozen=True)
+class Send:
+    to: str
+    message: ServiceMessage
+
+
+@dataclass(frozen=True)
+class ServiceTransition:
+    service: str
+    old: ServiceState
+    new: ServiceState
+
+
+@dataclass(frozen=True)
+class AdminReply:
+    request_id: int
+    refusal: Refusal | None  # None: the coordinator accepted it (the CLI then waits for the outcome)
+
+
+class FenceCause(enum.Enum):
+    STOP_FAILED_WITHOUT_QUORUM = "a stop failed on a node without quorum"
+
+
+@dataclass(frozen=True)
+class SelfFence:
+    """Reboot this node now: it may still run a service that the quorate partition will start elsewhere."""
+
+    service: str
+    cause: FenceCause
+
+
+Action = Union[StartService, StopService, RestartSubtree, Send, ServiceTransition, AdminReply, SelfFence]
+
+
+# --- the recovery policy's seam -------------------------------------------------------------------------
+
+class Step(enum.Enum):
+    RESTART = "restart"  # in place
+    RELOCATE = "relocate"
+    DISABLE = "disable"
+
+
+class RecoveryCounter(Protocol):
+    """One service's (or independent subtree's) restart budget on this node (node-local, as in rgmanager)."""
+
+    def failed(self, now_ms: int) -> Step:
+        """A failure at now_ms: what to do about it (counts a restart when the answer is RESTART)."""
+        ...
