@@ -76,6 +76,10 @@ REGRESSIONS = (
     Regression("5-lab", "ff26290", (
         f"{D}::test_after_a_partition_heals_the_keeper_announces_the_vip_again",), DAEMON_LAB, 600),
     Regression("7", "ff26290", (f"{O}::test_groups_defined_differently_on_the_two_nodes_are_started_by_neither",)),
+    Regression("7-lab", "ff26290", (
+        "tests/lab/test_daemon_regressions.py"
+        "::test_nodes_whose_haresources_each_name_themselves_never_both_run_the_group",
+    ), ("tests/lab/conftest.py", "tests/lab/daemon_lab.py"), 600),
     Regression("9", "63408b7", (
         f"{C}::test_config_check_refuses_what_the_daemon_cannot_run",
         f"{C}::test_config_check_refuses_a_cluster_conf_the_daemon_cannot_run",
@@ -187,7 +191,8 @@ def parse(junit: Path, rc: int, output: str) -> Outcome:
         failure, error, skipped = case.find("failure"), case.find("error"), case.find("skipped")
         if failure is not None:
             where = statement(failure.text or "")
-            outcome.failed.append((name, first_line(failure.get("message", "")) + (f"  [at: {where}]" if where else "")))
+            text = first_line(failure.get("message", ""))
+            outcome.failed.append((name, text + (f"  [at: {where}]" if where else "")))
         elif error is not None:
             outcome.errors.append((name, first_line(error.get("message", ""))))
         elif skipped is not None:
