@@ -75,6 +75,15 @@ REGRESSIONS = (
         f"{D}::test_a_group_found_partly_running_is_completed_and_status_shows_each_resource",), DAEMON_LAB, 600),
     Regression("5-lab", "ff26290", (
         f"{D}::test_after_a_partition_heals_the_keeper_announces_the_vip_again",), DAEMON_LAB, 600),
+    Regression("6", "25aedb2", (
+        "tests/sim/test_membership_selfcheck.py::test_stalled_loop_that_sent_nothing_does_not_judge_itself_dead",)),
+    Regression("6-rt", "f685327", ("tests/unit/test_process_realtime.py::test_every_thread_is_realtime_and_children_are_not",)),
+    Regression("8", "f89f2ea", (
+        "tests/unit/test_logfile_regressions.py::test_lines_after_logrotate_renamed_the_file_go_to_the_new_file",)),
+    Regression("8-lab", "f89f2ea", (
+        "tests/lab/test_daemon_regressions.py"
+        "::test_after_mv_of_the_log_and_hbd_reload_the_daemon_writes_to_the_new_file",
+    ), ("tests/lab/conftest.py", "tests/lab/daemon_lab.py"), 600),
     Regression("7", "ff26290", (f"{O}::test_groups_defined_differently_on_the_two_nodes_are_started_by_neither",)),
     Regression("7-lab", "ff26290", (
         "tests/lab/test_daemon_regressions.py"

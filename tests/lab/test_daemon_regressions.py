@@ -1,10 +1,12 @@
-"""Regression test of issue 9's bug 7 with the real daemons, through interfaces that existed before the fix
-(ff26290): the lab cluster's files, `hbd status --json` and the invariant watcher. Seed 001 as printed gives
-each node a haresources naming itself; both daemons started the group and the VIP was on both nodes. It
-fails by assertion on the tree before the fix (dev/check_regressions.py checks that)."""
+"""Regression tests of issue 9's bugs 7 and 8 with the real daemons, through interfaces that existed before
+their fixes (ff26290, f89f2ea): the lab cluster's files, `hbd status --json`, `hbd reload` and the invariant
+watcher. Bug 7: seed 001 as printed gives each node a haresources naming itself; both daemons started the
+group and the VIP was on both nodes. Bug 8: after `mv ha-log ha-log.1; hbd reload` the lines kept going to
+ha-log.1. They fail by assertion on the trees before the fixes (dev/check_regressions.py checks that)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -49,3 +51,29 @@ def test_nodes_whose_haresources_each_name_themselves_never_both_run_the_group()
         assert running == [], f"the group defined differently on the two nodes runs on {running}"
         for node, peer in (("n1", "n2"), ("n2", "n1")):  # and each says why, naming the group
             assert f"defined differently on {peer}: {cluster.settings.group}" in cluster.log(node), cluster.log(node)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_after_mv_of_the_log_and_hbd_reload_the_daemon_writes_to_the_new_file() -> None:
+    with lab_cluster() as cluster:
+        cluster.start("n1")
+        cluster.start("n2")
+        assert wait_for(lambda: settled(cluster, "n1", "n2") is not None, 20), cluster.log("n1")[-3000:]
+        logs = cluster.lab.path("n1", "/var/log/hbd")
+        (logs / "hbd.log").rename(logs / "hbd.log.1")  # what an operator or logrotate does
+        done = cluster.cli("n1", ["hbd", "reload"], timeout=30)
+        assert done.returncode == 0, done.stdout + done.stderr
+        size = len((logs / "hbd.log.1").read_text())
+        cluster.stop("n2")  # n1 logs n2's departure
+        assert wait_for(lambda: "n2" in cluster.log("n1"), 15), (
+            "no line about n2 leaving in the new hbd.log; the rotated file got: "
+            + (logs / "hbd.log.1").read_text()[size:][-2000:])
+        assert len((logs / "hbd.log.1").read_text()) == size, "lines landed in the rotated file"
