@@ -75,6 +75,11 @@ REGRESSIONS = (
         f"{D}::test_a_group_found_partly_running_is_completed_and_status_shows_each_resource",), DAEMON_LAB, 600),
     Regression("5-lab", "ff26290", (
         f"{D}::test_after_a_partition_heals_the_keeper_announces_the_vip_again",), DAEMON_LAB, 600),
+    Regression("7", "ff26290", (f"{O}::test_groups_defined_differently_on_the_two_nodes_are_started_by_neither",)),
+    Regression("7-lab", "ff26290", (
+        "tests/lab/test_daemon_regressions.py"
+        "::test_nodes_whose_haresources_each_name_themselves_never_both_run_the_group",
+    ), ("tests/lab/conftest.py", "tests/lab/daemon_lab.py"), 600),
     Regression("6", "25aedb2", (
         "tests/sim/test_membership_selfcheck.py::test_stalled_loop_that_sent_nothing_does_not_judge_itself_dead",)),
     Regression("6-rt", "f685327", ("tests/unit/test_process_realtime.py::test_every_thread_is_realtime_and_children_are_not",)),
@@ -83,11 +88,6 @@ REGRESSIONS = (
     Regression("8-lab", "f89f2ea", (
         "tests/lab/test_daemon_regressions.py"
         "::test_after_mv_of_the_log_and_hbd_reload_the_daemon_writes_to_the_new_file",
-    ), ("tests/lab/conftest.py", "tests/lab/daemon_lab.py"), 600),
-    Regression("7", "ff26290", (f"{O}::test_groups_defined_differently_on_the_two_nodes_are_started_by_neither",)),
-    Regression("7-lab", "ff26290", (
-        "tests/lab/test_daemon_regressions.py"
-        "::test_nodes_whose_haresources_each_name_themselves_never_both_run_the_group",
     ), ("tests/lab/conftest.py", "tests/lab/daemon_lab.py"), 600),
     Regression("9", "63408b7", (
         f"{C}::test_config_check_refuses_what_the_daemon_cannot_run",
@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="print the table and exit")
     ap.add_argument("--keep", action="store_true", help="keep the worktrees (to look at a failure)")
     args = ap.parse_args(argv)
-    selected = [e for e in REGRESSIONS if not args.bug or any(e.bug in (b, b + "-lab") for b in args.bug)]
+    selected = sorted((e for e in REGRESSIONS if not args.bug or any(e.bug in (b, b + "-lab") for b in args.bug)),
+                      key=lambda e: int(e.bug.split("-")[0]))
     if args.bug and not selected:
         ap.error(f"no entry for bug {' '.join(args.bug)}; known: {' '.join(e.bug for e in REGRESSIONS)}")
     if args.list:
