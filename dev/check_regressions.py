@@ -42,7 +42,7 @@ VENV = ROOT / ".venv"
 
 @dataclass(frozen=True)
 class Regression:
-    bug: str  # issue 9's bug number ("-lab": the same bug proven by a lab test of the real daemon)
+    bug: str  # issue 9's bug number; "N-lab": the same bug in the lab, "6-rt": bug 6's second fix
     fix: str  # the commit that fixed it: FIX^ is the tree before the fix
     tests: tuple[str, ...]  # pytest node ids, relative to the checkout
     support: tuple[str, ...] = ()  # other files the tests need, copied from this checkout too
@@ -252,11 +252,11 @@ def check(entry: Regression, keep: bool) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bug", nargs="*", help="only these bugs, e.g. 9 or 1-lab; N selects N-lab too (default: all)")
+    ap.add_argument("--bug", nargs="*", help="only these bugs, e.g. 9 or 1-lab; N selects N-lab, N-rt too (default: all)")
     ap.add_argument("--list", action="store_true", help="print the table and exit")
     ap.add_argument("--keep", action="store_true", help="keep the worktrees (to look at a failure)")
     args = ap.parse_args(argv)
-    selected = sorted((e for e in REGRESSIONS if not args.bug or any(e.bug in (b, b + "-lab") for b in args.bug)),
+    selected = sorted((e for e in REGRESSIONS if not args.bug or any(e.bug == b or e.bug.startswith(b + "-") for b in args.bug)),
                       key=lambda e: int(e.bug.split("-")[0]))
     if args.bug and not selected:
         ap.error(f"no entry for bug {' '.join(args.bug)}; known: {' '.join(e.bug for e in REGRESSIONS)}")
