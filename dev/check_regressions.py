@@ -82,7 +82,8 @@ REGRESSIONS = (
     ), ("tests/lab/conftest.py", "tests/lab/daemon_lab.py"), 600),
     Regression("6", "25aedb2", (
         "tests/sim/test_membership_selfcheck.py::test_stalled_loop_that_sent_nothing_does_not_judge_itself_dead",)),
-    Regression("6-rt", "f685327", ("tests/unit/test_process_realtime.py::test_every_thread_is_realtime_and_children_are_not",)),
+    Regression("6-rt", "f685327", (
+        "tests/unit/test_process_realtime.py::test_every_thread_is_realtime_and_children_are_not",)),
     Regression("8", "f89f2ea", (
         "tests/unit/test_logfile_regressions.py::test_lines_after_logrotate_renamed_the_file_go_to_the_new_file",)),
     Regression("8-lab", "f89f2ea", (
@@ -252,11 +253,14 @@ def check(entry: Regression, keep: bool) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bug", nargs="*", help="only these bugs, e.g. 9 or 1-lab; N selects N-lab, N-rt too (default: all)")
+    ap.add_argument("--bug", nargs="*",
+                    help="only these bugs, e.g. 9 or 1-lab; N selects N-lab, N-rt too (default: all)")
     ap.add_argument("--list", action="store_true", help="print the table and exit")
     ap.add_argument("--keep", action="store_true", help="keep the worktrees (to look at a failure)")
     args = ap.parse_args(argv)
-    selected = sorted((e for e in REGRESSIONS if not args.bug or any(e.bug == b or e.bug.startswith(b + "-") for b in args.bug)),
+    wanted = args.bug or []
+    selected = sorted((e for e in REGRESSIONS
+                       if not wanted or any(e.bug == b or e.bug.startswith(b + "-") for b in wanted)),
                       key=lambda e: int(e.bug.split("-")[0]))
     if args.bug and not selected:
         ap.error(f"no entry for bug {' '.join(args.bug)}; known: {' '.join(e.bug for e in REGRESSIONS)}")
