@@ -42,6 +42,11 @@ def format_status(st: dict[str, Any]) -> str:
                      f"preferred {group['preferred']}")
         for res in group.get("resources", []):
             lines.append(f"  {'':<{width}}    {res['resource']}: {res['state']}")
+        mon = group.get("monitor")
+        if mon and (mon["failures"] or mon["last_failure"]):
+            last = mon["last_failure"]
+            lines.append(f"  {'':<{width}}    fail count {mon['failures']}, restarts in window {mon['restarts']}"
+                         + (f"; last failure {last['time']}: {last['resource']}: {last['reason']}" if last else ""))
     if not st["groups"]:
         lines.append("  (none configured)")
     if st.get("config_differs"):

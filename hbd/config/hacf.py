@@ -236,6 +236,10 @@ def _convert(draft: _Draft, name: str, rule: DirectiveRule, value: str, line: in
             raise ValueError(f"[{value}] needs a client name and uid=... and/or gid=...")
     elif name == "serial":
         draft.serial_lines.append(line)
+    elif kind == "monitor":
+        from hbd.config.monitoring import MonitorSettings, apply_line  # the daemon reads it the same way
+
+        apply_line(MonitorSettings(), value)
     elif kind == "stonith_host":
         from hbd.fencing.from_hacf import parse_stonith_host  # fencing builds on the config model
 

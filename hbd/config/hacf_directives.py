@@ -90,6 +90,8 @@ DIRECTIVES: dict[str, DirectiveRule] = {
     # hbd's own: alert scripts run on cluster events, and their timeout (hbd/runtime/alerts.py)
     "alert": DirectiveRule("word"),
     "alert_timeout": DirectiveRule("time"),
+    # hbd's own: status checks of running resources and what a failed one does (hbd/config/monitoring.py)
+    "monitor": DirectiveRule("monitor", whole_line=True),
     # Heartbeat internals: checked, then ignored
     "baud": _ignored("choice", choices=("9600", "19200", "38400", "57600", "115200", "230400", "460800")),
     "debug": _ignored("int", low=0, high=255),

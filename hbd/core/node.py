@@ -18,6 +18,10 @@ Composed here, and simulated with real wire messages in tests/sim/test_node_sim.
   warntime (or is dead) gives every group up and restarts (`Restart(isolated=True)`), as after own-heartbeat
   loss; while no ping node answers (or none has been judged yet), a takeover from a dead peer (CommUp with
   the peer dead, PeerDied) is held back, and goes to ownership once a ping node answers.
+- monitoring (hbd/core/recovery.py): a failed status check of a group running here (and idle) goes to the
+  recovery policy; a restart in place comes out as `RestartGroup`, and its outcome comes back as
+  `RecoveryDone`; beyond the restarts the group is handed to the active peer (`o.HandOff`: the standby
+  exchange, as after a failed start), or restarted in place when no peer can take it.
 - the pre-probe is a deadline: when the live peer holding groups with addresses (`probe_groups`) has been
   silent for its deadtime - window - lead, `ProbeNow` once for that silence (window and lead scaled to the
   peer's deadtime: `probe_timing`).
@@ -32,6 +36,7 @@ from typing import assert_never
 from hbd.core import membership_events as m
 from hbd.core import node_events as n
 from hbd.core import ownership_types as o
+from hbd.core import recovery as r
 from hbd.core.holdings import Topology
 from hbd.core.membership import Membership, MembershipConfig
 from hbd.core.messages import Message
@@ -72,6 +77,7 @@ class NodeConfig:
     window_ms: int | None = None  # fixed pre-probe timing (tests); None: scaled to the peer's deadtime
     lead_ms: int | None = None
     ping_nodes: int = 0  # how many ping nodes (addresses and groups) the ping monitor watches
+    recovery: r.GroupRecovery = r.GroupRecovery()  # what a failed status check does (ha.cf `monitor`)
 
 
 def _ms_after(seconds: float) -> int:
@@ -98,6 +104,7 @@ class NodeCore:
         self.isolated = False
         self.held_back: list[o.Event] = []  # a takeover from a dead peer, while no ping node answers
         self.ownership_steps = 0  # how many events ownership has handled (the runtime refreshes its view)
+        self.recovery = r.RecoveryCore({}, config.recovery)
 
     # --- entry points ----------------------------------------------------------------------------
 
@@ -131,6 +138,8 @@ class NodeCore:
             case o.Probed() | o.GroupStarted() | o.GroupStopped() | o.Fenced() | o.AdminRequest() \
                     | o.ShutdownRequested():
                 self._feed(event, out)
+            case r.CheckFailed() | r.CheckOk() | r.RecoveryDone() | r.Cleared():
+                self._monitored(event, out)
             case _:
                 assert_never(event)
         self._maybe_probe(now, out)
@@ -288,6 +297,31 @@ class NodeCore:
                     out.append(action)  # every other ownership action is the runtime's to carry out
         deadline = self.ownership.next_deadline(self.now_ms)
         self._own_due = None if deadline is None else deadline + 1
+
+    # --- monitoring: recovery of a failed resource ----------------------------------------------------
+
+    def _monitored(self, event: r.Event, out: list[n.Action]) -> None:
+        view = self.ownership.view()
+        if isinstance(event, r.CheckFailed) and (
+                view.phase is not o.Phase.RUNNING or view.groups.get(event.group) is not o.GroupState.RUNNING
+                or view.busy == event.group or any(q.key == event.group for q in view.queued)):
+            return  # a stale result: the group is no longer running here, or is being started or stopped
+        for action in self.recovery.handle(event, self.now_ms):
+            match action:
+                case r.RestartGroup() | r.RestartResource() | o.Log():
+                    out.append(action)
+                case r.Relocate(group) | r.Disable(group):
+                    # haresources has no disabled state: a group beyond its restarts goes to the peer
+                    if view.peer.active:
+                        self._feed(o.HandOff(group, f"{action.failures} failed checks"), out)
+                        self.recovery.handle(r.GroupLeft(group), self.now_ms)
+                    else:
+                        out.append(o.Log("ERROR", f"{group}: no active peer can take it: restarting it in "
+                                                  "place again"))
+                        self.recovery.handle(r.RestartingInstead(group), self.now_ms)
+                        out.append(r.RestartGroup(group, 0))
+                case _:
+                    assert_never(action)
 
     # --- the pre-probe deadline --------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import Mapping
 
 from hbd.core import membership_events as m
 from hbd.core import ownership_types as o
+from hbd.core import recovery as r
 from hbd.core.messages import Field, Message
 
 
@@ -47,7 +48,9 @@ class PingReachability:
 
 
 OwnershipInput = (o.Probed | o.GroupStarted | o.GroupStopped | o.Fenced | o.AdminRequest | o.ShutdownRequested)
-Event = Heard | Tick | Broadcast | PingReachability | OwnershipInput
+# Monitoring (hbd/runtime/monitor.py): check results, the outcome of a restart in place, an admin's cleanup.
+RecoveryInput = r.CheckFailed | r.CheckOk | r.RecoveryDone | r.Cleared
+Event = Heard | Tick | Broadcast | PingReachability | OwnershipInput | RecoveryInput
 
 
 # --- actions ---------------------------------------------------------------------------------------
@@ -83,4 +86,7 @@ class Delivered:
 MembershipOutput = (m.Send | m.Log | m.Dropped | m.NodeChanged | m.LinkChanged | m.PeerRestarted | m.PeerReturned
                     | m.CommUp | m.LocalHeartbeatLost)
 # Every ownership action but its Send (which membership sequences and sends) comes out as it is.
-Action = MembershipOutput | o.Action | ProbeNow | Restart | Delivered
+# Monitoring's decisions the runtime carries out: restart in place (then `RecoveryDone`); a hand-over goes
+# through ownership (o.HandOff -> the standby exchange).
+RecoveryOutput = r.RestartGroup | r.RestartResource
+Action = MembershipOutput | o.Action | ProbeNow | Restart | Delivered | RecoveryOutput

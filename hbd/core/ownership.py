@@ -22,7 +22,7 @@ from hbd.core.group_states import GroupOperations, Queued
 from hbd.core.holdings import Topology, encode_groups
 from hbd.core.ownership_types import (
     Action, AdminReply, AdminRequest, Cause, CommUp, Event, Fence, Fenced, GroupStarted, GroupState,
-    GroupStopped, Op, Outbox, PeerDied, PeerJoined, Phase, Policy, Probed, Received, ShutdownComplete,
+    GroupStopped, HandOff, Op, Outbox, PeerDied, PeerJoined, Phase, Policy, Probed, Received, ShutdownComplete,
     ShutdownRequested, StopFailedForGood, StopGroup, Tick,
 )
 from hbd.core import start_rules as rules
@@ -156,6 +156,8 @@ class Ownership(PeerEvents):
                 self._admin(event, now, out)
             case ShutdownRequested():
                 self._shutdown(now, out)
+            case HandOff():
+                self._hand_off(event, now, out)
             case Tick():
                 self._tick(now, out)
             case _:
@@ -220,6 +222,13 @@ class Ownership(PeerEvents):
             self.standby.start_giving(ev.which, None, now, out, ev.request_id)
         else:
             self.standby.request_takeover(ev.which, now, out, ev.request_id)
+
+    def _hand_off(self, ev: HandOff, now: int, out: Outbox) -> None:
+        if self.phase is not Phase.RUNNING or self.state.get(ev.key) is not GroupState.RUNNING:
+            return  # it left, or is being stopped already
+        self.start_failed[ev.key] = now  # not taken back on our own within failed_retry_ms
+        self.handoff.add(ev.key)
+        out.log("CRIT", f"Giving up resource group {ev.key}: {ev.reason}")
 
     def _shutdown(self, now: int, out: Outbox) -> None:
         if self.phase is Phase.SHUTTING_DOWN:

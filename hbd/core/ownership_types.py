@@ -145,13 +145,22 @@ class ShutdownRequested:
 
 
 @dataclass(frozen=True)
+class HandOff:
+    """Monitoring gave up on a group running here (hbd/core/recovery.py: beyond its restarts): hand it to
+    the peer by the standby exchange once both sides are stable, as after a failed start."""
+
+    key: str
+    reason: str  # for the log only
+
+
+@dataclass(frozen=True)
 class Tick:
     """Timer event; the runtime sends one at least every `next_deadline()` ms."""
 
 
 Event = (
     Probed | CommUp | PeerDied | PeerJoined | Received | GroupStarted | GroupStopped | Fenced | AdminRequest
-    | ShutdownRequested | Tick
+    | ShutdownRequested | HandOff | Tick
 )
 
 

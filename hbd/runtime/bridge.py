@@ -17,15 +17,17 @@ from hbd.config import LoadedConfig
 from hbd.core import membership_events as m
 from hbd.core import node_events as n
 from hbd.core import ownership_types as o
+from hbd.core import recovery as r
 from hbd.core.holdings import GroupInfo, Topology
 from hbd.core.membership import MembershipConfig
 from hbd.core.messages import Field
 from hbd.core.node import NodeConfig, NodeCore
+from hbd.config.monitoring import settings_of as monitor_settings
 from hbd.runtime.fencing_lane import lane_settings
 
 MEMBERSHIP_ACTIONS = (m.Send, m.Log, m.Dropped, m.NodeChanged, m.LinkChanged, m.PeerRestarted, m.PeerReturned,
                       m.CommUp, m.LocalHeartbeatLost)
-NODE_ACTIONS = (n.ProbeNow, n.Restart, n.Delivered)
+NODE_ACTIONS = (n.ProbeNow, n.Restart, n.Delivered, r.RestartGroup, r.RestartResource)
 
 
 def ms(seconds: float) -> int:
@@ -146,7 +148,8 @@ def node_config(cfg: LoadedConfig, probe_groups: frozenset[str], service_types: 
     hacf = cfg.heartbeat.hacf
     return NodeConfig(MembershipConfig.from_hacf(hacf), hacf.peers[0], topology_of(cfg), policy_of(cfg),
                       probe_groups=probe_groups, service_types=service_types,
-                      ping_nodes=len(hacf.ping_nodes) + len(hacf.ping_groups))
+                      ping_nodes=len(hacf.ping_nodes) + len(hacf.ping_groups),
+                      recovery=monitor_settings(hacf).recovery)
 
 
 def describe(action: m.Action) -> str:

@@ -45,6 +45,8 @@ from hbd.runtime.membership_service import MembershipService
 from hbd.runtime.notify import Notifier, watchdog_interval_s
 from hbd.runtime.ownership_driver import OwnershipDriver
 from hbd.runtime.ping_monitor import PingMonitor, PingTargets
+from hbd.runtime.monitor_lane import MonitorLane
+from hbd.config.monitoring import settings_of as monitor_settings
 from hbd.runtime.preprobe import PreProbe
 from hbd.runtime.process import go_realtime
 from hbd.runtime.state import load_identity
@@ -109,6 +111,7 @@ class Daemon:
         self.started_wall = time.time()
         self.files = fingerprint(self.opts.config_dir)
         roots = {g.key: root for g, root in zip(hb.groups, service_roots(self.cfg))}
+        self.roots = roots
         self.runner = GroupRunner(roots, child_type_table())
         self.preprobe = PreProbe(roots)
         self.node_config = node_config(self.cfg, frozenset(k for k, v in self.preprobe.vips.items() if v),
@@ -121,6 +124,7 @@ class Daemon:
         self.driver: OwnershipDriver | None = None
         self.fencing: FencingLane | None = None
         self.ping: PingMonitor | None = None
+        self.monitoring: MonitorLane | None = None
         self.stop_clients: list[asyncio.Task[Any]] = []
 
     # --- run ------------------------------------------------------------------------------------
@@ -175,6 +179,9 @@ class Daemon:
         try:
             self.membership.start(loop, self.bridge.membership_facade())
             self.driver.start(loop)
+            self.monitoring = MonitorLane(self.roots, self.runner, monitor_settings(self.hacf), self.bridge,
+                                          self.driver)
+            self.monitoring.start(loop)  # status checks of running resources (doc/monitoring.md)
             targets = PingTargets.from_hacf(self.hacf)
             if targets.nodes:  # connectivity for the isolation rule (doc/daemon.md)
                 self.ping = PingMonitor(targets, self._ping_changed)
@@ -197,6 +204,8 @@ class Daemon:
             self.membership.stop()
             if self.ping is not None:
                 self.ping.close()
+            if self.monitoring is not None:
+                self.monitoring.close()
             self.driver.close()
             if self.fencing is not None:
                 self.fencing.close()
@@ -272,6 +281,8 @@ class Daemon:
             self.outcome.restart_delay_s = action.delay_ms / 1000
         elif isinstance(action, n.Delivered):
             self.outdate.received(action.fields)  # DRBD resource-level fencing (outdate_service.py)
+        elif self.monitoring is not None:
+            self.monitoring.node_action(action)  # a restart in place
 
     def _ping_changed(self, reachable: frozenset[str]) -> None:
         """The ping monitor's report, a node core event like a heartbeat's (its actions are carried out)."""
@@ -313,6 +324,10 @@ class Daemon:
                 built["drbd"] = list(await asyncio.gather(
                     *(loop.run_in_executor(None, drbd_status.query, r) for r in resources)))
             built["heartbeat"] = self.membership.counters()  # packets accepted/dropped, loop and GC delays
+            if self.monitoring is not None:
+                monitored = self.monitoring.describe()
+                for group in built["groups"]:
+                    group["monitor"] = monitored.get(group["key"])
             return {"ok": True, "status": built}
         if cmd in ("standby", "takeover"):
             which = request.get("which", "all")
@@ -330,6 +345,10 @@ class Daemon:
                 return {"ok": False, "code": 1, "text": "timeout must be a positive number of seconds"}
             code, text = await self.outdate.ask_peer(str(request.get("resource", "")), float(timeout))
             return {"ok": code in (3, 4, 5), "code": code, "text": text}
+        if cmd == "cleanup":  # hbd resource cleanup [GROUP]
+            if self.monitoring is None:
+                return {"ok": False, "text": "not ready"}
+            return self.monitoring.cleanup(request.get("group"))
         if cmd == "fence-ack":
             return self._fence_ack(request)
         if cmd == "intervals":  # hbd advise

@@ -25,6 +25,7 @@ from hbd.core import membership_events as m
 from hbd.core import messages
 from hbd.core import node_events as n
 from hbd.core import ownership_types as o
+from hbd.core import recovery as r
 from hbd.core.holdings import GroupInfo, Topology
 from hbd.core.membership import MembershipConfig
 from hbd.core.node import NodeConfig, NodeCore
@@ -49,6 +50,10 @@ class Options:
     kinds: tuple[str, ...] = ("power_off", "kill9", "shutdown", "partition", "nic", "standby", "takeover")
     end_ms: int = 10_000
     quiet_ms: int = 3500  # converged this long after the last disruption, restart or heal
+    # "resource_fail" (opt-in): a resource of a group running on the node fails its check; restarts in
+    # place succeed with this probability
+    restart_ok: float = 0.8
+    recovery: r.GroupRecovery = r.GroupRecovery()
 
 
 @dataclass
@@ -166,6 +171,9 @@ class NodeWorld(Invariants):
                 self.at(self.now + 1, "exit", name, node.inc)
             case n.Restart(delay_ms):
                 node.restart_ms = delay_ms
+            case r.RestartGroup(key) | r.RestartResource(key):
+                self.at(self.now + self.rng.randint(10, 300), "restarted", name, node.inc, key,
+                        self.rng.random() < self.opts.restart_ok)
             case n.ProbeNow(groups, window_ms, lead_ms):
                 self.check_probe_timing(name, window_ms, lead_ms)
                 for key in groups:
@@ -219,7 +227,7 @@ class NodeWorld(Invariants):
             if key[0] == name:
                 del self.last_rx[key]
         config = NodeConfig(MembershipConfig(name, NODES, TIMING), self.other(name), self.topology, self.policy,
-                            probe_groups=frozenset(self.topology.keys))
+                            probe_groups=frozenset(self.topology.keys), recovery=self.opts.recovery)
         node.core = NodeCore(config, self.now, generation=node.generation, rng=random.Random(self.rng.random()))
         node.timer_at = None
         self.carry_out(name, node.core.start(self.now))
@@ -294,6 +302,17 @@ class NodeWorld(Invariants):
             node.actual.discard(key)
             self.feed(name, o.GroupStopped(key, True))
 
+    def ev_restarted(self, name: str, inc: int, key: str, ok: bool) -> None:
+        node = self.nodes[name]
+        if node.inc != inc:
+            return
+        if ok:
+            node.actual.add(key)  # a restart in place: it never left this node's holdings
+            self.check_running_once(name, key)
+        else:
+            node.actual.discard(key)  # the failed start stopped what it had started
+        self.feed(name, r.RecoveryDone(key, ok, "" if ok else FAILURE_TEXT(f"{key}: start failed")))
+
     def ev_fenced(self, name: str, inc: int, target: str, ok: bool) -> None:
         if self.nodes[name].inc != inc:
             return
@@ -359,6 +378,9 @@ class NodeWorld(Invariants):
             node.nic_cut = self.split_possible = True
             self.connectivity_changed = self.now
             self.at(self.now + self.rng.randint(300, 3000), "nic_back", name)
+        elif kind == "resource_fail" and node.actual:
+            key = self.rng.choice(sorted(node.actual))
+            self.feed(name, r.CheckFailed(key, f"{key}-rsc", FAILURE_TEXT("not running")))
         elif kind in ("standby", "takeover"):
             which = self.rng.choice(("all", "local", "foreign", "failback"))
             self.feed(name, o.AdminRequest(kind, which, self.rng.randint(1, 10**6)))  # type: ignore[arg-type]
