@@ -8,27 +8,27 @@ Design limit (checked over 10 000 seeded simulated runs in tests/sim): with dead
 packets delayed up to 50 ms, reordered and duplicated, no live peer is declared dead while each medium
 loses at most 25 % of packets with two media, or 10 % with a single medium. Deadlines are exact: a silent
 peer is declared dead its advertised dt after its last packet, not at the next 250 ms check as in Heartbeat.
+The per-node records and the retransmission rules for one peer live in membership_peers.py.
 """
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hbd.config.model import HaCf, Timing
-from hbd.core.intervals import IntervalHistogram
 from hbd.core.membership_events import (
     Action, CommUp, Deliver, DropKind, Dropped, Event, LinkChanged, LinkView, LocalHeartbeatLost, Log, MembershipView, NodeChanged,
     NodeStatus, NodeView, PeerRestarted, PeerReturned, Received, Send,
 )
+from hbd.core.membership_peers import (
+    LinkState, NodeState, give_up, note_sequence, partition_logs, refresh_link, rexmit_answer, rexmit_requests,
+)
 from hbd.core.messages import Field, Message
 from hbd.core.own_heartbeat import OwnHeartbeat
-from hbd.core.sequence import REXMIT_BATCH, Observation, PeerSequence, SentHistory, Verdict
+from hbd.core.sequence import SentHistory, Verdict
 
 STARTUP_DT_S = 5.0  # for this long after start the advertised dt is deadtime + 2000 ms
 STARTUP_DT_EXTRA_MS = 2000
-REXMIT_FIRST_S = (0.05, 0.25)  # first NS_rexmit after a random delay (max_rexmit_delay 250 ms)
-REXMIT_REPEAT_S = 0.25
-REXMIT_TRIES = 20  # then the packet is given up as irretrievably lost
 ACK_EVERY = 10  # NS_ackmsg for about every 10th sequenced packet of a peer
 PROTOCOL = "1"
 
@@ -42,28 +42,6 @@ class MembershipConfig:
     @classmethod
     def from_hacf(cls, hacf: HaCf) -> "MembershipConfig":
         return cls(hacf.local_node.lower(), tuple(n.lower() for n in hacf.nodes), hacf.timing)
-
-
-@dataclass
-class _Link:
-    last: float | None = None
-    up: bool = False
-    top_seq: int = -1  # highest seq seen on this link: a replayed copy must not keep a link alive
-
-
-@dataclass
-class _Node:
-    name: str
-    status: NodeStatus = "init"
-    heard: bool = False
-    last: float | None = None
-    last_status_at: float | None = None
-    dt_s: float | None = None  # the node's advertised deadtime
-    links: dict[str, _Link] = field(default_factory=dict)
-    seq: PeerSequence = field(default_factory=PeerSequence)
-    histogram: IntervalHistogram = field(default_factory=IntervalHistogram)
-    rexmit_due: dict[int, tuple[float, int]] = field(default_factory=dict)  # seq -> (when, tries)
-    ack_slot: int = 0
 
 
 class Membership:
@@ -83,7 +61,7 @@ class Membership:
         self.next_seq = 1
         self.next_status_at = now
         self.history = SentHistory()
-        self.nodes = {name: _Node(name) for name in config.nodes}
+        self.nodes = {name: NodeState(name) for name in config.nodes}
         for i, node in enumerate(self.nodes.values()):
             node.ack_slot = (i * 7 + len(node.name)) % ACK_EVERY  # spread the ACKs of several peers
         self.local_lost = False
@@ -166,7 +144,7 @@ class Membership:
 
     # --- timers ------------------------------------------------------------------------------------
 
-    def _deadline(self, node: _Node) -> float | None:
+    def _deadline(self, node: NodeState) -> float | None:
         if node.name == self.config.local:
             return None if self.local_lost else self.own.deadline(self.deadtime_s, self.initdead_s)
         if not self.comm_up or not node.heard:
@@ -174,10 +152,10 @@ class Membership:
             return since + max(self.initdead_s, self._node_dt(node))
         return (node.last or self.started) + self._node_dt(node)
 
-    def _node_dt(self, node: _Node) -> float:
+    def _node_dt(self, node: NodeState) -> float:
         return node.dt_s if node.dt_s is not None else self.deadtime_s
 
-    def _link_deadline(self, node: _Node, link: _Link) -> float:
+    def _link_deadline(self, node: NodeState, link: LinkState) -> float:
         return (link.last or self.started) + self._node_dt(node)
 
     def _timers(self, now: float, out: list[Action]) -> None:
@@ -191,7 +169,7 @@ class Membership:
             for name, link in node.links.items():
                 if link.up and now >= self._link_deadline(node, link):
                     self._link_down(node, name, out)
-            self._rexmit_requests(node, now, out)
+            rexmit_requests(node, now, out)
         if not self.comm_up:
             self._check_comm_up(now, out)
         if now >= self.next_status_at:
@@ -201,11 +179,11 @@ class Membership:
             if self.next_status_at <= now:
                 self.next_status_at = now + self.keepalive_s
 
-    def _link_down(self, node: _Node, name: str, out: list[Action]) -> None:
+    def _link_down(self, node: NodeState, name: str, out: list[Action]) -> None:
         node.links[name].up = False
         out += [Log("info", f"Link {node.name}:{name} dead."), LinkChanged(node.name, name, False)]
 
-    def _node_dead(self, node: _Node, out: list[Action]) -> None:
+    def _node_dead(self, node: NodeState, out: list[Action]) -> None:
         node.status = "dead"
         node.rexmit_due.clear()
         node.seq.missing.clear()
@@ -214,7 +192,7 @@ class Membership:
             if link.up:
                 self._link_down(node, name, out)
 
-    def _local_dead(self, node: _Node, out: list[Action]) -> None:
+    def _local_dead(self, node: NodeState, out: list[Action]) -> None:
         self.local_lost = True
         self.own.reset()
         out += [Log("WARN", f"node {node.name}: is dead"),
@@ -232,24 +210,6 @@ class Membership:
             self.local_status = "active"
             out += [Log("info", "Comm_now_up(): updating status to active"),
                     Log("info", "Local status now set to: 'active'"), CommUp(), self._status_send(now)]
-
-    def _rexmit_requests(self, node: _Node, now: float, out: list[Action]) -> None:
-        if not node.rexmit_due:
-            return
-        due = sorted(seq for seq, (when, _) in node.rexmit_due.items() if when <= now)
-        for seq in due:
-            _, tries = node.rexmit_due[seq]
-            if tries >= REXMIT_TRIES:
-                self._give_up(node, seq, out)
-                continue
-            node.rexmit_due[seq] = (now + REXMIT_REPEAT_S, tries + 1)
-        for first, last in _ranges([s for s in due if s in node.rexmit_due]):
-            out.append(Send((("t", "NS_rexmit"), ("firstseq", str(first)), ("lastseq", str(last))), None, node.name))
-
-    def _give_up(self, node: _Node, seq: int, out: list[Action]) -> None:
-        node.rexmit_due.pop(seq, None)
-        node.seq.give_up(seq)
-        out.append(Log("ERROR", f"Irretrievably lost packet: node {node.name}: seq {seq}"))
 
     # --- receiving ---------------------------------------------------------------------------------
 
@@ -285,7 +245,7 @@ class Membership:
             for state in node.links.values():
                 state.top_seq = -1
         if seq is not None:
-            fresh = self._refresh_link(node, link, seq, now, out, new_to_node=obs.verdict is Verdict.NEW)
+            fresh = refresh_link(node, link, seq, now, out, new_to_node=obs.verdict is Verdict.NEW)
             if not fresh and obs.verdict is Verdict.DUPLICATE:  # the second medium's copy is fresh on its link
                 out.append(Dropped(DropKind.STALE_SEQ, src, link, f"old packet from {src} on {link}: seq {seq} "
                                    f"(newest there {node.links[link].top_seq}): replayed or reordered"))
@@ -294,9 +254,9 @@ class Membership:
         if seq is not None:
             node.last = now  # only sequenced packets prove life: a replayed NS_ packet cannot
         if was_dead and obs.in_order and not obs.restart and seq is not None:
-            out += _partition_logs(src)
+            out += partition_logs(src)
             out.append(PeerReturned(src))
-        self._note_sequence(node, obs, now, out)
+        note_sequence(node, obs, now, self.rng, out)
         node.heard = node.heard or seq is not None
         dest = msg.get("dest")
         if dest is not None and dest.lower() != self.config.local:
@@ -306,11 +266,11 @@ class Membership:
             if obs.in_order:
                 self._status(node, msg, now, out)
         elif msg.type == "NS_rexmit":
-            self._rexmit_answer(node, msg, now, out)
+            rexmit_answer(node, msg, self.history, now, out)
         elif msg.type == "NS_nak_rexmit":
             first = msg.hex_field("firstseq")
             if first is not None and first in node.rexmit_due:
-                self._give_up(node, first, out)
+                give_up(node, first, out)
         elif msg.type == "reqnodes":
             nodelist = "".join(f"{n} " for n in self.config.nodes)
             out.append(self.send((("t", "repnodes"), ("nodelist", nodelist), ("delnodelist", "")), src))
@@ -320,14 +280,14 @@ class Membership:
             out.append(Send((("t", "NS_ackmsg"), ("ackseq", f"{seq:x}")), None, src))
         self._after_accept(node, now, out)
 
-    def _after_accept(self, node: _Node, now: float, out: list[Action]) -> None:
+    def _after_accept(self, node: NodeState, now: float, out: list[Action]) -> None:
         if node.status == "dead" and node.last == now:  # a sequenced packet before its first status
             node.status = "init"
             out.append(NodeChanged(node.name, "init"))
         if not self.comm_up:
             self._check_comm_up(now, out)
 
-    def _receive_own(self, node: _Node, msg: Message, generation: int, link: str, now: float,
+    def _receive_own(self, node: NodeState, msg: Message, generation: int, link: str, now: float,
                      out: list[Action]) -> None:
         seq = msg.hex_field("seq")
         if seq is None:
@@ -336,42 +296,14 @@ class Membership:
             out.append(Dropped(DropKind.OWN_OLD_GENERATION, node.name, link, f"should_drop_message: attempted "
                                f"replay attack [{node.name}]? [gen = {generation}, curgen = {self.generation}]"))
             return
-        if self._refresh_link(node, link, seq, now, out):
+        if refresh_link(node, link, seq, now, out):
             self.own.came_back(seq)
             node.last = now
             node.heard = True
             self.local_lost = False
             node.status = self.local_status
 
-    def _refresh_link(self, node: _Node, link: str, seq: int, now: float, out: list[Action],
-                      new_to_node: bool = False) -> bool:
-        """A packet proves its link alive if the node never had it (a retransmitted gap filler included) or
-        it is the first copy of that seq on this link; replayed copies prove nothing."""
-        state = node.links.setdefault(link, _Link())
-        if seq <= state.top_seq and not new_to_node:
-            return False
-        state.top_seq, state.last = max(seq, state.top_seq), now
-        if not state.up:
-            state.up = True
-            out += [Log("info", f"Link {node.name}:{link} up."), LinkChanged(node.name, link, True)]
-        return True
-
-    def _note_sequence(self, node: _Node, obs: Observation, now: float, out: list[Action]) -> None:
-        if obs.gap is not None:
-            last, new = obs.gap
-            out.append(Log("WARN", f"{new - last - 1} lost packet(s) for [{node.name}] [{last}:{new}]"))
-            if obs.lost_a_lot:
-                out.append(Log("ERROR", "lost a lot of packets!"))
-                node.rexmit_due.clear()
-            else:
-                for missing in range(last + 1, new):
-                    node.rexmit_due[missing] = (now + self.rng.uniform(*REXMIT_FIRST_S), 0)
-        if obs.filled is not None:
-            node.rexmit_due.pop(obs.filled, None)
-            if obs.all_filled:
-                out.append(Log("info", f"No pkts missing from {node.name}!"))
-
-    def _status(self, node: _Node, msg: Message, now: float, out: list[Action]) -> None:
+    def _status(self, node: NodeState, msg: Message, now: float, out: list[Action]) -> None:
         dt_ms = msg.hex_field("dt")
         if dt_ms is not None and dt_ms > 0:
             node.dt_s = dt_ms / 1000
@@ -389,34 +321,3 @@ class Membership:
             node.status = status  # type: ignore[assignment]
             out += [Log("info", f"Status update for node {node.name}: status {status}"),
                     NodeChanged(node.name, node.status)]
-
-    def _rexmit_answer(self, node: _Node, msg: Message, now: float, out: list[Action]) -> None:
-        first, last = msg.dec_field("firstseq"), msg.dec_field("lastseq")
-        if first is None or last is None or last < first:
-            out.append(Log("ERROR", f"bad NS_rexmit from {node.name}"))
-            return
-        for seq in range(first, min(last, first + REXMIT_BATCH - 1) + 1):
-            entry = self.history.lookup(seq, now)
-            if isinstance(entry, str):
-                out.append(Log("ERROR", f"Cannot rexmit pkt {seq} for {node.name}: {entry}"))
-                out.append(Send((("t", "NS_nak_rexmit"), ("firstseq", f"{seq:x}"), ("info", entry)), None, node.name))
-            elif entry is not None:
-                out.append(Send(entry[0], seq, entry[1]))
-
-
-def _ranges(seqs: list[int]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for seq in seqs:
-        if out and seq == out[-1][1] + 1:
-            out[-1] = (out[-1][0], seq)
-        else:
-            out.append((seq, seq))
-    return out
-
-
-def _partition_logs(node: str) -> list[Action]:
-    return [Log("CRIT", f"Cluster node {node} returning after partition."),
-            Log("info", "For information on cluster partitions, See URL: http://linux-ha.org/wiki/Split_Brain"),
-            Log("WARN", "Deadtime value may be too small."),
-            Log("info", "See FAQ for information on tuning deadtime."),
-            Log("info", "URL: http://linux-ha.org/wiki/FAQ#Heavy_Load")]
