@@ -37,3 +37,15 @@ def hbd(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env.pop("NOTIFY_SOCKET", None)
     return subprocess.run([sys.executable, "-m", "hbd.cli.main", *argv], capture_output=True, text=True,
                           timeout=timeout, env=env)
+
+
+def stop_daemon(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`hbd stop` of the daemon started with daemon_args(tmp_path, ...); if that fails, SIGKILL it by its pid
+    file, so that a broken stop fails the test without leaving the daemon running after it."""
+    done = hbd("stop", "--socket", str(tmp_path / "hbd.sock"), "--timeout", "30")
+    if done.returncode != 0:
+        try:
+            os.kill(int((tmp_path / "hbd.pid").read_text().split()[0]), 9)
+        except (OSError, ValueError, IndexError):
+            pass  # no pid file or no such process: nothing left to stop
+    return done

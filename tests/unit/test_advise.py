@@ -12,7 +12,7 @@ import pytest
 from hbd.cli import advise_cmd
 from hbd.cli.advise_cmd import advise, quantile_upper_ms, round_up_ms
 from hbd.runtime.metrics import Metrics
-from tests.unit.service_daemon import daemon_args, free_udp_port, hbd, write_config
+from tests.unit.service_daemon import daemon_args, free_udp_port, hbd, stop_daemon, write_config
 
 NOW = 1_000_000.0
 
@@ -170,4 +170,5 @@ def test_real_daemon_with_a_silent_peer_exits_1(tmp_path: Path) -> None:
         assert not out["ok"] and out["current"] == {"keepalive_ms": 200, "warntime_ms": 1000, "deadtime_ms": 2000}
         assert any(r.startswith("n2: 0 heartbeat intervals") for r in out["reasons"]), out["reasons"]
     finally:
-        assert hbd("stop", "--socket", sock, "--timeout", "30").returncode == 0
+        stopped = stop_daemon(tmp_path)
+        assert stopped.returncode == 0, stopped.stderr

@@ -16,7 +16,7 @@ import pytest
 
 from hbd.runtime import drbd_status
 from hbd.runtime.status import SCHEMA_VERSION
-from tests.unit.service_daemon import daemon_args, free_udp_port, hbd, write_config
+from tests.unit.service_daemon import daemon_args, free_udp_port, hbd, stop_daemon, write_config
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (setup.cfg test extra; Debian python3-jsonschema)")
 
@@ -56,7 +56,8 @@ def live_status(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         assert done.returncode == 0, done.stderr
         yield json.loads(done.stdout)
     finally:
-        assert hbd("stop", "--socket", sock, "--timeout", "30").returncode == 0
+        stopped = stop_daemon(tmp)
+        assert stopped.returncode == 0, stopped.stderr
 
 
 def test_real_status_validates(live_status: dict[str, Any]) -> None:
