@@ -35,6 +35,7 @@ from typing import Any
 
 from hbd.cli.argtypes import bounded_int, finite, seconds, socket_path
 from hbd.cli.client import ask
+from hbd.runtime import control_messages as cm
 from hbd.runtime.control import DEFAULT_SOCKET
 
 NOT_ENOUGH_DATA = 1
@@ -202,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _request(args: argparse.Namespace, cmd: str) -> dict[str, Any] | int:
-    answer = ask("hbd advise", Path(args.socket), {"cmd": cmd}, args.timeout)
+    answer = ask("hbd advise", Path(args.socket), cm.decode({"cmd": cmd}), args.timeout)
     if isinstance(answer, int):
         return answer
     if not answer.get("ok") or cmd not in answer:

@@ -7,14 +7,16 @@ from typing import Any
 
 from hbd.errors import HbdError
 from hbd.runtime.control import NotRunning, request
+from hbd.runtime.control_messages import Request, encode
 
 NOT_RUNNING = 3  # LSB's "program is not running", the exit code of every command that needs the daemon
 
 
-def ask(prog: str, socket_path: Path, payload: dict[str, Any], timeout: float) -> dict[str, Any] | int:
-    """The daemon's answer, or the exit code (3 not running, 1 other failure) after saying why on stderr."""
+def ask(prog: str, socket_path: Path, payload: Request, timeout: float) -> dict[str, Any] | int:
+    """The daemon's answer to a typed request (sent as control_messages.encode writes it), or the exit code
+    (3 not running, 1 other failure) after saying why on stderr."""
     try:
-        return request(socket_path, payload, timeout)
+        return request(socket_path, encode(payload), timeout)
     except NotRunning as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return NOT_RUNNING

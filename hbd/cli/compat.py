@@ -20,6 +20,7 @@ from typing import Any, Callable, Union
 from hbd import __version__
 from hbd.cli import handover_cmd
 from hbd.cli.client import ask
+from hbd.runtime import control_messages as cm
 from hbd.core.holdings import REQUEST_WORDS
 from hbd.runtime.control import DEFAULT_SOCKET
 
@@ -55,7 +56,7 @@ StatusSource = Callable[[], "Status | int"]  # the daemon's status, or the exit 
 
 
 def fetch_status(prog: str) -> Status | int:
-    answer = ask(prog, DEFAULT_SOCKET, {"cmd": "status"}, STATUS_TIMEOUT_S)
+    answer = ask(prog, DEFAULT_SOCKET, cm.StatusRequest(), STATUS_TIMEOUT_S)
     if isinstance(answer, int):
         return answer
     if not answer.get("ok"):

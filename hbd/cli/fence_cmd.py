@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from hbd.cli.client import ask
+from hbd.runtime import control_messages as cm
 from hbd.runtime.control import DEFAULT_SOCKET
 
 
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    answer = ask("hbd fence-ack", Path(args.socket), {"cmd": "fence-ack", "node": args.node}, args.timeout)
+    answer = ask("hbd fence-ack", Path(args.socket), cm.FenceAckRequest(args.node), args.timeout)
     if isinstance(answer, int):
         return answer
     text = answer.get("text") or answer.get("error") or ""

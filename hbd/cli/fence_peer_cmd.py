@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from hbd.cli.client import ask
+from hbd.runtime import control_messages as cm
 from hbd.runtime.control import DEFAULT_SOCKET
 
 UNKNOWN = 1
@@ -40,7 +41,7 @@ def main(argv: list[str]) -> int:
         print("hbd fence-peer: --timeout must be positive", file=sys.stderr)
         return 2
     answer = ask("hbd fence-peer", Path(args.socket),
-                 {"cmd": "outdate-peer", "resource": args.resource, "timeout": args.timeout}, args.timeout + 5)
+                 cm.OutdatePeerRequest(args.resource, args.timeout), args.timeout + 5)
     if isinstance(answer, int):
         return UNKNOWN  # no daemon: the peer cannot be reached, nothing is known
     code = answer.get("code")

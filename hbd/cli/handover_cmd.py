@@ -13,6 +13,7 @@ from pathlib import Path
 from hbd.core.holdings import REQUEST_WORDS
 from hbd.cli.argtypes import seconds, socket_path
 from hbd.cli.client import ask
+from hbd.runtime import control_messages as cm
 from hbd.runtime.control import DEFAULT_SOCKET
 HELP = {
     "standby": "give groups to the peer: all (default), local (the groups this node prefers), "
@@ -32,7 +33,8 @@ def build_parser(kind: str) -> argparse.ArgumentParser:
 
 def main(kind: str, argv: list[str]) -> int:
     args = build_parser(kind).parse_args(argv)
-    answer = ask(f"hbd-{kind}", Path(args.socket), {"cmd": kind, "which": args.which, "timeout": args.timeout},
+    request = cm.decode({"cmd": kind, "which": args.which, "timeout": args.timeout})  # checked like the daemon does
+    answer = ask(f"hbd-{kind}", Path(args.socket), request,
                  args.timeout + 5)
     if isinstance(answer, int):
         return answer

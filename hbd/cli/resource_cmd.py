@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from hbd.cli.client import ask
+from hbd.runtime import control_messages as cm
 from hbd.runtime.control import DEFAULT_SOCKET
 
 
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    answer = ask("hbd resource", Path(args.socket), {"cmd": "cleanup", "group": args.group}, args.timeout)
+    answer = ask("hbd resource", Path(args.socket), cm.CleanupRequest(args.group), args.timeout)
     if isinstance(answer, int):
         return answer
     text = answer.get("text") or answer.get("error") or ""

@@ -12,6 +12,7 @@ from typing import Any
 
 from hbd.cli.argtypes import seconds, socket_path
 from hbd.cli.client import ask
+from hbd.runtime import control_messages as cm
 from hbd.runtime.control import DEFAULT_SOCKET
 
 
@@ -68,12 +69,13 @@ def format_status(st: dict[str, Any]) -> str:
 def main(argv: list[str]) -> int:
     reload = bool(argv) and argv[0] == "--reload"
     args = build_parser(reload).parse_args(argv[1:] if reload else argv)
-    answer = ask("hbd", Path(args.socket), {"cmd": "reload" if reload else "status"}, args.timeout)
+    answer = ask("hbd", Path(args.socket), cm.ReloadRequest() if reload else cm.StatusRequest(), args.timeout)
     if isinstance(answer, int):
         return answer
     if reload:
-        print(answer.get("text") or answer.get("error", ""), file=sys.stdout if answer.get("ok") else sys.stderr)
-        return 0 if answer.get("ok") else 1
+        reply = cm.ReloadReply.from_wire(answer)
+        print(reply.text, file=sys.stdout if reply.ok else sys.stderr)
+        return reply.outcome.exit_code
     if not answer.get("ok"):
         print(f"hbd: {answer.get('error') or answer.get('text')}", file=sys.stderr)
         return 1

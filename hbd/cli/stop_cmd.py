@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from hbd.cli.client import ask
+from hbd.runtime import control_messages as cm
 from hbd.runtime.control import DEFAULT_SOCKET
 
 EXIT_POLL_S = 0.05
@@ -50,7 +51,7 @@ def process_gone(pid: int, timeout_s: float) -> bool:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     started = time.monotonic()
-    answer = ask("hbd stop", Path(args.socket), {"cmd": "stop"}, args.timeout)
+    answer = ask("hbd stop", Path(args.socket), cm.StopRequest(), args.timeout)
     if isinstance(answer, int):
         return answer
     if "pid" not in answer:

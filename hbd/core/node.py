@@ -41,6 +41,7 @@ from hbd.core.holdings import Topology
 from hbd.core.membership import Membership, MembershipConfig
 from hbd.core.messages import Message
 from hbd.core.ownership import Ownership
+from hbd.core.ownership_view import OwnershipView
 
 RESTART_EXTRA_MS = 1000  # own heartbeat lost: restart after deadtime + this (Heartbeat)
 # Pre-probe window and lead: fractions of the peer's deadtime, bounded (doc/daemon.md, runtime/preprobe.py).
@@ -104,6 +105,7 @@ class NodeCore:
         self.isolated = False
         self.held_back: list[o.Event] = []  # a takeover from a dead peer, while no ping node answers
         self.ownership_steps = 0  # how many events ownership has handled (the runtime refreshes its view)
+        self._view: tuple[int, OwnershipView] | None = None  # (ownership_steps, its view)
         self.recovery = r.RecoveryCore({}, config.recovery)
 
     # --- entry points ----------------------------------------------------------------------------
@@ -158,6 +160,13 @@ class NodeCore:
 
     def view(self, now_ms: int) -> m.MembershipView:
         return self.membership.view(now_ms / 1000)
+
+    def ownership_view(self) -> OwnershipView:
+        """The ownership core as of its last step, frozen: what the runtime and the pre-probe read (built
+        once per ownership step, since the pre-probe asks on every heartbeat)."""
+        if self._view is None or self._view[0] != self.ownership_steps:
+            self._view = (self.ownership_steps, self.ownership.view())
+        return self._view[1]
 
     # --- membership -> ownership -----------------------------------------------------------------
 
@@ -254,7 +263,7 @@ class NodeCore:
 
     def _isolation_armed(self) -> bool:
         return (self.ping_reachable is not None and not self.ping_reachable and self.config.ping_nodes > 0
-                and not self.isolated and not self.restarting and bool(self.ownership.held))
+                and not self.isolated and not self.restarting and bool(self.ownership_view().held))
 
     def _isolation_due(self) -> int | None:
         if not self._isolation_armed():
@@ -286,7 +295,8 @@ class NodeCore:
                 self._step(queued, out)
 
     def _step(self, event: o.Event, out: list[n.Action]) -> None:
-        if isinstance(event, o.ShutdownRequested) and self.ownership.phase in ("shutting_down", "down"):
+        if isinstance(event, o.ShutdownRequested) and self.ownership_view().phase in (o.Phase.SHUTTING_DOWN,
+                                                                                      o.Phase.DOWN):
             return  # asked twice (a signal, then `hbd stop`, or own-heartbeat loss)
         self.ownership_steps += 1
         for action in self.ownership.handle(event, self.now_ms):
@@ -329,8 +339,8 @@ class NodeCore:
         """(the live peer's last packet in s, its deadtime in ms, its groups with addresses), or None."""
         if not self.config.probe_groups or not self.comm_up or self.peer_dead or not self.probed:
             return None
-        pv = self.ownership.peer_view
-        if not pv.alive or pv.gave_up or not pv.hold:
+        pv = self.ownership_view().peer
+        if not pv.active or not pv.hold:
             return None
         groups = pv.hold & self.config.probe_groups
         node = self.membership.nodes.get(self.peer)

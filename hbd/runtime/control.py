@@ -1,7 +1,9 @@
 """The control socket: one JSON request per connection, one JSON answer (`/run/hbd/hbd.sock`, mode 0600).
 
 Requests: {"cmd": "status"}, {"cmd": "standby"|"takeover", "which": "all|local|foreign|failback"},
-{"cmd": "reload"}. Answers: {"ok": true|false, ...}; a handover's answer comes when it has finished.
+{"cmd": "reload"}, ... (every command and its keys: control_messages.py, which the daemon's server decodes
+each request with before acting: a malformed one is answered {"ok": false, "error": "bad request: ..."} and
+changes nothing). Answers: {"ok": true|false, ...}; a handover's answer comes when it has finished.
 Every CLI tool is a client (`request()`); only root can connect, because the socket is mode 0600.
 """
 from __future__ import annotations
@@ -20,7 +22,8 @@ DEFAULT_SOCKET = Path("/run/hbd/hbd.sock")
 MAX_REQUEST = 64 * 1024
 LOG = logging.getLogger("hbd.control")
 
-Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+Handler = Callable[[Any], Awaitable[dict[str, Any]]]  # gets what `decode` made of the request object
+Decoder = Callable[[dict[str, Any]], Any]
 
 
 class NotRunning(HbdError):
@@ -39,9 +42,10 @@ def parse_request(line: bytes) -> dict[str, Any]:
 
 
 class ControlServer:
-    def __init__(self, path: Path, handler: Handler):
+    def __init__(self, path: Path, handler: Handler, decode: Decoder | None = None):
         self.path = path
         self.handler = handler
+        self.decode: Decoder = decode or (lambda request: request)  # raises ValueError on a bad request
         self.server: asyncio.base_events.Server | None = None
 
     async def start(self) -> None:
@@ -70,7 +74,7 @@ class ControlServer:
         try:
             try:
                 line = await asyncio.wait_for(reader.readline(), timeout=10)
-                answer = await self.handler(parse_request(line))
+                answer = await self.handler(self.decode(parse_request(line)))
             except (ValueError, asyncio.LimitOverrunError) as exc:
                 answer = {"ok": False, "error": f"bad request: {exc}"}
             except asyncio.TimeoutError:

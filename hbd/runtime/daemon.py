@@ -11,7 +11,6 @@ carries out its actions.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import signal
@@ -19,20 +18,23 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, assert_never
 
 from hbd import __version__
 from hbd.config import LoadedConfig, load, runnable, service_roots
+from hbd.config import reload_diff
 from hbd.config.rules import child_type_table
 from hbd.core import membership_events as m
 from hbd.core import node_events as n
 from hbd.core import ownership_types as o
-from hbd.core.holdings import REQUEST_WORDS
-from hbd.core.ownership import Ownership
+from hbd.core.node import NodeCore
+from hbd.core.ownership_view import OwnershipView
 from hbd.errors import ConfigError, HbdError, Problem
 from hbd.runtime import logsetup, status
 from hbd.runtime.bridge import OWNERSHIP_ACTIONS, Bridge, describe, ms, node_config
+from hbd.runtime import control_messages as cm
 from hbd.runtime.control import ControlServer
+from hbd.runtime.control_messages import ReloadOutcome, ReloadReply
 from hbd.runtime.fencing_lane import FencingLane, lane_settings
 from hbd.runtime import drbd_status
 from hbd.runtime.alerts import AlertRunner, settings_of
@@ -52,8 +54,6 @@ from hbd.runtime.process import go_realtime
 from hbd.runtime.state import load_identity
 
 LOG = logging.getLogger("hbd.daemon")
-CONFIG_FILES = ("ha.cf", "authkeys", "haresources")
-ADMIN_TIMEOUT_S = 600.0
 # Threads' stacks: glibc's default is 8 MiB, and under mlockall (realtime) every page of it is resident.
 THREAD_STACK_BYTES = 1 << 20
 RESTART_REPLY_GRACE_S = 0.05  # let the answer to `hbd reload` leave before the re-exec
@@ -78,16 +78,6 @@ class Outcome:
     restart_delay_s: float = 0.0
 
 
-def fingerprint(config_dir: Path) -> dict[str, str]:
-    out = {}
-    for name in CONFIG_FILES:
-        try:
-            out[name] = hashlib.sha256((config_dir / name).read_bytes()).hexdigest()
-        except OSError:
-            out[name] = ""
-    return out
-
-
 def check_runnable(cfg: LoadedConfig) -> list[Problem]:
     """The refusals `hbd config check` shows too (hbd.config.runnable): raise on an error; return warnings."""
     found = runnable.check(cfg, on_node=True)
@@ -109,7 +99,6 @@ class Daemon:
         self.hacf = hb.hacf
         self.me, self.peer = self.hacf.local_node, self.hacf.peers[0]
         self.started_wall = time.time()
-        self.files = fingerprint(self.opts.config_dir)
         roots = {g.key: root for g, root in zip(hb.groups, service_roots(self.cfg))}
         self.roots = roots
         self.runner = GroupRunner(roots, child_type_table())
@@ -117,7 +106,7 @@ class Daemon:
         self.node_config = node_config(self.cfg, frozenset(k for k, v in self.preprobe.vips.items() if v),
                                        frozenset({REQUEST, REPLY}))
         self.bridge: Bridge | None = None
-        self.core: Ownership  # the node core's ownership part, once run() has built the node core
+        self.node: NodeCore  # the composed node core, once run() has built it
         self.notifier = Notifier()
         self.done = asyncio.Event()
         self.membership: MembershipService | None = None
@@ -144,7 +133,7 @@ class Daemon:
         identity = load_identity(self.opts.state_dir)
         self.membership = MembershipService(self.hacf, self.cfg.heartbeat.authkeys, identity)  # type: ignore[union-attr]
         self.bridge = Bridge(self.node_config, loop.time(), identity.generation)
-        self.core = self.bridge.node.ownership
+        self.node = self.bridge.node  # the composed core: the daemon reads only its frozen views
         self.driver = OwnershipDriver(self.bridge.ownership_facade(), self.runner,  # type: ignore[arg-type]
                                       self.membership.broadcast,
                                       on_stop_failure=self.opts.on_stop_failure,
@@ -152,7 +141,7 @@ class Daemon:
                                       probe_cleared=self.preprobe.clear, on_fence=self._fence)
         fence_settings = lane_settings(self.hacf)
         if fence_settings is not None:
-            self.fencing = FencingLane(fence_settings, self.driver.feed, lambda: bool(self.core.held),
+            self.fencing = FencingLane(fence_settings, self.driver.feed, lambda: bool(self._view().held),
                                        self._awaiting_fence)
             self.fencing.start(loop)
         node = self.bridge.node
@@ -169,7 +158,7 @@ class Daemon:
         self.metrics = Metrics(self.me, timing.keepalive_ms, timing.warntime_ms, timing.deadtime_ms)
         self.membership.heartbeat_hooks.append(self.metrics.heartbeat)
         self.driver.watchers.append(self.metrics.driver_item)
-        control = ControlServer(self.opts.socket, self._request)
+        control = ControlServer(self.opts.socket, self._request, cm.decode)
         await control.start()
         metrics_server = await self._start_metrics()
         loop.add_signal_handler(signal.SIGTERM, self.shutdown)
@@ -248,10 +237,12 @@ class Daemon:
             self.fencing.request(node)
 
     def _awaiting_fence(self, node: str) -> bool:
-        return node == self.peer and self.core.fence_at is not None and not self.core.peer_view.alive
+        return node == self.peer and self._view().awaiting_fence
 
-    def _fence_ack(self, request: dict[str, Any]) -> dict[str, Any]:
-        node = str(request.get("node", "")).lower()
+    def _view(self) -> OwnershipView:
+        return self.node.ownership_view()
+
+    def _fence_ack(self, node: str) -> dict[str, Any]:
         if self.fencing is None:
             return {"ok": False, "text": "no fencing is configured (stonith_host in ha.cf): nothing to acknowledge"}
         if node != self.peer:
@@ -293,7 +284,7 @@ class Daemon:
     def _changed(self) -> None:
         if self.membership is None or self.membership.core is None:
             return
-        text = status.summary(self.core, self.membership.view())
+        text = status.summary(self._view(), self.membership.view())
         if self.driver is not None and self.driver.probed:
             self.notifier.ready(text)
         self.notifier.status(text)
@@ -302,63 +293,59 @@ class Daemon:
 
     def shutdown(self) -> None:
         assert self.driver is not None
-        if self.core.phase in ("shutting_down", "down"):
+        if self._view().phase in (o.Phase.SHUTTING_DOWN, o.Phase.DOWN):
             return
         log_hb(LOG, "info", f"hbd shutdown in progress. ({os.getpid()})")
-        if self.core.busy:
+        if self._view().busy:
             log_hb(LOG, "WARN", "Shutdown delayed until current resource activity finishes.")
         self.driver.feed(o.ShutdownRequested())
 
-    async def _request(self, request: dict[str, Any]) -> dict[str, Any]:
+    async def _request(self, request: cm.Request) -> dict[str, Any]:
+        """One control request, decoded and checked by control_messages.decode before it gets here."""
         assert self.membership is not None and self.driver is not None
-        cmd = request["cmd"]
-        if cmd == "status":
-            built = status.build(self.core, self.membership.view(), list(self.driver.transitions),
-                                 started_wall=self.started_wall, config_path=self.cfg.path,
-                                 resources=self.runner.resource_states())
-            if self.fencing is not None:
-                built["fencing"] = self.fencing.describe()
-            resources = drbd_status.resources_of(self.cfg.heartbeat)  # type: ignore[arg-type]
-            if resources:
-                loop = asyncio.get_running_loop()
-                built["drbd"] = list(await asyncio.gather(
-                    *(loop.run_in_executor(None, drbd_status.query, r) for r in resources)))
-            built["heartbeat"] = self.membership.counters()  # packets accepted/dropped, loop and GC delays
-            if self.monitoring is not None:
-                monitored = self.monitoring.describe()
-                for group in built["groups"]:
-                    group["monitor"] = monitored.get(group["key"])
-            return {"ok": True, "status": built}
-        if cmd in ("standby", "takeover"):
-            which = request.get("which", "all")
-            if which not in REQUEST_WORDS:
-                return {"ok": False, "text": f"unknown group set '{which}' (use {', '.join(REQUEST_WORDS)})"}
-            timeout = request.get("timeout", ADMIN_TIMEOUT_S)
-            if not isinstance(timeout, (int, float)) or timeout <= 0:
-                return {"ok": False, "text": "timeout must be a positive number of seconds"}
-            log_hb(LOG, "info", f"{'Going standby' if cmd == 'standby' else 'Taking over'} [{which}].")
-            reply = await self.driver.admin(cmd, which, float(timeout))
-            return {"ok": reply.ok, "text": reply.text}
-        if cmd == "outdate-peer":
-            timeout = request.get("timeout", 5.0)
-            if not isinstance(timeout, (int, float)) or not 0 < timeout <= ADMIN_TIMEOUT_S:
-                return {"ok": False, "code": 1, "text": "timeout must be a positive number of seconds"}
-            code, text = await self.outdate.ask_peer(str(request.get("resource", "")), float(timeout))
-            return {"ok": code in (3, 4, 5), "code": code, "text": text}
-        if cmd == "cleanup":  # hbd resource cleanup [GROUP]
-            if self.monitoring is None:
-                return {"ok": False, "text": "not ready"}
-            return self.monitoring.cleanup(request.get("group"))
-        if cmd == "fence-ack":
-            return self._fence_ack(request)
-        if cmd == "intervals":  # hbd advise
-            return {"ok": True, "intervals": self.metrics.intervals_snapshot()}
-        if cmd == "reload":
-            ok, text = self.reload()
-            return {"ok": ok, "text": text}
-        if cmd == "stop":
-            return await self._stop_request()
-        return {"ok": False, "text": f"unknown command '{cmd}'"}
+        match request:
+            case cm.StatusRequest():
+                return {"ok": True, "status": await self._status()}
+            case cm.HandoverRequest(kind, which, timeout_s):
+                log_hb(LOG, "info", f"{'Going standby' if kind == 'standby' else 'Taking over'} [{which}].")
+                reply = await self.driver.admin(kind, which, timeout_s)
+                return {"ok": reply.ok, "text": reply.text}
+            case cm.OutdatePeerRequest(resource, timeout_s):
+                code, text = await self.outdate.ask_peer(resource, timeout_s)
+                return {"ok": code in (3, 4, 5), "code": code, "text": text}
+            case cm.CleanupRequest(group):  # hbd resource cleanup [GROUP]
+                if self.monitoring is None:
+                    return {"ok": False, "text": "not ready"}
+                return self.monitoring.cleanup(group)
+            case cm.FenceAckRequest(node):
+                return self._fence_ack(node)
+            case cm.IntervalsRequest():  # hbd advise
+                return {"ok": True, "intervals": self.metrics.intervals_snapshot()}
+            case cm.ReloadRequest():
+                return self.reload().wire()
+            case cm.StopRequest():
+                return await self._stop_request()
+            case _:
+                assert_never(request)
+
+    async def _status(self) -> dict[str, Any]:
+        assert self.membership is not None and self.driver is not None
+        built = status.build(self._view(), self.membership.view(), list(self.driver.transitions),
+                             started_wall=self.started_wall, config_path=self.cfg.path,
+                             resources=self.runner.resource_states())
+        if self.fencing is not None:
+            built["fencing"] = self.fencing.describe()
+        resources = drbd_status.resources_of(self.cfg.heartbeat)  # type: ignore[arg-type]
+        if resources:
+            loop = asyncio.get_running_loop()
+            built["drbd"] = list(await asyncio.gather(
+                *(loop.run_in_executor(None, drbd_status.query, r) for r in resources)))
+        built["heartbeat"] = self.membership.counters()  # packets accepted/dropped, loop and GC delays
+        if self.monitoring is not None:
+            monitored = self.monitoring.describe()
+            for group in built["groups"]:
+                group["monitor"] = monitored.get(group["key"])
+        return built
 
     async def _start_metrics(self) -> MetricsServer | None:
         """/metrics when asked for (--metrics); a port that cannot be opened is logged, the daemon runs on."""
@@ -377,19 +364,21 @@ class Daemon:
 
     def _metrics_state(self) -> dict[str, Any]:
         assert self.membership is not None and self.driver is not None
-        st = status.build(self.core, self.membership.view(), [], started_wall=self.started_wall,
+        st = status.build(self._view(), self.membership.view(), [], started_wall=self.started_wall,
                           config_path=self.cfg.path)
         return {"nodes": st["nodes"], "groups": st["groups"]}
 
     async def _stop_request(self) -> dict[str, Any]:
         """`hbd stop`: the graceful shutdown of SIGTERM, answered once every group is released (or is not)."""
-        held_before = self.core.topology.ordered(self.core.held)
+        view = self._view()
+        held_before = view.topology.ordered(view.held)
         task = asyncio.current_task()
         if task is not None:
             self.stop_clients.append(task)
         self.shutdown()
         await self.done.wait()
-        left = self.core.topology.ordered(self.core.held)
+        view = self._view()
+        left = view.topology.ordered(view.held)
         released = [k for k in held_before if k not in left]
         return {"ok": not left, "pid": os.getpid(), "released": released, "still_held": left,
                 "peer": self.peer, "restart": self.outcome.restart}
@@ -403,34 +392,59 @@ class Daemon:
     def _reload_signal(self) -> None:
         self.reload()
 
-    def reload(self) -> tuple[bool, str]:
-        assert self.membership is not None
+    def reload(self) -> ReloadReply:
+        """`hbd reload`, SIGHUP: apply the difference of the running and the new models (reload_diff.py), or
+        nothing at all when the new configuration is unusable or a change cannot be applied now."""
+        assert self.membership is not None and self.cfg.heartbeat is not None
         logsetup.reopen()  # first: logrotate may have moved the files away (SIGHUP, `hbd reload`)
-        now = fingerprint(self.opts.config_dir)
-        changed = [name for name in CONFIG_FILES if now[name] != self.files[name]]
-        if not changed:
-            log_hb(LOG, "info", "Configuration unchanged.")
-            return True, "Configuration unchanged."
         try:
             new = load(self.opts.config_dir, self.opts.node)
             check_runnable(new)
         except ConfigError as exc:
             for problem in exc.problems:
                 log_hb(LOG, "ERROR", str(problem))
-            return False, "the new configuration is not valid; still running the old one:\n" + "\n".join(
-                str(p) for p in exc.problems)
+            problems = "\n".join(str(p) for p in exc.problems)
+            return self._reloaded(ReloadReply(ReloadOutcome.UNUSABLE, "the new configuration is not valid; still "
+                                              f"running the old one:\n{problems}"))
         except HbdError as exc:
             log_hb(LOG, "ERROR", str(exc))
-            return False, f"{exc}; still running the old configuration"
-        if changed == ["authkeys"]:
-            self.membership.keys = new.heartbeat.authkeys  # type: ignore[union-attr]
-            self.files = now
+            return self._reloaded(ReloadReply(ReloadOutcome.UNUSABLE, f"{exc}; still running the old "
+                                              "configuration"))
+        assert new.heartbeat is not None
+        view = self._view()
+        plan = reload_diff.diff(self.cfg.heartbeat, new.heartbeat, view.held)
+        changes = tuple(str(c) for c in plan.changes)
+        if plan.unchanged:
+            log_hb(LOG, "info", "Configuration unchanged.")
+            return self._reloaded(ReloadReply(ReloadOutcome.APPLIED, "Configuration unchanged."))
+        if plan.refused:
+            for change in plan.refused:
+                log_hb(LOG, "ERROR", f"reload refused: {change}")
+            refused = "\n".join(f"  {c}" for c in plan.refused)
+            return self._reloaded(ReloadReply(ReloadOutcome.REFUSED, f"reload refused, nothing changed:\n{refused}",
+                                              changes))
+        if plan.needs_restart and view.in_flux:
+            return self._reloaded(ReloadReply(ReloadOutcome.BUSY, "a resource operation is in progress: reload "
+                                              "again when it has finished", changes))
+        if plan.needs_restart:
+            log_hb(LOG, "info", f"Configuration changed ({'; '.join(changes)}): restarting, keeping resources.")
+            self.outcome.restart = True
+            asyncio.get_running_loop().call_later(RESTART_REPLY_GRACE_S, self.done.set)
+            return self._reloaded(ReloadReply(ReloadOutcome.APPLIED, "configuration changed ("
+                                              f"{'; '.join(changes)}): hbd restarts and keeps its resources", changes))
+        if plan.of(reload_diff.Area.AUTHKEYS):
+            self.membership.keys = new.heartbeat.authkeys
             log_hb(LOG, "info", "authkeys re-read.")
-            return True, "authkeys re-read."
-        if self.core.busy or self.core.queue or self.core.standby.active:
-            return False, "a resource operation is in progress: reload again when it has finished"
-        log_hb(LOG, "info", f"Configuration changed ({', '.join(changed)}): restarting, keeping resources.")
-        self.outcome.restart = True
-        asyncio.get_running_loop().call_later(RESTART_REPLY_GRACE_S, self.done.set)
-        return True, f"configuration changed ({', '.join(changed)}): hbd restarts and keeps its resources"
+        if plan.of(reload_diff.Area.ALERTS):
+            self.alerts.scripts, self.alerts.timeout_s = settings_of(new.heartbeat.hacf)
+            log_hb(LOG, "info", "alert scripts re-read.")
+        self.cfg, self.hacf = new, new.heartbeat.hacf
+        text = "authkeys re-read." if changes == ("authkeys: keys re-read",) else \
+            f"applied live: {'; '.join(changes)}"
+        return self._reloaded(ReloadReply(ReloadOutcome.APPLIED, text, changes))
+
+    def _reloaded(self, reply: ReloadReply) -> ReloadReply:
+        if not reply.ok:
+            log_hb(LOG, "WARN", f"reload {reply.outcome.value}: still running the old configuration")
+        return reply
 

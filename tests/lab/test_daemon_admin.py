@@ -93,27 +93,39 @@ def test_status_exit_codes_and_pid_lock() -> None:
 
 
 def test_reload_unchanged_changed_and_broken() -> None:
+    """hbd reload compares the models (doc/daemon.md, "Reload"): exit 0 unchanged or applied, 6 unusable, 1 refused."""
     with running_cluster() as (cluster, watcher, probe):
         done = cluster.cli("n1", ["hbd", "reload"])
         assert done.returncode == 0 and done.stdout.strip() == "Configuration unchanged.", cluster.log("n1")[-4000:]
         assert "info: Configuration unchanged." in cluster.log("n1")
-        haresources = cluster.lab.path("n1", "/etc/ha.d") / "haresources"
-        good = haresources.read_text()
-        haresources.write_text("n9 IPaddr2::192.0.2.51 nonsense\n")
-        done = cluster.cli("n1", ["hbd", "reload"])
-        assert done.returncode == 1 and "haresources" in done.stderr, (done.stdout, done.stderr)
-        assert cluster.status("n1") is not None
-        # a changed haresources restarts the daemon, which keeps its resources: no outage at all
-        haresources.write_text("# reloaded\n" + good)
+        haresources = {n: cluster.lab.path(n, "/etc/ha.d") / "haresources" for n in ("n1", "n2")}
+        good = haresources["n1"].read_text()
         pid = cluster.status("n1")["pid"]
+        haresources["n1"].write_text("n9 IPaddr2::192.0.2.51 nonsense\n")
         done = cluster.cli("n1", ["hbd", "reload"])
-        assert done.returncode == 0 and "restarts and keeps its resources" in done.stdout, (
-            done.stdout, done.stderr, cluster.log("n1")[-4000:], cluster.stderr("n1")[-2000:])
-        st = cluster.wait_status("n1", lambda s: s["uptime_s"] < 5 and cluster.owner(s) == "n1" and s["stable"],
-                                 timeout=15)
+        assert done.returncode == 6 and "haresources" in done.stderr, (done.stdout, done.stderr)
+        # a comment changes the file, not the model
+        haresources["n1"].write_text("# reloaded\n" + good)
+        done = cluster.cli("n1", ["hbd", "reload"])
+        assert done.returncode == 0 and done.stdout.strip() == "Configuration unchanged.", (done.stdout, done.stderr)
+        # the group running on n1 given another resource: refused, named, nothing changes
+        group = cluster.settings.group
+        haresources["n1"].write_text(good.rstrip("\n") + " IPaddr2::192.0.2.52/24/eth0\n")
+        done = cluster.cli("n1", ["hbd", "reload"])
+        assert done.returncode == 1 and "refused" in done.stderr and group in done.stderr, (done.stdout, done.stderr)
+        st = cluster.status("n1")
+        assert st["pid"] == pid and st["uptime_s"] > 3 and group_state(st, group) == "running"
+        # a group added on both nodes: each daemon re-executes itself keeping its resources, n1 starts the new one
+        added = "IPaddr2::192.0.2.51/24/eth0"
+        for node in ("n2", "n1"):
+            haresources[node].write_text(good + f"n1 {added}\n")
+            done = cluster.cli(node, ["hbd", "reload"])
+            assert done.returncode == 0 and "restarts and keeps its resources" in done.stdout \
+                and f"group added: {added}" in done.stdout, (done.stdout, done.stderr, cluster.log(node)[-4000:])
+        st = cluster.wait_status("n1", lambda s: s["uptime_s"] < 10 and s["stable"] and group_state(s, added) == "running"
+                                 and cluster.owner(s) == "n1", timeout=20)
         assert st["pid"] == pid  # the same process, re-executed
-        assert group_state(st, cluster.settings.group) == "running"
-        cluster.wait_owner("n1", timeout=10, ask="n2")
+        assert group_state(st, group) == "running"
         assert probe.answerers() == ["n1"] and probe.outages() == []
 
 

@@ -12,6 +12,7 @@ import pytest
 from hbd.cli import advise_cmd
 from hbd.cli.advise_cmd import advise, quantile_upper_ms, round_up_ms
 from hbd.runtime.metrics import Metrics
+from hbd.runtime.control_messages import encode
 from tests.unit.service_daemon import daemon_args, free_udp_port, hbd, stop_daemon, write_config
 
 NOW = 1_000_000.0
@@ -124,7 +125,7 @@ def test_json_output_and_exit_codes(monkeypatch: pytest.MonkeyPatch, capsys: pyt
     good = snapshot({"eth0": steady(1500, spikes={3: 2.5})})
     status = {"nodes": [{"name": "n1", "local": True}, {"name": "n2", "local": False}]}
     answers = {"intervals": {"ok": True, "intervals": good}, "status": {"ok": True, "status": status}}
-    monkeypatch.setattr(advise_cmd, "ask", lambda prog, sock, payload, timeout: answers[payload["cmd"]])
+    monkeypatch.setattr(advise_cmd, "ask", lambda prog, sock, payload, timeout: answers[encode(payload)["cmd"]])
     monkeypatch.setattr(advise_cmd.time, "time", lambda: NOW)
     assert advise_cmd.main(["--json"]) == 0
     out = json.loads(capsys.readouterr().out)
