@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from hbd.runtime import control_messages as c
 
@@ -53,7 +53,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
                                                                                         max_size=3), max_leaves=8)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # shared machine
 @given(st.dictionaries(st.sampled_from(["cmd", "which", "timeout", "resource", "group", "node", "x"]),
                        json_values | st.sampled_from(list(c.COMMANDS)), max_size=4))
 def test_any_object_decodes_to_a_request_or_a_bad_request(obj: dict[str, Any]) -> None:
