@@ -60,6 +60,10 @@ def format_status(st: dict[str, Any]) -> str:
         from hbd.runtime.drbd_status import format_lines
 
         lines += format_lines(st["drbd"])
+    if st.get("ping"):
+        from hbd.runtime import ping_status
+
+        lines += ping_status.format_lines(st["ping"])
     if st["transitions"]:
         lines.append("recent transitions:")
         lines += [f"  {t['time']}  {t['text']}" for t in st["transitions"][-12:]]

@@ -41,6 +41,9 @@ from hbd.core.holdings import Topology
 from hbd.core.membership import Membership, MembershipConfig
 from hbd.core.messages import Message
 from hbd.core.ownership import Ownership
+from hbd.core import ipfail
+from hbd.core.placement import PreferredNode
+from hbd.core.resource_messages import PING_FIELD, ping_count
 from hbd.core.ownership_view import OwnershipView
 
 RESTART_EXTRA_MS = 1000  # own heartbeat lost: restart after deadtime + this (Heartbeat)
@@ -92,7 +95,10 @@ class NodeCore:
         self.me = config.membership.local
         self.peer = config.peer
         self.membership = Membership(config.membership, now_ms / 1000, generation=generation, rng=rng)
-        self.ownership = Ownership(self.me, self.peer, config.topology, config.policy)
+        # ipfail (ipfail.py): the better-connected node holds the groups; counts after hysteresis.
+        self.placement = ipfail.BetterConnected(PreferredNode(auto_failback=config.policy.auto_failback != "off"))
+        self.connectivity = ipfail.Connectivity(ipfail.IPFAIL_ROUNDS * config.membership.timing.keepalive_ms)
+        self.ownership = Ownership(self.me, self.peer, config.topology, config.policy, placement=self.placement)
         self.now_ms = now_ms
         self.probed = False
         self.pending: list[o.Event] = []  # ownership inputs before Probed
@@ -131,6 +137,7 @@ class NodeCore:
                 self._membership_out([self.membership.send(body)], out)
             case n.PingReachability(reachable):
                 self.ping_reachable = reachable
+                self._ping_count(len(reachable), out)
                 if not self._cut_off() and self.held_back:
                     held, self.held_back = self.held_back, []
                     out.append(m.Log("info", f"ping nodes reachable ({', '.join(sorted(reachable))}): "
@@ -146,6 +153,7 @@ class NodeCore:
                 assert_never(event)
         self._maybe_probe(now, out)
         self._check_isolation(now, out)
+        self._check_ipfail(now, out)
         return out
 
     def next_deadline(self) -> int:
@@ -153,7 +161,7 @@ class NodeCore:
         best = _ms_after(self.membership.wakeup_at())
         if self._own_due is not None and self._own_due < best:
             best = self._own_due
-        for due in (self._probe_due(), self._isolation_due()):
+        for due in (self._probe_due(), self._isolation_due(), self.connectivity.due()):
             if due is not None and due < best:
                 best = due
         return max(best, self.now_ms + 1)
@@ -208,6 +216,7 @@ class NodeCore:
             self.peer_dead = dead
         elif dead and not self.peer_dead:
             self.peer_dead = True
+            self.connectivity.forget_peer(self.now_ms)
             self._takeover(o.PeerDied(self.peer), out)
         elif not dead and self.peer_dead:
             self.peer_dead = False
@@ -223,6 +232,9 @@ class NodeCore:
         if fields.get("t") in self.config.service_types:
             out.append(n.Delivered(self.peer, fields))
         else:
+            count = ping_count(fields)
+            if count is not None:
+                self.connectivity.observe(self.now_ms, peer=count)
             self._feed(o.Received(self.peer, fields), out)
 
     def _own_heartbeat_lost(self, out: list[n.Action]) -> None:
@@ -281,6 +293,33 @@ class NodeCore:
         out.append(n.Restart(self.config.membership.timing.deadtime_ms + RESTART_EXTRA_MS, isolated=True))
         self._feed(o.ShutdownRequested(), out)
 
+    # --- ipfail: the better-connected node holds the groups ---------------------------------------------
+
+    def _ping_count(self, count: int, out: list[n.Action]) -> None:
+        before = self.connectivity.mine
+        self.connectivity.observe(self.now_ms, mine=count)
+        if before != count and self.probed:
+            self.ownership.report_soon()  # the peer learns the new count from the next report
+            self._feed(o.Tick(), out)
+
+    def _check_ipfail(self, now: int, out: list[n.Action]) -> None:
+        if not self.connectivity.settle(now):
+            return
+        c = self.connectivity
+        self.placement.ping = c.counts(self.me, self.peer)
+        if c.effective < 0:
+            out.append(m.Log("WARN", f"ipfail: {self.peer} reaches more ping nodes ({c.peer}) than this node "
+                                     f"({c.mine}) for {c.hold_ms} ms: handing the groups over"))
+        elif c.effective > 0:
+            out.append(m.Log("info", f"ipfail: this node reaches more ping nodes ({c.mine}) than {self.peer} "
+                                     f"({c.peer})"))
+        else:
+            out.append(m.Log("info", "ipfail: both nodes reach as many ping nodes: the usual placement"))
+        if self.probed and self.ownership.held:
+            # the auto_failback path hands over what the placement now puts on the peer (standby exchange)
+            self.ownership.needs_failback, self.ownership.failback_not_before = True, now
+            self._feed(o.Tick(), out)
+
     # --- ownership -------------------------------------------------------------------------------
 
     def _feed(self, event: o.Event, out: list[n.Action]) -> None:
@@ -302,6 +341,8 @@ class NodeCore:
         for action in self.ownership.handle(event, self.now_ms):
             match action:
                 case o.Send(fields):
+                    if self.connectivity.mine is not None and fields.get("t") in ("starting", "resource"):
+                        fields = {**fields, PING_FIELD: str(self.connectivity.mine)}
                     self._membership_out([self.membership.send(tuple(fields.items()))], out)
                 case _:
                     out.append(action)  # every other ownership action is the runtime's to carry out

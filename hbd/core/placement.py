@@ -5,7 +5,8 @@ holds each now) and names the desired holder of every group. It decides nothing 
 ownership core still starts a group only when its rules allow (ownership.py `_may_start`), and moves a
 group held elsewhere only through a handover. `PreferredNode` is Heartbeat's policy (one preferred node
 per group, auto_failback); a second policy (rgmanager's ordered failover domains on N nodes) fits the same
-Situation: it would read an ordered list of nodes per group instead of one preferred node.
+Situation: it would read an ordered list of nodes per group instead of one preferred node. Connectivity
+(Heartbeat's ipfail rule, ipfail.py) wraps a placement: it fills in each node's ping count.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from hbd.core.holdings import GroupInfo
 class NodeState:
     name: str
     alive: bool  # heard from and not leaving (a node that announced `shutdone` is not alive here)
+    ping: int | None = None  # ping nodes it reaches (ipfail.py); None: unknown, or the counts do not differ
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ The ownership policy reads only these values, never raw fields. Heartbeat's mess
 `resource` (a holdings report: `rsc_hold`, `isstable`, `info`), `ask_resources` (the standby exchange,
 phase in `info`), `hb_takeover`, `shutdone`, `ip-request`. hbd's extension fields, ignored by Heartbeat:
 `hbdver` (the sender speaks them), `hbd_groups` (the exact group list), `hbd_ask` (report again, please),
-`hbd_rsc` (digests of the group definitions, agreement.py) and `reason` (why a standby was refused).
+`hbd_rsc` (digests of the group definitions, agreement.py), `reason` (why a standby was refused) and
+`hbd_ping` (how many ping nodes the sender reaches, on `starting` and `resource`: ipfail.py).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from hbd.core import agreement
 from hbd.core.holdings import Topology, decode_groups, encode_groups
 
 HBD_VERSION = "1"
+PING_FIELD = "hbd_ping"
 
 
 class AskPhase(str, Enum):
@@ -88,6 +90,15 @@ def message_seq(f: Mapping[str, str]) -> int:
         return int(f.get("seq", ""), 16)
     except ValueError:
         return -1
+
+
+def ping_count(f: Mapping[str, str]) -> int | None:
+    """`hbd_ping` of a `starting` or `resource` message: the ping nodes the sender reaches (None: absent,
+    unreadable, or another message type)."""
+    value = f.get(PING_FIELD)
+    if f.get("t") not in ("starting", "resource") or value is None or not value.isdigit() or len(value) > 6:
+        return None
+    return int(value)
 
 
 def decode(f: Mapping[str, str], topology: Topology) -> PeerMessage:

@@ -47,6 +47,7 @@ from hbd.runtime.membership_service import MembershipService
 from hbd.runtime.notify import Notifier, watchdog_interval_s
 from hbd.runtime.ownership_driver import OwnershipDriver
 from hbd.runtime.ping_monitor import PingMonitor, PingTargets
+from hbd.runtime import ping_status
 from hbd.runtime.monitor_lane import MonitorLane
 from hbd.config.monitoring import settings_of as monitor_settings
 from hbd.runtime.preprobe import PreProbe
@@ -341,6 +342,8 @@ class Daemon:
             built["drbd"] = list(await asyncio.gather(
                 *(loop.run_in_executor(None, drbd_status.query, r) for r in resources)))
         built["heartbeat"] = self.membership.counters()  # packets accepted/dropped, loop and GC delays
+        if self.ping is not None and self.bridge is not None:
+            built["ping"] = ping_status.block(self.ping.describe(), self.bridge.node.connectivity)
         if self.monitoring is not None:
             monitored = self.monitoring.describe()
             for group in built["groups"]:

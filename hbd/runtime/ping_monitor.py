@@ -47,6 +47,7 @@ class Reachability:
         self.start_ms = start_ms
         self.last_reply: dict[str, int] = {}  # address -> time of its last reply
         self.reported: frozenset[str] | None = None
+        self.since: dict[str, int] = {}  # ping node -> when its reported verdict last changed
 
     def replied(self, address: str, now_ms: int) -> None:
         self.last_reply[address] = now_ms
@@ -62,8 +63,23 @@ class Reachability:
             return None
         if now == self.reported:
             return None
+        for name in self.targets.nodes:
+            if self.reported is None or (name in now) != (name in self.reported):
+                self.since[name] = now_ms
         self.reported = now
         return now
+
+    def describe(self, now_ms: int) -> list[dict[str, object]]:
+        """Each ping node (address or group) for `hbd status`: its verdict, for how long, its last reply."""
+        out: list[dict[str, object]] = []
+        for name, hosts in self.targets.nodes.items():
+            replies = [self.last_reply[h] for h in hosts if h in self.last_reply]
+            since = self.since.get(name)
+            out.append({"name": name, "hosts": list(hosts),
+                        "reachable": None if self.reported is None else name in self.reported,
+                        "since_s": None if since is None else round((now_ms - since) / 1000, 3),
+                        "last_reply_s": round((now_ms - max(replies)) / 1000, 3) if replies else None})
+        return out
 
 
 def echo_request(ident: int, seq: int) -> bytes:
@@ -174,6 +190,9 @@ class PingMonitor:
             LOG.info("ping nodes reachable: %s of %d (%s)", len(changed), len(self.targets.nodes),
                      ", ".join(sorted(changed)) or "none")
             self.report(changed)
+
+    def describe(self) -> list[dict[str, object]]:
+        return [] if self.state is None else self.state.describe(self._now_ms())
 
     def close(self) -> None:
         if self.timer is not None:
