@@ -41,10 +41,26 @@ def _warning(file: str, line: int | None, text: str) -> Problem:
 # --- refusals on any machine ---------------------------------------------------------------------
 
 def refuse_cluster_conf(cfg: LoadedConfig) -> list[Problem]:
+    """cluster.conf's membership and quorum settings are checked (hbd/config/clustermembership.py); the daemon
+    still refuses the file: the runtime that runs membership, quorum and <rm> services from it is missing."""
     if cfg.heartbeat is not None:
         return []
-    return [_error(cfg.path, None, "the daemon runs from ha.cf, authkeys and haresources (cluster.conf is not "
-                                   "supported by the daemon yet; `hbd test` reads it)")]
+    from hbd.config.clusterconf import parse_xml
+    from hbd.config.clustermembership import load_cluster_membership
+    from hbd.errors import ConfigError, Problems
+
+    found = Problems()
+    try:
+        root = parse_xml(Path(cfg.path), found)
+        nodes = [n.get("name", "") for n in root.iterfind("clusternodes/clusternode")]
+        if nodes:  # any configured name: the checks here hold on every node (no name lookup, no interfaces)
+            load_cluster_membership(root, cfg.path, nodes[0], found, resolve=None, interfaces=None)
+    except ConfigError:
+        pass  # the loader reported it already
+    return list(found.items) + [_error(cfg.path, None, "the daemon runs from ha.cf, authkeys and haresources "
+                                       "(cluster.conf is not supported by the daemon yet: membership and quorum "
+                                       "settings are checked, but the daemon cannot run cluster.conf membership, "
+                                       "quorum and <rm> services yet; `hbd test` reads it)")]
 
 
 def refuse_node_count(cfg: LoadedConfig) -> list[Problem]:

@@ -111,8 +111,9 @@ def test_cluster_conf_is_refused_by_both(capsys: pytest.CaptureFixture[str], tmp
     cfg = load(path)
     with pytest.raises(ConfigError) as refused:
         check_runnable(cfg)
-    (error,) = refused.value.errors
+    *membership, error = refused.value.errors
     assert "not supported by the daemon yet" in error.text
+    assert [p.text.split(" (")[0] for p in membership] == [f"no key file {conf / 'authkeys'}"]  # seed 004 has none
     rc = dispatch(["config", "check", "-c", str(path)])
     lines = capsys.readouterr().out.splitlines()
     assert rc == 1 and str(error) in lines
