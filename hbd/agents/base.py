@@ -96,6 +96,27 @@ def timed_out(op: Op, reason: str, *actions: str) -> AgentResult:
     return AgentResult(op, Outcome.TIMEOUT, reason, actions=tuple(actions))
 
 
+@dataclass(frozen=True)
+class StartOptions:
+    """What the caller knows about a start, typed (decided in the core, hbd/core/ownership_types.py Cause).
+
+    `peer_released`: the peer said it released the resource (a standby hand-over, its shutdown), or a probe
+    just before the death verdict found its addresses silent. An agent may skip what only guards against the
+    peer still holding it: IPaddr2 skips its duplicate-address probe; every other agent ignores it."""
+
+    peer_released: bool = False
+
+
+@dataclass(frozen=True)
+class AddressClaim:
+    """An address a resource will claim on start: where it goes and this node's MAC there (the pre-probe
+    asks whether anyone else answers for it, hbd/runtime/preprobe.py)."""
+
+    iface: str
+    mac: str
+    ip: str
+
+
 @dataclass
 class Deadline:
     """A time bound for one agent call; the clock is injectable so long waits test in microseconds."""
@@ -121,6 +142,11 @@ class Agent(ABC):
 
     #: the agent class name, e.g. "IPaddr2", "lsb", "ocf:heartbeat:Dummy"
     kind: str = "agent"
+    #: start of a running resource succeeds without touching it (this contract); a script that may not
+    #: follow it is asked for its status before a start instead (hbd/agents/executor.py)
+    idempotent_start: bool = True
+    #: this agent claims network addresses on start (it implements `claimed_addresses`)
+    claims_addresses: bool = False
 
     @property
     @abstractmethod
@@ -136,7 +162,24 @@ class Agent(ABC):
     @abstractmethod
     def status(self, deadline: Deadline) -> AgentResult: ...
 
-    def call(self, op: Op, timeout_s: float | None = None) -> AgentResult:
+    def start_with(self, deadline: Deadline, options: StartOptions) -> AgentResult:
+        """A start with what the caller knows (StartOptions); an agent that can use it overrides this."""
+        return self.start(deadline)
+
+    def claimed_addresses(self) -> tuple[AddressClaim, ...]:
+        """The addresses a start will claim, located on this node (none for most agents). May do I/O."""
+        return ()
+
+    def announce_again(self) -> str:
+        """Announce the claimed addresses again (gratuitous ARP / unsolicited NA); say what was done."""
+        return f"{self.label}: not announced again (this agent claims no address it can announce)"
+
+    def force_stop(self, timeout_s: float | None = None) -> AgentResult | None:
+        """After a stop that failed: stop by force (Filesystem: kill every holder at once). None: this agent
+        has no forced stop. Called by the executor's stop escalation only."""
+        return None
+
+    def call(self, op: Op, timeout_s: float | None = None, options: StartOptions = StartOptions()) -> AgentResult:
         """Run one operation within its timeout; log it with its duration. Never raises for agent failures."""
         if op not in OPS:
             raise ValueError(f"unknown agent operation {op!r}")
@@ -144,7 +187,7 @@ class Agent(ABC):
         begin = time.monotonic()
         deadline = Deadline(seconds)
         try:
-            result = getattr(self, op)(deadline)
+            result = self.start_with(deadline, options) if op == "start" else getattr(self, op)(deadline)
         except OSError as exc:
             result = failed(op, f"{type(exc).__name__}: {exc}")
         duration = time.monotonic() - begin

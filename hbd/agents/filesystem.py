@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from hbd.agents import holders, mountinfo, runner
-from hbd.agents.base import Agent, AgentResult, Deadline, failed, running, stopped, timed_out
-from hbd.agents.udev_wait import wait_for_device
+from hbd.agents.base import DEFAULT_TIMEOUT_S, Agent, AgentResult, Deadline, failed, running, stopped, timed_out
 from hbd.errors import AgentError
 
 # fstypes that need no fsck before mounting (journaled or remote), after Heartbeat's Filesystem agent.
@@ -170,6 +169,8 @@ class Filesystem(Agent):
         actions: list[str] = []
         path = spec.device_path
         if path is not None:
+            from hbd.agents.udev_wait import wait_for_device  # pyudev: only on a start that waits
+
             waited = wait_for_device(path, min(spec.device_wait_s, deadline.remaining()))
             if waited is None:
                 return failed("start", f"device {path} did not appear within {spec.device_wait_s:g}s")
@@ -206,6 +207,28 @@ class Filesystem(Agent):
             problem = self._unmount(inside[0], deadline, actions)
             if problem:
                 return (timed_out if deadline.expired else failed)("stop", problem, *actions)
+        return failed("stop", f"too many mounts below {self.spec.mountpoint}", *actions)
+
+    def force_stop(self, timeout_s: float | None = None) -> AgentResult | None:
+        """The escalation after a failed stop: KILL every holder at once (no TERM first), then unmount."""
+        if not self.spec.force_unmount:
+            return None  # the admin forbade killing the holders (force_unmount=0)
+        deadline = Deadline(DEFAULT_TIMEOUT_S["stop"] if timeout_s is None else timeout_s)
+        actions: list[str] = []
+        for _ in range(64):  # bounded, as stop
+            inside = mountinfo.below(mountinfo.read(), self.spec.mountpoint)
+            if not inside:
+                return stopped("stop", *actions)
+            entry = inside[0]
+            pids = holders.holders(entry.dev)
+            if pids:
+                left = holders.end(pids, signal.SIGKILL, min(self.term_wait_s, deadline.remaining()))
+                actions.append(f"killed holders of {entry.mountpoint}: {' '.join(map(str, pids))}"
+                               + (f"; still alive: {left}" if left else ""))
+            if not self._umount_once(entry, deadline, actions) or deadline.expired:
+                still = holders.holders(entry.dev)
+                return failed("stop", f"cannot unmount {entry.mountpoint}"
+                              + (f": still used by {still}" if still else ""), *actions)
         return failed("stop", f"too many mounts below {self.spec.mountpoint}", *actions)
 
     def _umount_once(self, entry: mountinfo.MountEntry, deadline: Deadline, actions: list[str]) -> bool:

@@ -20,12 +20,14 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from hbd.agents import arp
-from hbd.agents.base import Agent, AgentResult, Deadline, Op, failed, running, stopped
+from hbd.agents.base import (Agent, AddressClaim, AgentResult, Deadline, Op, Outcome, StartOptions, failed,
+                             running, stopped)
 from hbd.agents.ipaddr_spec import LABEL_MAX, IpSpec, parse_heartbeat
 
 IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
 IFA_F_NODAD = 0x02
+ANNOUNCE_STATUS_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ def _family(spec: IpSpec) -> int:
 
 class IPaddr2(Agent):
     kind = "IPaddr2"
+    claims_addresses = True
 
     def __init__(self, spec: IpSpec, *, background_burst: bool = True):
         self.spec = spec
@@ -116,9 +119,9 @@ class IPaddr2(Agent):
 
     # --- operations ---------------------------------------------------------------------------
 
-    def call(self, op: Op, timeout_s: float | None = None) -> AgentResult:
+    def call(self, op: Op, timeout_s: float | None = None, options: StartOptions = StartOptions()) -> AgentResult:
         try:
-            return super().call(op, timeout_s)
+            return super().call(op, timeout_s, options)
         except NetlinkError as exc:
             return failed(op, f"netlink error {exc.code}: {os.strerror(exc.code)}")
 
@@ -138,7 +141,57 @@ class IPaddr2(Agent):
                     return failed("status", f"link down on {place.iface}")
             return running("status", f"{self.spec.address} is on {place.iface}")
 
+    def claimed_addresses(self) -> tuple[AddressClaim, ...]:
+        """The IPv4 address with its interface and our MAC there (the pre-probe's ARP probes); the frames a
+        takeover sends are built now, ahead of need. Nothing when it cannot be placed here."""
+        if self.spec.family != 4:
+            return ()
+        with IPRoute() as ipr:
+            place = self.resolve(ipr)
+            if isinstance(place, str):
+                return ()
+            mac = str(ipr.get_links(place.index)[0].get_attr("IFLA_ADDRESS"))
+        arp.prepare_frames(mac, str(self.spec.address))
+        return (AddressClaim(place.iface, mac, str(self.spec.address)),)
+
+    def announce_again(self) -> str:
+        """Send the first announcement now and the rest of the burst from a thread; say what was done.
+
+        After a partition heals, or when both nodes held a group and the other one released it, clients and
+        switches may still map the address to the other node's MAC: the releasing node sends nothing, so
+        without a fresh announcement the address is unreachable until the clients' ARP entries expire
+        (observed: ~30 s). The keeper sends the same burst as a start (count and interval of the resource),
+        stopping early if the address leaves."""
+        if self.call("status").outcome is not Outcome.RUNNING:
+            return f"{self.label}: not configured here: not announced"
+        spec = self.spec
+        with IPRoute() as ipr:
+            place = self.resolve(ipr)
+            if isinstance(place, str):
+                return f"{self.label}: not announced: {place}"
+            mac = str(ipr.get_links(place.index)[0].get_attr("IFLA_ADDRESS"))
+        frames = arp.announcement(mac, str(spec.address))
+        sock = arp.open_sender(place.iface)
+        for frame in frames:
+            sock.send(frame)
+
+        def still_here() -> bool:  # asked before each round, quietly (no log line per round)
+            return self.status(Deadline(ANNOUNCE_STATUS_S)).outcome is Outcome.RUNNING
+
+        burst = arp.Burst(place.iface, frames, max(spec.garp_count - 1, 0), spec.garp_interval_ms / 1000,
+                          still_held=still_here, sock=sock)
+        burst.start_thread()
+        return (f"Announcing {spec.address} again from {mac} on {place.iface}: {spec.garp_count} rounds, "
+                f"{spec.garp_interval_ms} ms apart")
+
+    def start_with(self, deadline: Deadline, options: StartOptions) -> AgentResult:
+        """The peer released the address (or it stayed silent just before the death verdict): no probe."""
+        return self._start(deadline, probe=not options.peer_released)
+
     def start(self, deadline: Deadline) -> AgentResult:
+        return self._start(deadline, probe=True)
+
+    def _start(self, deadline: Deadline, probe: bool) -> AgentResult:
         spec = self.spec
         actions = [f"WARNING: {w}" for w in spec.warnings]
         with IPRoute() as ipr:
@@ -153,7 +206,7 @@ class IPaddr2(Agent):
             if not link["flags"] & IFF_UP:
                 actions.append(f"Bringing device {place.iface} up")
                 ipr.link("set", index=place.index, state="up")
-            if spec.probe_ms > 0:
+            if probe and spec.probe_ms > 0:
                 owner = arp.probe(place.iface, mac, str(spec.address), min(spec.probe_ms / 1000, deadline.remaining()))
                 actions.append(f"probed {spec.address} on {place.iface} for {spec.probe_ms} ms: "
                                + (f"answered by {owner}" if owner else "no answer"))

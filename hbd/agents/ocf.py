@@ -87,6 +87,7 @@ def ocf_env(provider: str, type_: str, instance: str, params: Mapping[str, str],
 
 class OcfAgent(Agent):
     kind = "ocf"
+    idempotent_start = False  # OCF says start is idempotent, but agents vary: asked for its status first
 
     def __init__(self, provider: str, type_: str, params: Mapping[str, str] | None = None, *,
                  instance: str | None = None, root: str | Path = OCF_ROOT):

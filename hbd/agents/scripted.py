@@ -58,6 +58,7 @@ class ScriptAgent(Agent):
     """
 
     path: Path
+    idempotent_start = False  # a script may start a second copy: asked for its status first
 
     @abstractmethod
     def argv(self, action: str) -> list[str]:

@@ -90,6 +90,10 @@ DIRECTIVES: dict[str, DirectiveRule] = {
     # hbd's own: alert scripts run on cluster events, and their timeout (hbd/runtime/alerts.py)
     "alert": DirectiveRule("word"),
     "alert_timeout": DirectiveRule("time"),
+    # hbd's own: a stop's timeout, its retries and what follows the last one (hbd/runtime/stop_escalation.py)
+    "stop_timeout": DirectiveRule("time"),
+    "stop_retries": DirectiveRule("int", low=0, high=100),
+    "on_stop_failure": DirectiveRule("choice", choices=("block", "fence", "reboot")),
     # hbd's own: status checks of running resources and what a failed one does (hbd/config/monitoring.py)
     "monitor": DirectiveRule("monitor", whole_line=True),
     # Heartbeat internals: checked, then ignored

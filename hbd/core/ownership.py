@@ -205,12 +205,17 @@ class Ownership(PeerEvents):
         self.stop_attempts[ev.key] = attempts
         if attempts <= self.policy.stop_retries:
             self.retry_at = now + self.policy.stop_retry_ms
+            out.log("ERROR", f"stop escalation: group {ev.key}: stop attempt {attempts} of "
+                             f"{self.policy.stop_retries + 1} failed; retrying in {self.policy.stop_retry_ms} ms")
             return
         self.stop_attempts.pop(ev.key, None)
         self.groups.finish(ev.key, GroupState.FAILED, out)
+        escalation = self.policy.on_stop_failure
         out.log("CRIT", f"Resource STOP failure for group {ev.key}: it may still be running here; "
                         f"holding it so that {self.peer} never starts it")
-        out.add(StopFailedForGood(ev.key))
+        out.log("CRIT", f"stop escalation: group {ev.key}: every attempt failed; on_stop_failure "
+                        f"{escalation.value}")
+        out.add(StopFailedForGood(ev.key, escalation))
 
     # --- admin, shutdown, timers ----------------------------------------------------------------
 

@@ -60,6 +60,15 @@ class Op(str, Enum):
     STOP = "stop"
 
 
+class StopEscalation(str, Enum):
+    """What follows a stop that failed after every retry (ha.cf `on_stop_failure`, doc/daemon.md). In every
+    case the group stays FAILED here (held, so the peer never starts it) and is never reported as stopped."""
+
+    BLOCK = "block"  # the default: hold it, alert, wait for the admin (manual intervention)
+    FENCE = "fence"  # fence this node through its own fence device (the peer then takes over)
+    REBOOT = "reboot"  # announce it, then reboot this node (Heartbeat's escalation)
+
+
 @dataclass(frozen=True)
 class Policy:
     auto_failback: Literal["on", "off", "legacy"] = "on"
@@ -68,6 +77,7 @@ class Policy:
     standby_reply_ms: int = 10_000  # no reply to a standby request within this: cancelled
     standby_limit_ms: int = 3_600_000  # a whole standby exchange
     stop_retries: int = 10  # extra attempts after a failed stop (Heartbeat: 10, 1 s apart)
+    on_stop_failure: StopEscalation = StopEscalation.BLOCK  # after the last attempt
     stop_retry_ms: int = 1_000
     fence_retry_ms: int = 5_000
     failed_retry_ms: int = 30_000  # a group that failed to start while the peer is dead is tried again
@@ -224,9 +234,10 @@ class AdminReply:
 
 @dataclass(frozen=True)
 class StopFailedForGood:
-    """A stop failed after every retry: the runtime applies the configured escalation (default: none)."""
+    """A stop failed after every retry: the group is FAILED (held); the runtime carries out `escalation`."""
 
     key: str
+    escalation: StopEscalation = StopEscalation.BLOCK
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from hbd.core.messages import Field
 from hbd.core.node import NodeConfig, NodeCore
 from hbd.config.monitoring import settings_of as monitor_settings
 from hbd.runtime.fencing_lane import lane_settings
+from hbd.runtime.stop_escalation import settings_of as stop_settings
 
 MEMBERSHIP_ACTIONS = (m.Send, m.Log, m.Dropped, m.NodeChanged, m.LinkChanged, m.PeerRestarted, m.PeerReturned,
                       m.CommUp, m.LocalHeartbeatLost)
@@ -137,8 +138,10 @@ def topology_of(cfg: LoadedConfig) -> Topology:
 
 def policy_of(cfg: LoadedConfig) -> o.Policy:
     assert cfg.heartbeat is not None
+    stops = stop_settings(cfg.heartbeat.hacf)
     return o.Policy(auto_failback=cfg.heartbeat.hacf.auto_failback,
-                    fencing=lane_settings(cfg.heartbeat.hacf) is not None)
+                    fencing=lane_settings(cfg.heartbeat.hacf) is not None,
+                    stop_retries=stops.retries, on_stop_failure=stops.escalation)
 
 
 def node_config(cfg: LoadedConfig, probe_groups: frozenset[str], service_types: frozenset[str]) -> NodeConfig:

@@ -40,7 +40,9 @@ from hbd.runtime import drbd_status
 from hbd.runtime.alerts import AlertRunner, settings_of
 from hbd.runtime.outdate_service import REPLY, REQUEST, OutdateService
 from hbd.runtime.watchdog_device import WatchdogDevice, timeout_for
-from hbd.runtime.groups import GroupRunner
+from hbd.runtime.groups import GroupRunner, Timeouts
+from hbd.runtime.stop_escalation import self_fencer
+from hbd.runtime.stop_escalation import settings_of as stop_settings
 from hbd.runtime.logsetup import log_hb
 from hbd.runtime.metrics import Metrics, MetricsServer, PrometheusCollector, parse_listen
 from hbd.runtime.membership_service import MembershipService
@@ -102,7 +104,8 @@ class Daemon:
         self.started_wall = time.time()
         roots = {g.key: root for g, root in zip(hb.groups, service_roots(self.cfg))}
         self.roots = roots
-        self.runner = GroupRunner(roots, child_type_table())
+        self.stops = stop_settings(self.hacf)  # stop timeout, retries, escalation (doc/daemon.md)
+        self.runner = GroupRunner(roots, child_type_table(), timeouts=Timeouts(stop_s=self.stops.timeout_s))
         self.preprobe = PreProbe(roots)
         self.node_config = node_config(self.cfg, frozenset(k for k, v in self.preprobe.vips.items() if v),
                                        frozenset({REQUEST, REPLY}))
@@ -139,7 +142,8 @@ class Daemon:
                                       self.membership.broadcast,
                                       on_stop_failure=self.opts.on_stop_failure,
                                       on_shutdown_complete=self.done.set, on_change=self._changed,
-                                      probe_cleared=self.preprobe.clear, on_fence=self._fence)
+                                      probe_cleared=self.preprobe.clear, on_fence=self._fence,
+                                      self_fence=self_fencer(self.hacf))
         fence_settings = lane_settings(self.hacf)
         if fence_settings is not None:
             self.fencing = FencingLane(fence_settings, self.driver.feed, lambda: bool(self._view().held),

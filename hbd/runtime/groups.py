@@ -4,9 +4,10 @@ Everything here blocks (agents run programs, wait for ARP, mount file systems), 
 from one worker thread, never from the event loop that sends heartbeats. One group operation runs at a
 time (the ownership core asks for them one by one).
 
-Before starting a script resource (LSB, resource.d, OCF) its status is asked, and one that already runs is
-not started again, as Heartbeat's ResourceManager does (heartbeat.md §11.18); hbd's built-in agents
-(IPaddr2, Filesystem, drbddisk) are idempotent and skip that call, which keeps a handover fast.
+Each step runs through the one plan executor (hbd/agents/executor.py), which `hbd test test` uses too: its
+success rule, its status check before starting a script resource (one that already runs is not started again,
+as Heartbeat's ResourceManager does; hbd's idempotent built-in agents skip that call, which keeps a handover
+fast), and its verified stop with the forced-stop step (doc/daemon.md "Stop escalation").
 A failed start stops, in reverse, what that start touched (the failed resource included: it may be half
 up), and reports which resource failed. A stop goes on past a failed resource (stopping the rest is
 still right) and reports the first failure.
@@ -24,17 +25,15 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from hbd.agents.base import Agent, AgentResult, Outcome
+from hbd.agents.base import Agent, AgentResult, Outcome, StartOptions
+from hbd.agents.executor import PlanExecutor, StepOutcome, Timeouts, step_label
 from hbd.agents.registry import Registry
 from hbd.config.model import ResourceNode
 from hbd.core.ordering import ChildTypes, Step, plan
-from hbd.errors import AgentError
-from hbd.runtime.announce import announce
 from hbd.runtime.logsetup import log_hb
 
 LOG = logging.getLogger("hbd.groups")
-SCRIPT_KINDS = ("lsb", "heartbeat", "ocf")
-IP_AGENTS = ("IPaddr2", "IPaddr")
+__all__ = ["GroupResult", "GroupRunner", "ProbeResult", "Timeouts", "describe"]
 
 
 @dataclass(frozen=True)
@@ -50,41 +49,17 @@ class ProbeResult:
     partial: frozenset[str] = frozenset()  # some do, not all
 
 
-@dataclass(frozen=True)
-class Timeouts:
-    start_s: float | None = None  # None: the agent's default
-    stop_s: float | None = None
-    status_s: float | None = None
-
-
-def describe(node: ResourceNode) -> str:
-    """A resource as haresources writes it (`IPaddr2::192.0.2.50/24`), or `type:name` for cluster.conf."""
-    return node.primary if node.attr("args") is not None else node.ident
-
-
-def released_resolver(registry: Registry) -> Callable[[ResourceNode], Agent]:
-    """Agents for a start that follows a confirmed release by the peer (standby `done`, `shutdone`):
-    IPaddr2 skips its duplicate-address probe, since the peer has said the address is gone, so a handover
-    costs no probe time. After a death the probe stays: it is what holds a survivor off while the VIP of
-    a node whose daemon was killed (kill -9) still answers."""
-    def resolve(node: ResourceNode) -> Agent:
-        args = node.attr("args")
-        if node.type in IP_AGENTS and args is not None and registry.use_builtins:
-            return registry.for_haresource(node.type, tuple(args.split("::")), {"arp_probe_ms": "0"})
-        return registry.resolve(node)
-    return resolve
+describe = step_label  # a resource as haresources writes it (`IPaddr2::192.0.2.50/24`), or `type:name`
 
 
 class GroupRunner:
     def __init__(self, roots: Mapping[str, ResourceNode], types: ChildTypes, *,
-                 resolve: Callable[[ResourceNode], Agent] | None = None,
-                 resolve_released: Callable[[ResourceNode], Agent] | None = None, timeouts: Timeouts = Timeouts()):
+                 resolve: Callable[[ResourceNode], Agent] | None = None, timeouts: Timeouts = Timeouts()):
         self.roots = dict(roots)
         self.types = types
-        registry = Registry()
-        self.resolve = resolve or registry.resolve
-        self.resolve_released = resolve_released or (self.resolve if resolve else released_resolver(registry))
+        self.resolve = resolve or Registry().resolve
         self.timeouts = timeouts
+        self.executor = PlanExecutor(self.resolve, timeouts=timeouts)  # the daemon's, and hbd test's, rules
         self._states: dict[str, dict[str, str]] = {key: {} for key in self.roots}  # key -> resource -> state
         self._lock = threading.Lock()  # written by the worker thread, read by `hbd status` on the loop
 
@@ -99,52 +74,41 @@ class GroupRunner:
 
     # --- one resource ---------------------------------------------------------------------------
 
-    def _call(self, step: Step, released: bool = False, key: str | None = None) -> tuple[AgentResult | None, str]:
-        """Run one step; (result, failure text or ""). With `key`, the resource's state is recorded."""
-        try:
-            agent = (self.resolve_released if released else self.resolve)(step.node)
-        except AgentError as exc:
-            if key is not None:
-                self._mark(key, step, "failed")
-            return None, f"{describe(step.node)}: {exc}"
-        if agent.kind == "container":
-            return None, ""
-        if key is not None:
-            if step.op != "status":
+    def _call(self, step: Step, options: StartOptions = StartOptions(), key: str | None = None
+              ) -> tuple[AgentResult | None, str]:
+        """Run one step through the executor; (result, failure text or ""). With `key`, the resource's state
+        is recorded."""
+        def starting(agent: Agent) -> None:
+            if key is not None and step.op != "status":
                 self._mark(key, step, {"start": "starting", "stop": "stopping"}[step.op])
-            result, failure = self._call_agent(agent, step)
-            seen = (result.outcome.value if result is not None else "error") if step.op == "status" else (
-                ("running" if step.op == "start" else "stopped") if not failure else f"{step.op} failed")
-            self._mark(key, step, seen)
-            return result, failure
-        return self._call_agent(agent, step)
+            log_hb(LOG, "info", f"Running {describe(step.node)} {step.op}")
 
-    def _call_agent(self, agent: Agent, step: Step) -> tuple[AgentResult | None, str]:
-        if step.op == "start" and agent.kind in SCRIPT_KINDS:
-            before = agent.call("status", self.timeouts.status_s)
-            if before.outcome is Outcome.RUNNING:
-                log_hb(LOG, "info", f"Resource {describe(step.node)} is already running: not started again")
-                return before, ""
-        timeout = {"start": self.timeouts.start_s, "stop": self.timeouts.stop_s,
-                   "status": self.timeouts.status_s}[step.op]
-        log_hb(LOG, "info", f"Running {describe(step.node)} {step.op}")
-        result = agent.call(step.op, timeout)
-        for line in result.actions:
-            log_hb(LOG, "debug", f"{describe(step.node)}: {line}")
-        good = result.outcome is Outcome.RUNNING if step.op == "status" else result.ok
-        if good or step.op == "status":
-            return result, ""
-        return result, f"{describe(step.node)} {step.op} {result.outcome.value}" + (
-            f": {result.reason}" if result.reason else "")
+        outcome: StepOutcome = self.executor.run_step(step, options, on_call=starting)
+        if outcome.agent is not None and outcome.agent.kind == "container":
+            return None, ""
+        # a status that answers (running or not) is no failure; an agent that cannot be built is one
+        failure = "" if outcome.ok or (step.op == "status" and outcome.result is not None) else outcome.failure
+        if outcome.result is not None:
+            for line in outcome.result.actions:
+                log_hb(LOG, "debug", f"{describe(step.node)}: {line}")
+        if key is not None:
+            if outcome.result is None and outcome.agent is None:
+                seen = "failed"
+            elif step.op == "status":
+                seen = outcome.result.outcome.value if outcome.result is not None else "error"
+            else:
+                seen = ("running" if step.op == "start" else "stopped") if not failure else f"{step.op} failed"
+            self._mark(key, step, seen)
+        return outcome.result, failure
 
     # --- whole groups ---------------------------------------------------------------------------
 
-    def start(self, key: str, released: bool = False) -> GroupResult:
-        """`released`: the peer confirmed it released the group (see released_resolver)."""
+    def start(self, key: str, options: StartOptions = StartOptions()) -> GroupResult:
+        """`options`: what the core decided about this start (the peer released it: see StartOptions)."""
         started: list[Step] = []
         for step in plan("start", self.roots[key], self.types):
             started.append(step)
-            _, failure = self._call(step, released, key)
+            _, failure = self._call(step, options, key)
             if failure:
                 log_hb(LOG, "ERROR", f"Return code from {failure}")
                 self._undo(key, started)
@@ -179,15 +143,13 @@ class GroupRunner:
         return found, asked
 
     def announce(self, key: str) -> None:
-        """Announce the group's addresses again (see hbd.runtime.announce)."""
+        """Announce the group's addresses again (Agent.announce_again: IPaddr2's gratuitous ARP)."""
         for step in plan("start", self.roots[key], self.types):
-            if step.node.type in IP_AGENTS:
-                try:
-                    agent = self.resolve(step.node)
-                except AgentError as exc:
-                    log_hb(LOG, "ERROR", f"{describe(step.node)}: not announced: {exc}")
-                    continue
-                log_hb(LOG, "info", announce(agent))
+            agent = self.executor.agent(step.node)
+            if isinstance(agent, str):
+                log_hb(LOG, "ERROR", f"not announced: {agent}")
+            elif agent.claims_addresses:
+                log_hb(LOG, "info", agent.announce_again())
 
     def probe(self) -> ProbeResult:
         counts = {key: self.running(key) for key in self.roots}

@@ -10,20 +10,20 @@ import asyncio
 import collections
 import functools
 import logging
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
+from hbd.agents.base import StartOptions
 from hbd.core import ownership_types as o
 from hbd.core.ownership import Ownership
 from hbd.runtime.groups import GroupResult, GroupRunner, ProbeResult
 from hbd.runtime.logsetup import log_hb
+from hbd.runtime.stop_escalation import Escalator
 
 LOG = logging.getLogger("hbd.resources")
 MAX_TRANSITIONS = 40
-REBOOT_ARGV = ("reboot", "-f")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class OwnershipDriver:
                  *, on_stop_failure: str = "none", on_shutdown_complete: Callable[[], None] = lambda: None,
                  on_change: Callable[[], None] = lambda: None,
                  probe_cleared: Callable[[str], bool] = lambda key: False,
-                 on_fence: Callable[[str], None] | None = None):
+                 on_fence: Callable[[str], None] | None = None, self_fence: Callable[[], str] | None = None):
         self.core = core
         self.runner = runner
         self.send = send
@@ -48,6 +48,9 @@ class OwnershipDriver:
         self.probe_cleared = probe_cleared  # the group's VIPs were silent just before the death verdict
         self.on_fence = on_fence  # the fencing lane (hbd/runtime/fencing_lane.py), when fencing is configured
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hbd-groups")
+        # after a stop that failed for good (hbd/runtime/stop_escalation.py)
+        self.escalator = Escalator(reboot_requested=on_stop_failure == "reboot", self_fence=self_fence,
+                                   submit=self.worker.submit)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.probed = False
         self.pending: list[o.Event] = []
@@ -149,7 +152,8 @@ class OwnershipDriver:
                 log_hb(LOG, "info", f"The addresses of {action.key} were silent before the verdict: "
                                     "starting without probing again")
                 released = True
-            self._run(functools.partial(self.runner.start, released=released), action.key, started=True)
+            options = StartOptions(peer_released=released)
+            self._run(functools.partial(self.runner.start, options=options), action.key, started=True)
         elif isinstance(action, o.GroupTransition):
             self.note(f"group {action.key}: {action.old.value} -> {action.new.value}")
             LOG.debug("group %s: %s -> %s (%s)", action.key, action.old.value, action.new.value, action.cause.value)
@@ -170,7 +174,8 @@ class OwnershipDriver:
             else:
                 log_hb(LOG, "ERROR", f"fencing of {action.node} requested, but no fence device is configured")
         elif isinstance(action, o.StopFailedForGood):
-            self._escalate(action.key)
+            done = self.escalator.carry_out(action.key, action.escalation)
+            self.note(f"stop escalation {action.key}: {done.value}")
         elif isinstance(action, o.ShutdownComplete):
             self.on_shutdown_complete()
 
@@ -195,14 +200,6 @@ class OwnershipDriver:
             self.runner.announce(key)
         except Exception:  # an agent bug: the addresses stay, only the announcement is missing
             LOG.exception("announcing %s failed (bug)", key, extra={"hb_level": "ERROR"})
-
-    def _escalate(self, key: str) -> None:
-        if self.on_stop_failure != "reboot":
-            log_hb(LOG, "CRIT", f"Resource STOP failure for {key}: manual intervention required "
-                                "(escalation: none; set --on-stop-failure reboot to reboot instead)")
-            return
-        log_hb(LOG, "CRIT", "Resource STOP failure. Reboot required!")
-        self.worker.submit(subprocess.run, REBOOT_ARGV, check=False)
 
     # --- admin requests -------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ probe within a millisecond, so a window of a fifth of the deadtime (5 ms at leas
 most) still hears it. At the verdict, a group whose VIPs all stayed silent during a fresh, whole window is
 started without probing again; any answer, or no fresh verdict, keeps the probe.
 
+Which resources claim addresses, and where, is each agent's own answer (`Agent.claims_addresses`,
+`Agent.claimed_addresses`: IPaddr2 locates its interface and MAC); nothing here knows an agent by name.
 When a round starts is a deadline of the node core (hbd/core/node.py: `ProbeNow`, computed from the peer's
 last packet, never a poll); this module only carries the round out, in a prober thread started with the
 daemon, and keeps the verdicts.
@@ -23,12 +25,14 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from hbd.agents import arp
+from hbd.agents.base import Agent
+from hbd.agents.registry import Registry
 from hbd.config.model import ResourceNode
 from hbd.core.node import probe_timing
+from hbd.errors import AgentError
 from hbd.runtime.logsetup import log_hb
 
 LOG = logging.getLogger("hbd.preprobe")
-IP_AGENTS = ("IPaddr2", "IPaddr")
 # The window ends a lead before the verdict (hbd.core.node.probe_timing): the round's own start (a wake-up,
 # a thread), the GIL and the scheduler may delay it by 10 ms on a busy machine; a verdict that comes first
 # is not used (probe again).
@@ -72,32 +76,30 @@ class Verdict:
     window_s: float
 
 
-def locate(node: ResourceNode) -> Target | None:
-    """Interface, our MAC and the address of an IPaddr2 resource (None when it cannot be placed here)."""
-    from pyroute2 import IPRoute
-
-    from hbd.agents.ipaddr2 import IPaddr2
-    from hbd.agents.registry import Registry
-
-    agent = Registry(background_burst=False).resolve(node)
-    if not isinstance(agent, IPaddr2) or agent.spec.family != 4:
-        return None
-    with IPRoute() as ipr:
-        place = agent.resolve(ipr)
-        if isinstance(place, str):
-            return None
-        mac = str(ipr.get_links(place.index)[0].get_attr("IFLA_ADDRESS"))
-    arp.prepare_frames(mac, str(agent.spec.address))  # the takeover then sends bytes built now
-    return Target(place.iface, mac, str(agent.spec.address))
+def default_resolve(node: ResourceNode) -> Agent:
+    return Registry(background_burst=False).resolve(node)
 
 
-def vip_nodes(root: ResourceNode) -> tuple[ResourceNode, ...]:
+def locate_with(resolve: Callable[[ResourceNode], Agent]) -> Callable[[ResourceNode], Target | None]:
+    """Where the resource's address goes (interface, our MAC): the agent's own answer (claimed_addresses)."""
+    def locate(node: ResourceNode) -> Target | None:
+        claims = resolve(node).claimed_addresses()
+        return Target(claims[0].iface, claims[0].mac, claims[0].ip) if claims else None
+    return locate
+
+
+def vip_nodes(root: ResourceNode, resolve: Callable[[ResourceNode], Agent] = default_resolve
+              ) -> tuple[ResourceNode, ...]:
+    """The resources of a tree whose agent claims addresses on start (no I/O: the agent is only built)."""
     found: list[ResourceNode] = []
     stack = [root]
     while stack:
         node = stack.pop()
-        if node.type in IP_AGENTS and node.attr("args") is not None:
-            found.append(node)
+        try:
+            if resolve(node).claims_addresses:
+                found.append(node)
+        except AgentError:
+            pass  # config check reports it; the start fails on it
         stack.extend(node.children)
     return tuple(found)
 
@@ -110,11 +112,13 @@ class PreProbe:
     def __init__(self, roots: Mapping[str, ResourceNode], *, window_s: float | None = None,
                  lead_s: float | None = None,
                  probe: Callable[[str, str, str, float], str | None] = probe_repeated,
-                 locate: Callable[[ResourceNode], Target | None] = locate,
+                 locate: Callable[[ResourceNode], Target | None] | None = None,
+                 resolve: Callable[[ResourceNode], Agent] = default_resolve,
                  clock: Callable[[], float] = time.monotonic):
-        self.vips = {key: vip_nodes(root) for key, root in roots.items()}
+        self.vips = {key: vip_nodes(root, resolve) for key, root in roots.items()}
         self.window_s, self.lead_s = window_s, lead_s  # fixed values (tests); None: scaled to the deadtime
-        self.probe, self.locate, self.clock = probe, locate, clock
+        self.probe, self.clock = probe, clock
+        self.locate = locate or locate_with(resolve)
         self.verdicts: dict[str, Verdict] = {}  # by resource (the node's primary, e.g. IPaddr2::192.0.2.50)
         self.targets: dict[str, Target] = {}  # located once: the probe must start on time
         self._lock = threading.Lock()

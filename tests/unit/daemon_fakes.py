@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hbd.agents.base import Agent, AgentResult, Deadline, failed, running, stopped
+from hbd.agents.base import Agent, AgentResult, Deadline, failed, running, stopped  # noqa: F401 (used by tests)
 from hbd.config.model import ResourceNode
 
 
@@ -22,7 +22,7 @@ class World:
             return ContainerAgent("group", node.primary)
         agent = FakeAgent(self, node.primary)
         if node.primary.startswith("script"):
-            agent.kind = "lsb"  # a script resource: asked for its status before a start
+            agent.idempotent_start = False  # a script resource: asked for its status before a start
         return agent
 
 

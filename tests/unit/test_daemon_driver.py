@@ -143,7 +143,8 @@ def test_the_duplicate_address_probe_is_skipped_by_cause_never_by_reason_text() 
     driver = OwnershipDriver(Ownership("n1", "n2", TOPOLOGY, o.Policy()), GroupRunner({}, {}), lambda body: None,
                              probe_cleared=lambda key: cleared[key])
     released: list[bool] = []
-    driver._run = lambda work, key, started: released.append(work.keywords["released"])  # type: ignore[method-assign]
+    driver._run = lambda work, key, started: released.append(  # type: ignore[method-assign]
+        work.keywords["options"].peer_released)
     try:
         for cause, text in ((o.Cause.PEER_DEAD, "standby"), (o.Cause.PREFERRED, "n2 gave up its resources"),
                             (o.Cause.HANDOVER, "n2 is dead"), (o.Cause.PEER_GAVE_UP, "")):

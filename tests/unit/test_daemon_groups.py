@@ -2,9 +2,17 @@
 failure, and the start-up probe asks every resource, telling a partly running group from a running one."""
 from __future__ import annotations
 
+import daemon_fakes
+import pytest
 from daemon_fakes import World, group
 
 from hbd.runtime.groups import GroupRunner, ProbeResult
+
+
+def unverified(journal: list[str]) -> list[str]:
+    """The journal without the status call that verifies each stop (tested on its own below)."""
+    return [c for i, c in enumerate(journal)
+            if not (c.endswith(" status") and i and journal[i - 1] == c.replace(" status", " stop"))]
 
 
 def runner(world: World) -> GroupRunner:
@@ -19,7 +27,7 @@ def test_start_runs_left_to_right_and_stop_right_to_left() -> None:
     assert world.journal == ["ip1 start", "disk start", "svc start"]
     world.journal.clear()
     assert r.stop("ip1").ok
-    assert world.journal == ["svc stop", "disk stop", "ip1 stop"]
+    assert world.journal == ["svc stop", "svc status", "disk stop", "disk status", "ip1 stop", "ip1 status"]
     assert world.up == set()
 
 
@@ -28,7 +36,7 @@ def test_failed_start_stops_in_reverse_what_it_touched_and_names_the_resource() 
     result = runner(world).start("ip1")
     assert not result.ok
     assert result.reason.startswith("disk start failed: disk refused to start")
-    assert world.journal == ["ip1 start", "disk start", "disk stop", "ip1 stop"]  # svc never touched
+    assert unverified(world.journal) == ["ip1 start", "disk start", "disk stop", "ip1 stop"]  # svc never touched
     assert world.up == set()
 
 
@@ -36,7 +44,7 @@ def test_failed_stop_goes_on_and_reports_the_first_failure() -> None:
     world = World(up={"ip1", "disk", "svc"}, fail={"svc stop"})
     result = runner(world).stop("ip1")
     assert not result.ok and result.reason.startswith("svc stop failed")
-    assert world.journal == ["svc stop", "disk stop", "ip1 stop"]
+    assert unverified(world.journal) == ["svc stop", "disk stop", "ip1 stop"]
 
 
 def test_probe_asks_every_resource_and_tells_partly_from_fully_running() -> None:
@@ -68,12 +76,65 @@ def test_a_running_script_resource_is_not_started_again_builtins_are_not_asked()
 
 
 def test_a_start_after_a_confirmed_release_skips_the_duplicate_address_probe() -> None:
-    from hbd.agents.registry import Registry
-    from hbd.config.model import ResourceNode
-    from hbd.runtime.groups import released_resolver
+    """The start option reaches the agent, which decides what it skips (IPaddr2: its probe)."""
+    from hbd.agents.base import Deadline, StartOptions
 
-    node = ResourceNode(type="IPaddr2", primary="IPaddr2::192.0.2.50/24/eth0", attrs=(("args", "192.0.2.50/24/eth0"),))
-    assert Registry().resolve(node).spec.probe_ms > 0  # type: ignore[attr-defined]
-    assert released_resolver(Registry())(node).spec.probe_ms == 0  # type: ignore[attr-defined]
-    other = ResourceNode(type="group", primary="g")
-    assert released_resolver(Registry())(other).kind == "container"
+    seen: list[StartOptions] = []
+
+    class Remembering(daemon_fakes.FakeAgent):
+        def start_with(self, deadline: Deadline, options: StartOptions) -> daemon_fakes.AgentResult:
+            seen.append(options)
+            return super().start_with(deadline, options)
+
+    world = World()
+    r = GroupRunner({"ip1": group("ip1", "disk")}, {}, resolve=lambda node: (
+        world.resolve(node) if node.type == "group" else Remembering(world, node.primary)))
+    assert r.start("ip1", StartOptions(peer_released=True)).ok
+    assert r.start("ip1").ok
+    assert seen == [StartOptions(True), StartOptions(True), StartOptions(False), StartOptions(False)]
+
+
+def test_ipaddr2_skips_its_probe_only_when_the_peer_released_the_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hbd.agents import ipaddr2
+    from hbd.agents.base import Deadline, StartOptions
+    from hbd.agents.registry import Registry
+
+    agent = Registry().for_haresource("IPaddr2", ("192.0.2.50/24/eth0",))
+    assert isinstance(agent, ipaddr2.IPaddr2) and agent.spec.probe_ms > 0 and agent.claims_addresses
+    probes: list[bool] = []
+    monkeypatch.setattr(agent, "_start", lambda deadline, probe: probes.append(probe))
+    agent.start_with(Deadline(1), StartOptions(peer_released=True))
+    agent.start_with(Deadline(1), StartOptions())
+    agent.start(Deadline(1))
+    assert probes == [False, True, True]
+
+
+def test_a_stop_is_verified_by_status_and_never_a_silent_success() -> None:
+    world = World(up={"ip1", "disk"})
+
+    class Lying(daemon_fakes.FakeAgent):  # says stopped, keeps running
+        def stop(self, deadline: daemon_fakes.Deadline) -> daemon_fakes.AgentResult:
+            self.world.journal.append(f"{self.name} stop")
+            return daemon_fakes.stopped("stop")
+
+    r = GroupRunner({"ip1": group("ip1", "disk")}, {}, resolve=lambda node: (
+        Lying(world, node.primary) if node.primary == "disk" else world.resolve(node)))
+    result = r.stop("ip1")
+    assert not result.ok and "disk stop returned success but status says running" in result.reason
+    assert world.journal == ["disk stop", "disk status", "ip1 stop", "ip1 status"]
+    assert r.resource_states()["ip1"] == [("disk", "stop failed"), ("ip1", "stopped")]
+
+
+def test_a_failed_stop_is_forced_and_verified_again() -> None:
+    world = World(up={"ip1", "disk"}, fail={"disk stop"})
+
+    class Forceable(daemon_fakes.FakeAgent):
+        def force_stop(self, timeout_s: float | None = None) -> daemon_fakes.AgentResult | None:
+            self.world.journal.append(f"{self.name} force_stop")
+            self.world.up.discard(self.name)
+            return daemon_fakes.stopped("stop", "killed holders")
+
+    r = GroupRunner({"ip1": group("ip1", "disk")}, {}, resolve=lambda node: (
+        Forceable(world, node.primary) if node.primary == "disk" else world.resolve(node)))
+    assert r.stop("ip1").ok
+    assert world.journal == ["disk stop", "disk status", "disk force_stop", "disk status", "ip1 stop", "ip1 status"]
