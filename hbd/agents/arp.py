@@ -7,9 +7,9 @@ advertisements to all-nodes. Every wait is bounded by a deadline.
 
 scapy costs about 30 MB of memory and half a second to import, so a long-running daemon does not import
 it: `prepare_frames` has the frames of an address built once by scapy in a short child process and keeps
-only their bytes, and a received frame is decoded by scapy only when it can concern the address (its ARP
-sender address is the address; see `conflict_mac`). Frames not prepared yet are built in the child too,
-unless scapy is loaded already (a one-shot agent imports it first: `IPaddr2.warm_up`).
+only their bytes, and a received frame is decided on fixed byte offsets (`conflict_mac`). Frames not
+prepared yet are built in the child too, unless scapy is loaded already (a one-shot agent imports it
+first: `IPaddr2.warm_up`).
 """
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ ZERO_MAC = "00:00:00:00:00:00"
 ALL_NODES = "ff02::1"
 ARP_TYPE = ETH_P_ARP.to_bytes(2, "big")
 ARP_SPA = slice(28, 32)  # sender protocol address of an Ethernet/IPv4 ARP frame (14 + 8 + 6)
+VLAN_TYPE = (0x8100).to_bytes(2, "big")
+IPV6_TYPE = ETH_P_IPV6.to_bytes(2, "big")
+IPPROTO_ICMPV6 = 58
+ND_NS, ND_NA, ND_OPT_TARGET_LLADDR = 135, 136, 2
 BUILD_TIMEOUT_S = 30.0
 
 _FRAMES: dict[tuple[str, str], tuple[bytes, tuple[bytes, ...]]] = {}  # (mac, ip) -> (probe, announcement)
@@ -130,29 +134,48 @@ def announcement(mac: str, ip: str) -> tuple[bytes, ...]:
 
 
 def conflict_mac(frame: bytes, ip: str, own_mac: str) -> str | None:
-    """The MAC of another host claiming ip in this frame, else None (pure: tested on captured frames)."""
-    addr = ipaddress.ip_address(ip)
-    if frame[12:14] == ARP_TYPE and frame[ARP_SPA] != addr.packed:
-        return None  # an ARP frame whose sender is another address claims nothing (no scapy needed)
-    if addr.version == 6 and addr.packed not in frame:
-        return None
-    from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, IPv6
-    from scapy.layers.l2 import ARP, Ether
+    """The MAC of another host claiming ip in this frame, else None (pure: tested on captured frames).
 
-    pkt = Ether(frame)
-    if pkt.src.lower() == own_mac.lower():
+    Decided on fixed offsets, not with scapy: the standby's pre-probe sees the holder's answers for the
+    address, and decoding one with scapy would import it (about 25 MB) into the daemon. Ethernet (one
+    802.1Q tag allowed), then ARP for IPv4 or IPv6 + ICMPv6 (no extension header: ND carries none)."""
+    addr = ipaddress.ip_address(ip).packed
+    if len(frame) < 14 or frame[6:12] == _mac_bytes(own_mac):
         return None
-    if ARP in pkt:
-        arp = pkt[ARP]
-        # A reply for ip, or anyone using ip as sender (an announcement or a probe of its own).
-        if arp.psrc == ip:
-            return str(arp.hwsrc)
+    kind, at = frame[12:14], 14
+    if kind == VLAN_TYPE:
+        kind, at = frame[16:18], 18
+    if kind == ARP_TYPE:
+        # Ethernet/IPv4 ARP: htype, ptype, hlen, plen, op, sha(6), spa(4), tha(6), tpa(4).
+        arp_hdr = frame[at:at + 28]
+        if len(arp_hdr) < 28 or arp_hdr[2:6] != b"\x08\x00\x06\x04" or arp_hdr[14:18] != addr:
+            return None
+        return arp_hdr[8:14].hex(":")  # a reply for ip, or anyone using ip as sender (announcement, probe)
+    if kind != IPV6_TYPE or len(addr) != 16:
         return None
-    if ICMPv6ND_NA in pkt and pkt[ICMPv6ND_NA].tgt == ip:
-        opt = pkt.getlayer(ICMPv6NDOptDstLLAddr)
-        return str(opt.lladdr) if opt is not None else str(pkt.src)
-    if ICMPv6ND_NS in pkt and pkt[ICMPv6ND_NS].tgt == ip and pkt[IPv6].src == "::":
-        return str(pkt.src)  # another host is probing for the same address right now
+    ip6, icmp = frame[at:at + 40], frame[at + 40:]
+    if len(ip6) < 40 or ip6[6] != IPPROTO_ICMPV6 or len(icmp) < 24 or icmp[8:24] != addr:
+        return None
+    if icmp[0] == ND_NA:
+        return _target_lladdr(icmp[24:]) or frame[6:12].hex(":")
+    if icmp[0] == ND_NS and ip6[8:24] == bytes(16):
+        return frame[6:12].hex(":")  # another host is probing for the same address right now
+    return None
+
+
+def _mac_bytes(mac: str) -> bytes:
+    return bytes.fromhex(mac.replace(":", ""))
+
+
+def _target_lladdr(options: bytes) -> str | None:
+    """The first target link-layer address option of a neighbour advertisement (RFC 4861 4.6.1)."""
+    for _ in range(64):  # bounded: a frame holds at most 1500 / 8 options
+        if len(options) < 2 or options[1] == 0:
+            return None
+        size = options[1] * 8
+        if options[0] == ND_OPT_TARGET_LLADDR and size >= 8 and len(options) >= 8:
+            return options[2:8].hex(":")
+        options = options[size:]
     return None
 
 

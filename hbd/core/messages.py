@@ -178,6 +178,13 @@ def encode(fields: Sequence[Field], keys: AuthKeys, *, inner_auth: bool = True) 
     With `inner_auth` (Heartbeat's default `msgfmt classic`) an `auth=` field over the classic text of
     the other fields is appended first, as Heartbeat does; receivers only check the trailing one.
     """
+    return encode_message(fields, keys, inner_auth=inner_auth)[0]
+
+
+def encode_message(fields: Sequence[Field], keys: AuthKeys, *,
+                   inner_auth: bool = True) -> tuple[bytes, Message]:
+    """The datagram and the Message that decode() makes of it with these keys: a node's own datagrams
+    come back to it on every medium, and the sender keeps this so as to decode none of them."""
     key = keys.signing_key
     for name, value in fields:
         if not name or "=" in name or "\n" in name or name == "auth":
@@ -197,7 +204,7 @@ def encode(fields: Sequence[Field], keys: AuthKeys, *, inner_auth: bool = True) 
     datagram = body + str(len(token)).encode() + b":" + token + b","
     if len(datagram) > MAX_MESSAGE:
         raise ProtocolError(f"message of {len(datagram)} bytes exceeds the {MAX_MESSAGE} byte limit")
-    return datagram
+    return datagram, Message(tuple(all_fields), key.index)
 
 
 # --- decode ----------------------------------------------------------------------------------------
@@ -217,26 +224,45 @@ def _read_netstring(data: bytes, pos: int) -> tuple[bytes, int]:
     return data[colon + 1:end], end + 1
 
 
-def _parse_field(payload: bytes) -> Field:
-    if not payload.startswith(b"(") or b")" not in payload[:4]:
-        raise _Malformed("field without a type")
-    close = payload.index(b")")
-    type_text = payload[1:close]
-    if not type_text.isdigit():
-        raise _Malformed("field with a bad type")
-    name, eq, value = payload[close + 1:].partition(b"=")
-    if not eq or not name:
-        raise _Malformed("field without a name")
-    try:
-        name_text = name.decode("ascii")
-    except UnicodeDecodeError:
-        raise _Malformed("field name is not ASCII") from None
-    field_type = int(type_text)
-    if field_type == TYPE_BINARY:
-        return name_text, bytes(value)
-    if field_type != TYPE_STRING:
-        raise _Unsupported(f"field {name_text} has type ({field_type})")
-    return name_text, value.decode("utf-8", "surrogateescape")
+def _read_fields(data: bytes, pos: int) -> tuple[list[Field], int]:
+    """The fields `(T)name=value` in netstrings from pos up to the `%%%\\n` end marker, and the marker's
+    position. One loop with no call per field: every peer datagram comes through here, each keepalive on
+    every medium, and the per-field work was most of a decode."""
+    fields: list[Field] = []
+    append, find, size = fields.append, data.find, len(data)
+    while not data.startswith(NETSTRING_END, pos):
+        if pos >= size:
+            raise _Malformed("no %%% end marker")
+        colon = find(b":", pos, pos + _MAX_LEN_DIGITS + 1)
+        digits = data[pos:colon]
+        if colon <= pos or not digits.isdigit():
+            raise _Malformed(f"bad netstring length at byte {pos}")
+        start = colon + 1
+        end = start + int(digits)
+        if end >= size or data[end] != 0x2C:  # ","
+            raise _Malformed(f"netstring at byte {pos} is truncated or unterminated")
+        close = find(b")", start + 1, min(start + 4, end)) if data[start] == 0x28 else -1  # "("
+        if close < 0 or start == end:
+            raise _Malformed("field without a type")
+        field_type = data[start + 1:close]
+        if not field_type.isdigit():
+            raise _Malformed("field with a bad type")
+        eq = find(b"=", close + 1, end)
+        if eq <= close + 1:
+            raise _Malformed("field without a name")
+        try:
+            name = data[close + 1:eq].decode("ascii")
+        except UnicodeDecodeError:
+            raise _Malformed("field name is not ASCII") from None
+        kind = int(field_type)
+        if kind == TYPE_STRING:
+            append((name, data[eq + 1:end].decode("utf-8", "surrogateescape")))
+        elif kind == TYPE_BINARY:
+            append((name, data[eq + 1:end]))
+        else:
+            raise _Unsupported(f"field {name} has type ({kind})")
+        pos = end + 1
+    return fields, pos
 
 
 class _Unsupported(Exception):
@@ -265,13 +291,7 @@ def _decode_netstring(data: bytes, keys: AuthKeys) -> Message | Rejection:
     early = _trailing_auth(data, keys)
     if isinstance(early, Rejection):
         return early
-    pos = len(NETSTRING_START)
-    fields: list[Field] = []
-    while not data.startswith(NETSTRING_END, pos):
-        if pos >= len(data):
-            raise _Malformed("no %%% end marker")
-        payload, pos = _read_netstring(data, pos)
-        fields.append(_parse_field(payload))
+    fields, pos = _read_fields(data, len(NETSTRING_START))
     body_end = pos + len(NETSTRING_END)
     token, end = _read_netstring(data, body_end)
     if data[end:].strip(b"\0") != b"":

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import fcntl
 import gc
 import os
 import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 from hbd.errors import HbdError
 
 DEFAULT_PIDFILE = Path("/run/hbd/hbd.pid")
 PR_SET_NAME = 15
 MCL_CURRENT, MCL_FUTURE = 1, 2
+MCL_ONFAULT = 4  # Linux >= 4.4: lock pages as they are first touched, not every mapped page at once
 RT_PRIORITY = 1  # above every normal task, below the kernel's and watchdog threads
 SWITCH_INTERVAL_S = 0.001  # a thread holding the GIL (a worker's Python code) hands it over after 1 ms, not 5
 
@@ -130,13 +133,23 @@ def go_realtime() -> list[tuple[str, str]]:
         notes.append(("info", f"realtime scheduling: SCHED_RR priority {RT_PRIORITY}"))
     except (OSError, AttributeError) as exc:
         notes.append(("WARN", f"realtime scheduling not available: {exc}"))
-    libc = _libc()
-    if libc.mlockall(MCL_CURRENT | MCL_FUTURE) != 0:
-        err = ctypes.get_errno()
-        notes.append(("WARN", f"mlockall failed: {os.strerror(err)}"))
-    else:
-        notes.append(("info", "memory locked (mlockall)"))
+    notes.append(lock_memory(_libc().mlockall, ctypes.get_errno))
     return notes
+
+
+def lock_memory(mlockall: Callable[[int], int], get_errno: Callable[[], int]) -> tuple[str, str]:
+    """mlockall with MCL_ONFAULT: without it every mapped page (the whole of each shared library and
+    thread stack, used or not) is made resident at once: 55-58 MB per daemon instead of 38. A page is
+    locked once touched, so the heartbeat path, having run, never faults. Kernels before 4.4 refuse the
+    flag with EINVAL: then all pages, as before."""
+    if mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0:
+        return ("info", "memory locked (mlockall, on fault)")
+    err = get_errno()
+    if err == errno.EINVAL and mlockall(MCL_CURRENT | MCL_FUTURE) == 0:
+        return ("info", "memory locked (mlockall)")
+    if err == errno.EINVAL:
+        err = get_errno()
+    return ("WARN", f"mlockall failed: {os.strerror(err)}")
 
 
 def tune_for_heartbeats() -> None:

@@ -103,3 +103,66 @@ def test_arp_frames_from_other_senders_are_ruled_out_without_decoding() -> None:
         assert frame[arp.ARP_SPA] != bytes([int(x) for x in IP.split(".")])
         assert arp.conflict_mac(frame, IP, OTHER) is None
     assert arp.conflict_mac(arp.garp_pair(MAC, IP)[1], IP, OTHER) == MAC  # same sender: decoded, a conflict
+
+
+def scapy_conflict_mac(frame: bytes, ip: str, own_mac: str) -> str | None:
+    """The decision as scapy's decoding makes it: the reference the byte offsets must agree with."""
+    from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr
+
+    pkt = Ether(frame)
+    if pkt.src.lower() == own_mac.lower():
+        return None
+    if ARP in pkt:
+        return str(pkt[ARP].hwsrc) if pkt[ARP].psrc == ip else None
+    if ICMPv6ND_NA in pkt and pkt[ICMPv6ND_NA].tgt == ip:
+        opt = pkt.getlayer(ICMPv6NDOptDstLLAddr)
+        return str(opt.lladdr) if opt is not None else str(pkt.src)
+    if ICMPv6ND_NS in pkt and pkt[ICMPv6ND_NS].tgt == ip and pkt[IPv6].src == "::":
+        return str(pkt.src)
+    return None
+
+
+def test_byte_offsets_decide_as_scapy_decodes() -> None:
+    from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr
+    from scapy.layers.l2 import Dot1Q
+
+    v6, v6_other, third = "2001:db8::60", "2001:db8::61", "02:00:00:00:05:0c"
+    cases = [*frames("linux-reply-to-arp-probe.hex"), *frames("linux-na-reply-to-dad-ns.hex"),
+             *frames("send_arp-198.51.100.60.hex"), *frames("send_ua-2001_db8__60.hex")]
+    for mac in (MAC, OTHER, third):
+        for addr in (IP, "198.51.100.61"):
+            cases += [*arp.garp_pair(mac, addr), arp.arp_probe(mac, addr)]
+            cases.append(bytes(Ether(src=mac, dst=OTHER) / ARP(op=2, hwsrc=third, psrc=addr, pdst=IP)))
+            cases.append(bytes(Ether(src=mac, dst=arp.BROADCAST) / Dot1Q(vlan=5)
+                               / ARP(op=2, hwsrc=mac, psrc=addr)))
+        for addr in (v6, v6_other):
+            cases += [arp.ns_probe(mac, addr), arp.unsolicited_na(mac, addr)]
+            cases.append(bytes(Ether(src=mac) / IPv6(src="fe80::1", dst=addr) / ICMPv6ND_NS(tgt=addr)
+                               / ICMPv6NDOptSrcLLAddr(lladdr=mac)))
+            cases.append(bytes(Ether(src=mac) / IPv6(src="fe80::1", dst="ff02::1") / ICMPv6ND_NA(tgt=addr)))
+            cases.append(bytes(Ether(src=mac) / IPv6(src="fe80::1", dst="ff02::1") / ICMPv6ND_NA(tgt=addr)
+                               / ICMPv6NDOptSrcLLAddr(lladdr=OTHER) / ICMPv6NDOptDstLLAddr(lladdr=third)))
+    cases += [case[:n] for case in cases[:6] for n in (0, 13, 20, 41)]  # truncated frames claim nothing
+    decided = 0
+    for frame in cases:
+        for addr in (IP, "198.51.100.61", v6, v6_other):
+            for own in (MAC, OTHER):
+                try:
+                    expected = scapy_conflict_mac(frame, addr, own)
+                except Exception:  # scapy refuses some truncated frames: no claim either way
+                    expected = None
+                assert arp.conflict_mac(frame, addr, own) == expected, (frame.hex(), addr, own)
+                decided += expected is not None
+    assert decided > 50  # the comparison covers claims, not only frames that claim nothing
+
+
+def test_deciding_a_frame_for_the_address_does_not_import_scapy() -> None:
+    import subprocess
+    import sys
+
+    reply = arp.garp_pair(MAC, IP)[1].hex()
+    code = ("import sys; from hbd.agents import arp; "
+            f"print(arp.conflict_mac(bytes.fromhex('{reply}'), '{IP}', '{OTHER}'), "
+            "any(name.startswith('scapy') for name in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == [MAC, "False"]
