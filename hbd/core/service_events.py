@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Union
 
+from hbd.core.ownership_types import Log
 from hbd.core.service_states import ServiceState
 from hbd.core.service_table import AdminRequest, Refusal, ServiceMessage
 
@@ -52,10 +53,13 @@ class OperationDone:
 
 @dataclass(frozen=True)
 class StatusFailed:
-    """A status check of the running service failed; `subtree` names the independent subtree it fell in."""
+    """A status check of the running service failed; `subtree` names the root of the independent subtree
+    the failed resource is in (Subtree.ident), None when it is in none."""
 
     service: str
     subtree: str | None = None
+    resource: str = ""  # `type:primary` of the failed resource (for status and the log)
+    reason: str = ""  # for status and the log only
 
 
 @dataclass(frozen=True)
@@ -122,20 +126,12 @@ class SelfFence:
     cause: FenceCause
 
 
-Action = Union[StartService, StopService, RestartSubtree, Send, ServiceTransition, AdminReply, SelfFence]
+Action = Union[StartService, StopService, RestartSubtree, Send, ServiceTransition, AdminReply, SelfFence, Log]
 
 
-# --- the recovery policy's seam -------------------------------------------------------------------------
+# --- the recovery policy's steps (hbd/core/service_recovery.py) ---------------------------------------
 
 class Step(enum.Enum):
     RESTART = "restart"  # in place
     RELOCATE = "relocate"
     DISABLE = "disable"
-
-
-class RecoveryCounter(Protocol):
-    """One service's (or independent subtree's) restart budget on this node (node-local, as in rgmanager)."""
-
-    def failed(self, now_ms: int) -> Step:
-        """A failure at now_ms: what to do about it (counts a restart when the answer is RESTART)."""
-        ...

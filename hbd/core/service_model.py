@@ -9,14 +9,7 @@ import enum
 from dataclasses import dataclass
 from functools import cached_property
 
-
-class Recovery(enum.Enum):
-    """`recovery=` of a service: what a failed status check leads to (rgmanager.md §3.3)."""
-
-    RESTART = "restart"  # in place; past max_restarts within restart_expire_time: relocate
-    RELOCATE = "relocate"  # straight to another node
-    DISABLE = "disable"
-    RESTART_DISABLE = "restart-disable"  # in place; past the threshold: disable
+from hbd.core.recovery import Recovery as Recovery  # re-exported; `recovery=`: restart, relocate, disable, restart-disable
 
 
 class DependMode(enum.Enum):

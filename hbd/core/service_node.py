@@ -13,29 +13,26 @@ announcements to itself like any other member.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 from hbd.core.service_coordinator import Coordinator
 from hbd.core.service_events import (
     Action, AdminReply, AdminRequested, Event, FenceCause, MembersChanged, MessageReceived, NodeFenced, Op,
-    OperationDone, QuorumChanged, RecoveryCounter, RestartSubtree, SelfFence, Send, ServiceTransition,
+    OperationDone, QuorumChanged, RestartSubtree, SelfFence, Send, ServiceTransition,
     StartService, StatusFailed, Step, StopService, Tick,
 )
-from hbd.core.service_model import Catalog, ServiceSpec
+from hbd.core.service_model import Catalog
+from hbd.core.service_recovery import Decision, ServiceRecovery
 from hbd.core.service_states import ServiceState, check
 from hbd.core.service_table import (
     Announce, Entry, Forward, RecoveryOp, RecoveryRequest, Refusal, Reply, Report, ServiceMessage,
 )
 
 S = ServiceState
-# (key, spec, subtree ident or None) -> the counter for that service or subtree
-CounterFactory = Callable[[ServiceSpec, str | None], RecoveryCounter]
 
 
 class ServiceNode:
-    def __init__(self, me: str, catalog: Catalog, counters: CounterFactory, grace_ms: int):
+    def __init__(self, me: str, catalog: Catalog, grace_ms: int, recovery: ServiceRecovery | None = None):
         self.me, self.catalog, self.grace_ms = me, catalog, grace_ms
-        self.counters = counters
+        self.recovery = recovery if recovery is not None else ServiceRecovery(catalog)
         self.members: frozenset[str] = frozenset({me})
         self.quorate = False
         self.local: dict[str, ServiceState] = {s.name: S.STOPPED for s in catalog.services}
@@ -47,7 +44,6 @@ class ServiceNode:
         self.hold: dict[str, RecoveryOp] = {}  # a recovery request is out: no start here until it shows
         self.suspects: dict[str, int] = {}  # departed node -> ms when it can no longer run anything
         self.coordinator = Coordinator(me, catalog)
-        self._counters: dict[tuple[str, str | None], RecoveryCounter] = {}
         self._request_ids = 0
         self.now = 0
 
@@ -225,16 +221,22 @@ class ServiceNode:
         return len(out) > before
 
     def _done(self, event: OperationDone, out: list[Action]) -> None:
-        now = self.now
-        name, state = event.service, self.local[event.service]
+        name, state, now = event.service, self.local[event.service], self.now
         if event.op is Op.START and state is S.STARTING:
+            restart = self.recovery.restarting(name)
             if event.ok:
                 self._change(name, S.STARTED, out)
+                if restart:
+                    self._apply(name, self.recovery.ended(name, True, now), out)
+            elif restart:  # a restart in place that failed: the policy escalates
+                self._apply(name, self.recovery.ended(name, False, now), out, fallback=Step.RELOCATE)
             else:
-                self._recover(name, self._counter(name, None).failed(now), out)
+                self._apply(name, self.recovery.failed(name, name, "start failed", None, now), out,
+                            fallback=Step.RELOCATE)
         elif event.op is Op.STOP and state in (S.STOPPING, S.RECOVERING):
             if not event.ok:
                 self._change(name, S.FAILED, out)
+                self.recovery.left(name, now)
                 if not self.quorate:
                     out.append(SelfFence(name, FenceCause.STOP_FAILED_WITHOUT_QUORUM))
             elif state is S.RECOVERING:
@@ -242,22 +244,27 @@ class ServiceNode:
             else:
                 disabled = self.current is not None and not self.current.table[name].enabled
                 self._change(name, S.DISABLED if disabled else S.STOPPED, out)
-        elif event.op is Op.RESTART_SUBTREE and state is S.STARTED and not event.ok:
-            self._recover(name, self._counter(name, None).failed(now), out)
+                self.recovery.left(name, now)
+        elif event.op is Op.RESTART_SUBTREE and state is S.STARTED:
+            self._apply(name, self.recovery.ended(name, event.ok, now, event.subtree), out)
         self._follow(out)
         self._report(out)
 
     def _status_failed(self, event: StatusFailed, out: list[Action]) -> None:
-        name, now = event.service, self.now
+        name = event.service
         if self.local.get(name) is not S.STARTED:
             return  # frozen: no checks; not running here: a late result
-        spec = self.catalog.service(name)
-        subtree = next((t for t in spec.independent if t.ident == event.subtree), None) if spec else None
-        if subtree is not None and self._counter(name, subtree.ident).failed(now) is Step.RESTART:
-            out.append(RestartSubtree(name, subtree.ident))
-            return
-        self._recover(name, self._counter(name, None).failed(now), out)
+        decision = self.recovery.failed(name, event.resource or name, event.reason, event.subtree, self.now)
+        self._apply(name, decision, out)
         self._report(out)
+
+    def _apply(self, name: str, decision: Decision, out: list[Action], fallback: Step | None = None) -> None:
+        """Carry out the recovery policy's decision (`fallback` when it has none and one is needed)."""
+        out.extend(decision.logs)
+        if decision.subtree is not None:
+            out.append(RestartSubtree(name, decision.subtree))
+        elif decision.step is not None or fallback is not None:
+            self._recover(name, decision.step or fallback or Step.RESTART, out)
 
     def _recover(self, name: str, step: Step, out: list[Action]) -> None:
         self.next_step[name] = step
@@ -276,16 +283,10 @@ class ServiceNode:
                 and entry.go and entry.enabled and not entry.frozen:
             self._change(name, S.STARTING, out)
             out.append(StartService(name))
+            return
         else:
             self._change(name, S.STOPPED, out)
-
-    def _counter(self, name: str, subtree: str | None) -> RecoveryCounter:
-        key = (name, subtree)
-        if key not in self._counters:
-            spec = self.catalog.service(name)
-            assert spec is not None
-            self._counters[key] = self.counters(spec, subtree)
-        return self._counters[key]
+        self.recovery.left(name, self.now)
 
     # --- admin -----------------------------------------------------------------------------------
 

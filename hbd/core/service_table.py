@@ -39,6 +39,13 @@ class Entry:
     state: ServiceState = ServiceState.STOPPED  # as clustat shows it: the owner's state, else stopped/disabled
     disabled_by: DisabledBy | None = None
 
+    @property
+    def shown(self) -> tuple[str, str]:
+        """clustat's Owner (Last) and State columns: the last owner in parentheses when nobody owns it,
+        `[Z]` after the state when frozen."""
+        owner = self.owner if self.owner is not None else f"({self.last_owner or 'none'})"
+        return owner, self.state.value + (" [Z]" if self.frozen else "")
+
 
 Table = Mapping[str, Entry]
 

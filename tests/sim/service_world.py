@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from hbd.core import service_events as e
@@ -30,34 +30,6 @@ from hbd.core.service_table import AdminOp, AdminRequest
 OP_MAX_MS = 40
 DETECT_MS = 60
 GRACE_MS = DETECT_MS + 2 * OP_MAX_MS + 20  # >= detection + a start that must finish + its stop
-
-
-class WindowCounter:
-    """A stand-in restart budget: restart in place up to max_restarts within the window, then the policy's
-    second step (the simulator only needs some counter behind the RecoveryCounter seam)."""
-
-    def __init__(self, recovery: Recovery, max_restarts: int, expire_ms: int):
-        self.recovery, self.max, self.expire = recovery, max_restarts, expire_ms
-        self.times: list[int] = []
-
-    def failed(self, now_ms: int) -> e.Step:
-        if self.recovery is Recovery.RELOCATE:
-            return e.Step.RELOCATE
-        if self.recovery is Recovery.DISABLE:
-            return e.Step.DISABLE
-        if self.expire:
-            self.times = [t for t in self.times if now_ms - t < self.expire]
-        if self.max and len(self.times) >= self.max:
-            return e.Step.RELOCATE if self.recovery is Recovery.RESTART else e.Step.DISABLE
-        self.times.append(now_ms)
-        return e.Step.RESTART
-
-
-def counter_for(spec: ServiceSpec, subtree: str | None) -> WindowCounter:
-    if subtree is not None:
-        tree = next(t for t in spec.independent if t.ident == subtree)
-        return WindowCounter(Recovery.RESTART, tree.max_restarts or 1, tree.restart_expire_ms)
-    return WindowCounter(spec.recovery, spec.max_restarts, spec.restart_expire_ms)
 
 
 def random_catalog(rng: random.Random) -> Catalog:
@@ -87,6 +59,7 @@ class Options:
     steps: int = 10  # random events before the quiet part
     start_fail: float = 0.1
     stop_fail: float = 0.05
+    fencing: bool = False  # a quorate component powers off the nodes it lost, then tells its cores
     make: Callable[[str, Catalog], ServiceNode] | None = None  # to break the core in mutation tests
 
 
@@ -143,11 +116,13 @@ class World:
             self.violations.append(f"t={self.now} {node}: {exc}")
             return
         life = self.life[node]
+        started = False
         for action in actions:
             if isinstance(action, e.Send):
                 self._send(node, action)
             elif isinstance(action, e.StartService):
                 self.up[node].add(action.service)
+                started = True
                 self.stats["start"] += 1
                 if self.last_up.get(action.service, node) != node:
                     self.stats["failover"] += 1
@@ -170,7 +145,8 @@ class World:
         deadline = core.next_deadline(self.now)
         if deadline is not None:
             self._push(max(deadline, self.now + 1), "tick", node)
-        self._check()
+        if started:  # only a start or a change of components can break an invariant
+            self._check()
 
     def _send(self, sender: str, action: e.Send) -> None:
         if self.cores.get(action.to) is None or self.comp[action.to] != self.comp[sender]:
@@ -188,6 +164,7 @@ class World:
 
     def _topology(self) -> None:
         """Tell every powered node its component (delayed for nodes left without quorum)."""
+        self._check()
         for node in self.names:
             if self.cores.get(node) is None:
                 continue
@@ -204,13 +181,16 @@ class World:
                 self._deliver_view(node, view)
 
     def _deliver_view(self, node: str, view: frozenset[str]) -> None:
+        if self.opts.fencing and self.quorate(view):
+            for lost in self.views.get(node, frozenset()) - view:
+                self._push(self.now + self.rng.randint(5, 50), "fence", (lost, self.life[lost], view))
         self.views[node] = view
         self._feed(node, e.MembersChanged(view))
         self._feed(node, e.QuorumChanged(self.quorate(view)))
 
     def _boot(self, node: str, announce: bool = True) -> None:
         self.life[node] += 1
-        make = self.opts.make or (lambda me, cat: ServiceNode(me, cat, counter_for, GRACE_MS))
+        make = self.opts.make or (lambda me, cat: ServiceNode(me, cat, GRACE_MS))
         self.cores[node] = make(node, self.catalog)
         self.views.pop(node, None)
         self.up[node] = set()
@@ -288,6 +268,16 @@ class World:
                 self._boot(payload)
         elif kind == "tick":
             self._feed(payload, e.Tick())
+        elif kind == "fence":
+            lost, life, view = payload
+            if self.life[lost] != life or (self.cores.get(lost) is not None and lost in self.component(next(iter(view)))):
+                return  # rebooted meanwhile, or back in the component: nothing to fence
+            if self.cores.get(lost) is not None:
+                self.stats["fenced"] += 1
+                self._crash(lost)
+            for node in sorted(view):
+                if self.cores.get(node) is not None:
+                    self._feed(node, e.NodeFenced(lost))
 
     def step(self) -> None:
         """One random disturbance, then some time."""
@@ -330,7 +320,7 @@ class World:
 
     def quiet(self) -> None:
         """Heal, power everything on, no more failures; repair failed services, unfreeze; then settle."""
-        self.opts = Options(steps=self.opts.steps, start_fail=0.0, stop_fail=0.0, make=self.opts.make)
+        self.opts = replace(self.opts, start_fail=0.0, stop_fail=0.0)
         for n in self.names:
             if self.cores.get(n) is None:
                 self._boot(n, announce=False)

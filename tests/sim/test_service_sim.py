@@ -23,9 +23,11 @@ MUTATION_SEEDS = 400
 
 @pytest.mark.parametrize("chunk", range(CHUNKS))
 def test_seeded_histories_keep_every_invariant_and_converge(chunk: int) -> None:
+    """Odd chunks with fencing: the quorate side powers off the nodes it lost and tells its cores."""
     bad = []
+    opts = Options(fencing=chunk % 2 == 1)
     for seed in range(chunk * PER_CHUNK, (chunk + 1) * PER_CHUNK):
-        world = run_world(seed)
+        world = run_world(seed, opts)
         if world.violations:
             bad.append((seed, world.violations[:2]))
     assert not bad, bad[:3]
@@ -35,8 +37,8 @@ def test_the_histories_exercise_what_they_claim() -> None:
     """Over a sample: failovers, stops by nodes without quorum, recoveries, self-fencing, refusals all happen."""
     total: Counter[str] = Counter()
     for seed in range(300):
-        total += run_world(seed).stats
-    for kind in ("start", "failover", "minority stop", "recovery", "self-fence", "refusal", "partition"):
+        total += run_world(seed, Options(fencing=seed % 2 == 1)).stats
+    for kind in ("start", "failover", "minority stop", "recovery", "self-fence", "refusal", "partition", "fenced"):
         assert total[kind] > 0, (kind, total)
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 
 from hbd.core import service_events as e
 from hbd.core.service_model import Catalog, NodeSpec, ServiceSpec
@@ -13,33 +12,19 @@ from hbd.core.service_table import AdminOp, AdminRequest, Refusal
 GRACE = 1000
 
 
-@dataclass
-class Steps:
-    """A recovery counter that answers from a script (RESTART when the script is empty)."""
-
-    script: list[e.Step] = field(default_factory=list)
-
-    def failed(self, now_ms: int) -> e.Step:
-        return self.script.pop(0) if self.script else e.Step.RESTART
-
-
 def catalog(*services: ServiceSpec, nodes: int = 2) -> Catalog:
     return Catalog(tuple(NodeSpec(f"n{i}", i) for i in range(1, nodes + 1)), services)
 
 
 class Net:
-    def __init__(self, cat: Catalog, steps: dict[str, list[e.Step]] | None = None):
+    def __init__(self, cat: Catalog):
         self.catalog = cat
-        self.steps = steps or {}
-        self.cores = {n.name: ServiceNode(n.name, cat, self._counter, GRACE) for n in cat.nodes}
+        self.cores = {n.name: ServiceNode(n.name, cat, GRACE) for n in cat.nodes}
         self.actions: dict[str, list[e.Action]] = {n: [] for n in self.cores}
         self.cut: set[str] = set()  # nodes whose messages are dropped
         self.now = 0
         self.queue: deque[tuple[str, e.Send]] = deque()
         self.ids = 0
-
-    def _counter(self, spec: ServiceSpec, subtree: str | None) -> Steps:
-        return Steps(list(self.steps.get(spec.name if subtree is None else subtree, [])))
 
     def feed(self, node: str, event: e.Event) -> list[e.Action]:
         out = self.cores[node].handle(event, self.now)

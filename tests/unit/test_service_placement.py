@@ -3,6 +3,7 @@ coordinator's announcements (service_placement.py, service_admin.py, service_coo
 from __future__ import annotations
 
 from hbd.core import service_events as e
+from hbd.core.ownership_types import Log
 from hbd.core.service_model import DependMode, Domain, DomainMember, ServiceSpec
 from hbd.core.service_placement import Loads, choose
 from hbd.core.service_states import ServiceState
@@ -184,11 +185,28 @@ def test_the_minority_stops_its_services_and_a_failed_stop_there_asks_for_a_rebo
 def test_an_independent_subtree_restarts_alone_then_the_service_recovers() -> None:
     from hbd.core.service_model import Subtree
     spec = ServiceSpec("db", independent=(Subtree("script:app", 1, 0, False),))
-    net = Net(catalog(spec), steps={"script:app": [e.Step.RESTART, e.Step.RELOCATE]})
+    net = Net(catalog(spec))
     net.form()
     net.start_up("n1", "db")
-    out = net.feed("n1", e.StatusFailed("db", "script:app"))
-    assert out == [e.RestartSubtree("db", "script:app")]
+    out = net.feed("n1", e.StatusFailed("db", "script:app", "script:app", "exit 7"))
+    assert [a for a in out if not isinstance(a, Log)] == [e.RestartSubtree("db", "script:app")]
     assert net.state("n1", "db") is S.STARTED
-    net.feed("n1", e.StatusFailed("db", "script:app"))
+    net.done("n1", "db", e.Op.RESTART_SUBTREE)  # restarted: the subtree's one restart is used
+    net.feed("n1", e.StatusFailed("db", "script:app", "script:app", "exit 7"))
     assert net.state("n1", "db") is S.RECOVERING  # past the subtree's budget: the whole service
+
+
+def test_restart_in_place_up_to_max_restarts_then_relocate() -> None:
+    from hbd.core.service_model import Recovery
+    net = Net(catalog(ServiceSpec("db", recovery=Recovery.RESTART, max_restarts=1, restart_expire_ms=60_000)))
+    net.form()
+    net.start_up("n1", "db")
+    net.feed("n1", e.StatusFailed("db"))
+    net.done("n1", "db", e.Op.STOP)
+    net.start_up("n1", "db")  # the first failure: restarted in place
+    net.now = 1000
+    net.feed("n1", e.StatusFailed("db"))
+    net.done("n1", "db", e.Op.STOP)
+    assert net.state("n1", "db") is S.STOPPED  # the second within the window: relocated
+    net.start_up("n2", "db")
+    assert net.cores["n1"].recovery.counts("db", 1000).failures == 2

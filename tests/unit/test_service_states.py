@@ -13,12 +13,11 @@ from hbd.core.service_table import AdminOp
 from service_fakes import Net, catalog
 
 S = ServiceState
-Step = e.Step
 
 
-def running(spec: ServiceSpec | None = None, nodes: int = 2, steps: dict[str, list[Step]] | None = None) -> Net:
+def running(spec: ServiceSpec | None = None, nodes: int = 2) -> Net:
     """A formed cluster with service `db` started on n1 (the lowest nodeid: the default placement)."""
-    net = Net(catalog(spec or ServiceSpec("db"), nodes=nodes), steps)
+    net = Net(catalog(spec or ServiceSpec("db"), nodes=nodes))
     net.form()
     net.start_up("n1", "db")
     return net
@@ -102,7 +101,7 @@ def test_started_to_recovering_and_recovering_to_starting_on_a_failed_check_with
 
 
 def test_recovering_to_stopped_when_the_policy_relocates() -> None:
-    net = running(ServiceSpec("db", recovery=Recovery.RELOCATE), steps={"db": [Step.RELOCATE]})
+    net = running(ServiceSpec("db", recovery=Recovery.RELOCATE))
     net.feed("n1", e.StatusFailed("db"))
     net.done("n1", "db", e.Op.STOP)
     edge(net, "n1", S.RECOVERING, S.STOPPED)
@@ -111,7 +110,7 @@ def test_recovering_to_stopped_when_the_policy_relocates() -> None:
 
 
 def test_recovering_to_disabled_when_the_policy_disables() -> None:
-    net = running(ServiceSpec("db", recovery=Recovery.DISABLE), steps={"db": [Step.DISABLE]})
+    net = running(ServiceSpec("db", recovery=Recovery.DISABLE))
     net.feed("n1", e.StatusFailed("db"))
     net.done("n1", "db", e.Op.STOP)
     edge(net, "n1", S.RECOVERING, S.DISABLED)
