@@ -70,11 +70,12 @@ def test_each_resource_is_checked_at_its_interval_and_a_failure_is_reported() ->
     state = {"up": True}
     good = FakeAgent("good", lambda: running("status"))
     flaky = FakeAgent("flaky", lambda: running("status") if state["up"] else stopped("status", "no pid"))
-    threading.Timer(1.5, lambda: state.update(up=False)).start()
+    threading.Timer(1.5, lambda: state.update(up=False)).start()  # between the first and second check
     events, _ = run_monitor({"good": good, "flaky": flaky}, 3.4, FAST)
-    assert len(good.calls) == 3 and all(0.9 < b - a < 1.3 for a, b in zip(good.calls, good.calls[1:]))
+    # never faster than the interval (no poll loop); no upper bound: a loaded machine delays timers
+    assert len(good.calls) >= 2 and all(b - a >= 0.95 for a, b in zip(good.calls, good.calls[1:]))
     failed = [(t, e) for t, e in events if isinstance(e, r.CheckFailed)]
-    assert [e.group for _, e in failed] == ["g-flaky", "g-flaky"] and 1.9 < failed[0][0] < 2.3
+    assert failed and {e.group for _, e in failed} == {"g-flaky"} and failed[0][0] > 1.5
     assert "stopped" in failed[0][1].reason
 
 
@@ -86,9 +87,9 @@ def test_a_hung_check_fails_at_its_timeout_and_never_delays_another() -> None:
     hang.set()
     failed = [(t, e) for t, e in events if isinstance(e, r.CheckFailed)]
     assert len(failed) == 1 and failed[0][1].group == "g-hung" and "did not answer within 1 s" in failed[0][1].reason
-    assert 2.9 < failed[0][0] < 3.4  # first check at 1 s, timeout 1 s + 1 s grace
+    assert failed[0][0] >= 2.95  # first check at 1 s, then timeout 1 s + 1 s grace: never earlier
     assert len(hung.calls) == 1  # never a second check while the first hangs
-    assert len(good.calls) == 4
+    assert len(good.calls) >= 3  # went on while the other check hung
 
 
 def test_no_check_while_the_group_is_not_running_here() -> None:
@@ -98,15 +99,28 @@ def test_no_check_while_the_group_is_not_running_here() -> None:
 
 
 def test_a_result_of_a_group_that_changed_meanwhile_is_dropped_and_recovery_is_said() -> None:
-    state = {"up": False}
-    slow = FakeAgent("slow", lambda: (time.sleep(0.4), running("status") if state["up"] else stopped("status"))[1])
+    in_first, release = threading.Event(), threading.Event()
+    calls = {"n": 0}
+
+    def answer() -> AgentResult:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            in_first.set()
+            release.wait(5)
+        return stopped("status") if calls["n"] <= 2 else running("status")
+    slow = FakeAgent("slow", answer)
 
     def change(mon: Monitor) -> None:
-        asyncio.get_running_loop().call_later(1.1, mon.changed, "g-slow")  # during the first check
-        asyncio.get_running_loop().call_later(3.0, lambda: state.update(up=True))
-    events, _ = run_monitor({"slow": slow}, 4.6, FAST, poke=change)
+        loop = asyncio.get_running_loop()
+
+        def during_first_check() -> None:
+            in_first.wait(5)
+            loop.call_soon_threadsafe(mon.changed, "g-slow")  # before the first result reaches the loop
+            release.set()
+        threading.Thread(target=during_first_check, daemon=True).start()
+    events, _ = run_monitor({"slow": slow}, 6.0, FAST, poke=change)
     kinds = [type(e).__name__ for _, e in events]
-    assert kinds == ["CheckFailed", "CheckOk"], kinds  # the first (stale) failure dropped
+    assert calls["n"] >= 3 and kinds == ["CheckFailed", "CheckOk"], kinds  # the first (stale) failure dropped
 
 
 def test_restart_runs_stop_then_start_on_the_worker_and_reports_its_outcome() -> None:
