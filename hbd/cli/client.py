@@ -23,3 +23,17 @@ def ask(prog: str, socket_path: Path, payload: Request, timeout: float) -> dict[
     except HbdError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1
+
+
+def ask_and_report(prog: str, socket_path: Path, payload: Request, timeout: float) -> int:
+    """Send one typed request and report the daemon's answer: its text on stdout and 0 when it did what was
+    asked, `prog: text` on stderr and 1 when it refused, or ask()'s exit code (3 not running, 1 failure)."""
+    answer = ask(prog, socket_path, payload, timeout)
+    if isinstance(answer, int):
+        return answer
+    text = answer.get("text") or answer.get("error") or ""
+    if answer.get("ok"):
+        print(text)
+        return 0
+    print(f"{prog}: {text}", file=sys.stderr)
+    return 1

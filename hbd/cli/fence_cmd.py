@@ -7,10 +7,9 @@ Exit codes: 0 acknowledged, 1 refused (nothing is waiting, wrong node, no fencin
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from hbd.cli.client import ask
+from hbd.cli.client import ask_and_report
 from hbd.runtime import control_messages as cm
 from hbd.runtime.control import DEFAULT_SOCKET
 
@@ -27,12 +26,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    answer = ask("hbd fence-ack", Path(args.socket), cm.FenceAckRequest(args.node), args.timeout)
-    if isinstance(answer, int):
-        return answer
-    text = answer.get("text") or answer.get("error") or ""
-    if answer.get("ok"):
-        print(text)
-        return 0
-    print(f"hbd fence-ack: {text}", file=sys.stderr)
-    return 1
+    return ask_and_report("hbd fence-ack", Path(args.socket), cm.FenceAckRequest(args.node), args.timeout)

@@ -7,12 +7,11 @@ it was refused or failed, 3 when no daemon runs, 2 for a bad argument.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from hbd.core.holdings import REQUEST_WORDS
 from hbd.cli.argtypes import seconds, socket_path
-from hbd.cli.client import ask
+from hbd.cli.client import ask_and_report
 from hbd.runtime import control_messages as cm
 from hbd.runtime.control import DEFAULT_SOCKET
 HELP = {
@@ -34,13 +33,4 @@ def build_parser(kind: str) -> argparse.ArgumentParser:
 def main(kind: str, argv: list[str]) -> int:
     args = build_parser(kind).parse_args(argv)
     request = cm.decode({"cmd": kind, "which": args.which, "timeout": args.timeout})  # checked like the daemon does
-    answer = ask(f"hbd-{kind}", Path(args.socket), request,
-                 args.timeout + 5)
-    if isinstance(answer, int):
-        return answer
-    text = answer.get("text") or answer.get("error") or ""
-    if answer.get("ok"):
-        print(text)
-        return 0
-    print(f"hbd-{kind}: {text}", file=sys.stderr)
-    return 1
+    return ask_and_report(f"hbd-{kind}", Path(args.socket), request, args.timeout + 5)

@@ -8,10 +8,9 @@ Exit codes: 0 cleared, 1 refused (no such group: nothing is changed), 2 usage, 3
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from hbd.cli.client import ask
+from hbd.cli.client import ask_and_report
 from hbd.runtime import control_messages as cm
 from hbd.runtime.control import DEFAULT_SOCKET
 
@@ -32,12 +31,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    answer = ask("hbd resource", Path(args.socket), cm.CleanupRequest(args.group), args.timeout)
-    if isinstance(answer, int):
-        return answer
-    text = answer.get("text") or answer.get("error") or ""
-    if answer.get("ok"):
-        print(text)
-        return 0
-    print(f"hbd resource cleanup: {text}", file=sys.stderr)
-    return 1
+    return ask_and_report("hbd resource cleanup", Path(args.socket), cm.CleanupRequest(args.group), args.timeout)

@@ -6,10 +6,10 @@ ha-log.1. They fail by assertion on the trees before the fixes (dev/check_regres
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from agent_helpers import wait_until
 from daemon_lab import lab_cluster
 
 from hbd.lab.hbd_cluster import HbdCluster
@@ -53,27 +53,18 @@ def test_nodes_whose_haresources_each_name_themselves_never_both_run_the_group()
             assert f"defined differently on {peer}: {cluster.settings.group}" in cluster.log(node), cluster.log(node)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 def test_after_mv_of_the_log_and_hbd_reload_the_daemon_writes_to_the_new_file() -> None:
     with lab_cluster() as cluster:
         cluster.start("n1")
         cluster.start("n2")
-        assert wait_for(lambda: settled(cluster, "n1", "n2") is not None, 20), cluster.log("n1")[-3000:]
+        assert wait_until(lambda: settled(cluster, "n1", "n2") is not None, 20), cluster.log("n1")[-3000:]
         logs = cluster.lab.path("n1", "/var/log/hbd")
         (logs / "hbd.log").rename(logs / "hbd.log.1")  # what an operator or logrotate does
         done = cluster.cli("n1", ["hbd", "reload"], timeout=30)
         assert done.returncode == 0, done.stdout + done.stderr
         size = len((logs / "hbd.log.1").read_text())
         cluster.stop("n2")  # n1 logs n2's departure
-        assert wait_for(lambda: "n2" in cluster.log("n1"), 15), (
+        assert wait_until(lambda: "n2" in cluster.log("n1"), 15), (
             "no line about n2 leaving in the new hbd.log; the rotated file got: "
             + (logs / "hbd.log.1").read_text()[size:][-2000:])
         assert len((logs / "hbd.log.1").read_text()) == size, "lines landed in the rotated file"
