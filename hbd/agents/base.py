@@ -170,6 +170,11 @@ class Agent(ABC):
         """The addresses a start will claim, located on this node (none for most agents). May do I/O."""
         return ()
 
+    def link_interfaces(self) -> tuple[str, ...]:
+        """The interfaces whose carrier this resource needs to serve (IPaddr2: the one its address goes on, as
+        resolved here); the daemon's link monitor watches them. None for most agents. May do I/O."""
+        return ()
+
     def announce_again(self) -> str:
         """Announce the claimed addresses again (gratuitous ARP / unsolicited NA); say what was done."""
         return f"{self.label}: not announced again (this agent claims no address it can announce)"

@@ -154,6 +154,11 @@ class IPaddr2(Agent):
         arp.prepare_frames(mac, str(self.spec.address))
         return (AddressClaim(place.iface, mac, str(self.spec.address)),)
 
+    def link_interfaces(self) -> tuple[str, ...]:
+        with IPRoute() as ipr:
+            place = self.resolve(ipr)
+        return () if isinstance(place, str) else (place.iface,)
+
     def announce_again(self) -> str:
         """Send the first announcement now and the rest of the burst from a thread; say what was done.
 

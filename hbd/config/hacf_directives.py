@@ -96,6 +96,8 @@ DIRECTIVES: dict[str, DirectiveRule] = {
     "on_stop_failure": DirectiveRule("choice", choices=("block", "fence", "reboot")),
     # hbd's own: status checks of running resources and what a failed one does (hbd/config/monitoring.py)
     "monitor": DirectiveRule("monitor", whole_line=True),
+    # hbd's own: watch the carrier of the VIP interfaces, move a group off a dead link (runtime/link_monitor.py)
+    "link_monitor": DirectiveRule("bool"),
     # Heartbeat internals: checked, then ignored
     "baud": _ignored("choice", choices=("9600", "19200", "38400", "57600", "115200", "230400", "460800")),
     "debug": _ignored("int", low=0, high=255),
