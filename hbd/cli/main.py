@@ -26,6 +26,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "fence-peer": ("hbd.cli.fence_peer_cmd", "DRBD fence-peer handler: have the peer outdate its disk (drbd-peer-outdater)"),
     "fence-ack": ("hbd.cli.fence_cmd", "confirm by hand that a peer waiting to be fenced is down (fence_ack_manual)"),
     "resource": ("hbd.cli.resource_cmd", "resource cleanup [GROUP]: clear the monitor's fail counts and last failure"),
+    "svc": ("hbd.cli.svc_cmd", "enable|disable|relocate|restart|freeze|unfreeze a cluster.conf service [-m NODE], "
+                               "like clusvcadm; waits for the outcome"),
     "run": ("hbd.cli.daemon_cmd", "run the daemon (the default when no subcommand is given)"),
     "demo": ("hbd.cli.demo_cmd", "two-node cluster in namespaces on this machine, with a failover"),
 }

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, Union
 
 from hbd.core.holdings import REQUEST_WORDS
+from hbd.core.service_outcome import AdminOutcome, AdminResult
+from hbd.core.service_table import AdminOp, Refusal
 
 ADMIN_TIMEOUT_S = 600.0  # the longest a handover request may wait for its outcome
+SERVICE_TIMEOUT_S = 120.0  # the default wait of `hbd svc` (a start or stop of a database can take this long)
 OUTDATE_TIMEOUT_S = 5.0  # the default wait of `outdate-peer`
 MAX_TEXT = 256  # names (groups, nodes, resources) are short; anything longer is not one
 
@@ -67,18 +70,32 @@ class StopRequest:
     pass
 
 
+@dataclass(frozen=True)
+class ServiceAdminRequest:
+    """hbd svc / clusvcadm: an admin operation on a cluster.conf service, answered once it has its outcome."""
+    op: AdminOp
+    service: str
+    target: str | None = None  # -m NODE
+    timeout_s: float = SERVICE_TIMEOUT_S
+
+
 Request = Union[StatusRequest, HandoverRequest, OutdatePeerRequest, CleanupRequest, FenceAckRequest,
                 IntervalsRequest, ReloadRequest, StopRequest]
-COMMANDS = ("status", "standby", "takeover", "outdate-peer", "cleanup", "fence-ack", "intervals", "reload", "stop")
+# Every request decode() makes. ServiceAdminRequest is answered by the cluster.conf daemon only; it joins
+# Request once the ha.cf daemon's handler answers it too (that handler's match is exhaustive over Request).
+AnyRequest = Union[Request, ServiceAdminRequest]
+COMMANDS = ("status", "standby", "takeover", "outdate-peer", "cleanup", "fence-ack", "intervals", "reload", "stop",
+            "svc")
 _KEYS: dict[str, frozenset[str]] = {
     "status": frozenset(), "intervals": frozenset(), "reload": frozenset(), "stop": frozenset(),
     "standby": frozenset({"which", "timeout"}), "takeover": frozenset({"which", "timeout"}),
     "outdate-peer": frozenset({"resource", "timeout"}), "cleanup": frozenset({"group"}),
-    "fence-ack": frozenset({"node"}),
+    "fence-ack": frozenset({"node"}), "svc": frozenset({"op", "service", "node", "timeout"}),
 }
+SERVICE_OPS = tuple(op.value for op in AdminOp)
 
 
-def decode(obj: object) -> Request:
+def decode(obj: object) -> AnyRequest:
     """The typed request, or BadRequest. Unknown keys are refused too: a misspelt option must not be ignored."""
     if not isinstance(obj, dict) or not isinstance(obj.get("cmd"), str):
         raise BadRequest('a request is an object with a "cmd" string')
@@ -107,11 +124,20 @@ def decode(obj: object) -> Request:
                                       _timeout(obj, OUTDATE_TIMEOUT_S, ADMIN_TIMEOUT_S))
         case "cleanup":
             return CleanupRequest(_name(obj, "group", required=False))
+        case "svc":
+            op = obj.get("op")
+            if op not in SERVICE_OPS:
+                raise BadRequest(f"svc: unknown operation '{_clip(op)}' (use {', '.join(SERVICE_OPS)})")
+            target = _name(obj, "node", required=False)
+            if target is not None and AdminOp(op) not in (AdminOp.ENABLE, AdminOp.RELOCATE):
+                raise BadRequest(f"svc {op}: a target node (-m) goes only with enable and relocate")
+            return ServiceAdminRequest(AdminOp(op), _name(obj, "service", required=True) or "", target,
+                                       _timeout(obj, SERVICE_TIMEOUT_S, ADMIN_TIMEOUT_S))
         case _:  # fence-ack
             return FenceAckRequest((_name(obj, "node", required=True) or "").lower())
 
 
-def encode(request: Request) -> dict[str, Any]:
+def encode(request: AnyRequest) -> dict[str, Any]:
     match request:
         case StatusRequest():
             return {"cmd": "status"}
@@ -129,6 +155,9 @@ def encode(request: Request) -> dict[str, Any]:
             return {"cmd": "cleanup"} if group is None else {"cmd": "cleanup", "group": group}
         case FenceAckRequest(node):
             return {"cmd": "fence-ack", "node": node}
+        case ServiceAdminRequest(op, service, target, timeout_s):
+            out = {"cmd": "svc", "op": op.value, "service": service, "timeout": timeout_s}
+            return out if target is None else {**out, "node": target}
 
 
 def _timeout(obj: dict[str, Any], default: float, most: float) -> float:
@@ -193,3 +222,79 @@ class ReloadReply:
         changes = answer.get("changes")
         text = answer.get("text") or answer.get("error") or ""
         return cls(outcome, str(text), tuple(str(c) for c in changes) if isinstance(changes, list) else ())
+
+
+@dataclass(frozen=True)
+class ServiceAdminReply:
+    """The answer to a ServiceAdminRequest: what became of it, and the service as it was then."""
+    result: AdminResult
+    text: str
+    refusal: Refusal | None = None
+    state: str | None = None  # the service's state (clustat's word) when answered
+    owner: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result is AdminResult.DONE
+
+    @classmethod
+    def of(cls, request: ServiceAdminRequest, outcome: AdminOutcome) -> "ServiceAdminReply":
+        """The reply for an outcome of hbd/core/service_outcome.py, with its line for the admin."""
+        name, op, entry = f"service:{request.service}", request.op.value, outcome.entry
+        state = entry.state.value if entry is not None else None
+        owner = entry.owner if entry is not None else None
+        where = f" on {owner}" if owner else ""
+        match outcome.result:
+            case AdminResult.DONE if request.op is AdminOp.DISABLE:
+                text = f"{name} is disabled"
+            case AdminResult.DONE if request.op in (AdminOp.FREEZE, AdminOp.UNFREEZE):
+                text = f"{name} is {'frozen' if request.op is AdminOp.FREEZE else 'no longer frozen'}{where}"
+            case AdminResult.DONE:
+                text = (f"Warning: {name} is now running on {owner}, not on {request.target}: it failed to start "
+                        f"there" if outcome.elsewhere else f"{name} is now running on {owner}")
+            case AdminResult.REFUSED:
+                reason = outcome.refusal.value if outcome.refusal is not None else "refused"
+                text = f"{name}: {op} refused: {reason}; nothing changed"
+            case AdminResult.FAILED:
+                why = outcome.because.value if outcome.because is not None else "failed"
+                text = f"{name}: {op} failed: {why} (now {state or 'unknown'}{where})"
+            case AdminResult.TIMED_OUT:
+                text = (f"{name}: {op} accepted, but not done within {request.timeout_s:g} s (now "
+                        f"{state or 'unknown'}{where}); it may still complete: see hbd status")
+            case _:
+                text = f"{name}: {op}: no services here"
+        return cls(outcome.result, text, outcome.refusal, state, owner)
+
+    @classmethod
+    def unavailable(cls, text: str) -> "ServiceAdminReply":
+        """This daemon cannot take the request now (no cluster.conf services, not joined yet): nothing changed."""
+        return cls(AdminResult.UNAVAILABLE, text)
+
+    def wire(self) -> dict[str, Any]:
+        return {"ok": self.ok, "result": self.result.value, "text": self.text,
+                "refusal": self.refusal.name.lower() if self.refusal is not None else None,
+                "timed_out": self.result is AdminResult.TIMED_OUT, "state": self.state, "owner": self.owner}
+
+    @classmethod
+    def from_wire(cls, answer: dict[str, Any]) -> "ServiceAdminReply":
+        """Any daemon's answer: with `result`, or judged from ok / refusal / timed_out; a control-server error
+        (`error`: a bad request, a daemon without services) is refused: the daemon changed nothing."""
+        refusal = next((r for r in Refusal if isinstance(answer.get("refusal"), str)
+                        and r.name.lower() == answer["refusal"].lower()), None)
+        try:
+            result = AdminResult(answer.get("result"))
+        except ValueError:
+            if answer.get("ok"):
+                result = AdminResult.DONE
+            elif refusal is not None:
+                result = AdminResult.REFUSED
+            elif answer.get("timed_out"):
+                result = AdminResult.TIMED_OUT
+            elif "error" in answer or "result" in answer:
+                result = AdminResult.UNAVAILABLE
+            else:
+                result = AdminResult.FAILED
+        text = answer.get("text") or answer.get("error") or ""
+        state, owner = answer.get("state"), answer.get("owner")
+        return cls(result, str(text), refusal, state if isinstance(state, str) else None,
+                   owner if isinstance(owner, str) else None)
