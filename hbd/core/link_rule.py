@@ -53,6 +53,7 @@ class LinkState:
     effective: frozenset[str] = frozenset()  # what the placement and the peer are told
     interfaces: tuple[str, ...] = ()  # the interfaces without carrier, as last reported
     peer: frozenset[str] | None = None  # the peer's last report (None: it never sent one)
+    said: dict[str, str] = field(default_factory=dict)  # group -> the decision last logged for it
 
     @property
     def known(self) -> bool:
@@ -92,6 +93,27 @@ class LinkState:
         changed = effective != self.effective
         self.effective = effective
         return changed
+
+    def news(self, held: frozenset[str], peer: str, peer_alive: bool) -> list[str]:
+        """What the rule does for each held group without carrier here, said once per decision (log)."""
+        out: list[str] = []
+        down = held & self.effective
+        for key in sorted(down):
+            if not peer_alive:
+                verdict = "no live peer: keeping it"
+            elif self.peer is None:
+                verdict = f"{peer} does not report its links: keeping it"
+            elif key in self.peer:
+                verdict = f"{peer} has no carrier there either: keeping it"
+            else:
+                verdict = f"handing it to {peer}, which has carrier there"
+            where = ", ".join(self.interfaces) or "carrier back, not held long enough yet"
+            text = f"link: group {key}: no carrier on its VIP interface here ({where}): {verdict}"
+            if self.said.get(key) != verdict:
+                self.said[key] = verdict
+                out.append(text)
+        self.said = {k: v for k, v in self.said.items() if k in down}
+        return out
 
     def down_by_node(self, me: str, peer: str) -> Mapping[str, frozenset[str]]:
         """What the placement reads: each node that reported, with its groups without carrier."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ def link(name: str, flags: int, kind: int = RTM_NEWLINK, operstate: str = "UP", 
 
 
 def done() -> bytes:
-    return b"\x14\x00\x00\x00" + NLMSG_DONE.to_bytes(2, "little") + b"\x02\x00" + b"\x00" * 12
+    return struct.pack("IHHIIi", 20, int(NLMSG_DONE), 2, 0, 0, 0)  # nlmsghdr (NLM_F_MULTI) + error 0
 
 
 class FakeSocket:
@@ -146,3 +147,41 @@ def test_the_switch_is_checked_by_config_check_and_read_by_the_daemon(capsys: py
     errors = [ln for ln in capsys.readouterr().out.splitlines() if ": error: " in ln]
     assert len(errors) == 1 and errors[0].startswith(f"{directory}/ha.cf:3: error: link_monitor") and \
         "not a boolean" in errors[0], errors
+
+
+def test_the_real_socket_subscribes_dumps_and_reports_from_the_loop() -> None:
+    """A real rtnetlink socket of this namespace, read by the loop: only read, no interface is touched."""
+    class Loopback:
+        claims_addresses = True
+
+        def link_interfaces(self) -> tuple[str, ...]:
+            return ("lo", "hbd-absent0")
+
+    class Plain:
+        claims_addresses = False
+
+    from hbd.config.model import ResourceNode
+    roots = {"g1": ResourceNode("group", "g1", children=(ResourceNode("IPaddr2", "127.0.0.2/8/lo"),)),
+             "g2": ResourceNode("group", "g2")}
+
+    async def run() -> list[VipCarrier]:
+        reports: list[VipCarrier] = []
+        got = asyncio.Event()
+        def report(carrier: VipCarrier) -> None:
+            reports.append(carrier)
+            got.set()
+
+        resolve: Any = lambda node: Loopback() if node.type == "IPaddr2" else Plain()
+        mon = lm.LinkMonitor(roots, resolve, report)
+        mon.start(asyncio.get_running_loop())
+        try:
+            await asyncio.wait_for(got.wait(), 10)
+            assert mon.sock is not None
+            return reports
+        finally:
+            mon.close()
+            assert mon.sock is None
+
+    reports = asyncio.run(run())
+    # lo has carrier (LOWER_UP); an interface the kernel does not have, none
+    assert reports == [VipCarrier(frozenset({"g1"}), ("hbd-absent0",))]

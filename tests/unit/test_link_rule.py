@@ -81,3 +81,16 @@ def test_the_peer_report_and_the_wire_field() -> None:
     assert lr.decode({"t": "starting", lr.LINK_FIELD: ""}, TOPOLOGY) == NONE
     assert lr.decode({"t": "resource"}, TOPOLOGY) is None  # a peer that does not report
     assert lr.decode({"t": "ask_resources", lr.LINK_FIELD: "g1"}, TOPOLOGY) is None
+
+
+def test_each_decision_is_said_once() -> None:
+    state = lr.LinkState(hold_ms=600)
+    state.observe(0, lr.VipCarrier(G1, ("eth0",)))
+    assert state.news(G1, "n2", True) == ["link: group g1: no carrier on its VIP interface here (eth0): n2 does "
+                                          "not report its links: keeping it"]
+    assert state.news(G1, "n2", True) == []
+    state.observe_peer(NONE)
+    assert state.news(G1, "n2", True) == ["link: group g1: no carrier on its VIP interface here (eth0): handing "
+                                          "it to n2, which has carrier there"]
+    assert state.news(NONE, "n2", True) == [] and state.said == {}  # handed over: forgotten
+    assert state.news(G1, "n2", False)[0].endswith("no live peer: keeping it")
