@@ -17,7 +17,11 @@ import enum
 from dataclasses import dataclass, field
 
 UNKNOWN_RATE = 2000.0  # HMAC checks per second per medium for datagrams from unknown sources
-UNKNOWN_BURST = 2000.0
+# The burst is a flood's head start: until it is spent, every datagram of the flood costs an HMAC and the
+# kernel filter stays open, while the receive queue fills and begins to drop the nodes' own packets too (on
+# the only medium, a whole deadtime of them when the daemons share a CPU). A node that starts or changes
+# address sends one packet per keepalive: a burst of 200 is far more than it needs.
+UNKNOWN_BURST = 200.0
 FLOOD_HOLD_S = 30.0  # flood mode lasts this long; a flood still going puts it back within milliseconds
 MAX_KNOWN = 64  # source addresses remembered per medium: nodes (and their ucast aliases), never a flood's
 

@@ -19,6 +19,12 @@ from flood_lab import false_deaths, flood
 from hbd.lab.hbd_cluster import ClusterSettings, HbdCluster
 
 FLOOD_S = 10.0
+
+
+def warnings(log: str, node: str) -> str:
+    """What a reader of a failure needs from a node's log: its warnings and worse, not its info lines."""
+    lines = [line for line in log.splitlines() if ": info:" not in line and ": debug:" not in line]
+    return f"--- {node}: {len(lines)} warning lines\n" + "\n".join(lines[-40:])
 SETTINGS = ClusterSettings(keepalive_ms=100, deadtime_ms=500, initdead_ms=2000)
 
 
@@ -46,7 +52,9 @@ def test_flood_on_the_heartbeat_port_causes_no_false_death(new_lab, media: int) 
         for node in lab.nodes:
             assert cluster.running(node), f"hbd on {node} exited\n{cluster.stderr(node)[-3000:]}"
             deaths = false_deaths(cluster.log(node)[offsets[node]:])
-            assert deaths == [], f"{node}: false deaths under {result.rate:.0f} datagrams/s: {deaths}"
+            assert deaths == [], (f"{node}: false deaths under {result.rate:.0f} datagrams/s: {deaths}\n"
+                                  + "\n".join(warnings(cluster.log(n)[offsets[n]:], n) for n in lab.nodes)
+                                  + "".join(f"\n--- {n}: {(cluster.status(n) or {}).get('heartbeat')}" for n in lab.nodes))
         st = cluster.wait_owner("n1", timeout=5)
         # the flood was real and met the daemon: the budget ran out, flood mode went on, drops were counted
         assert result.sent > 50_000, result
