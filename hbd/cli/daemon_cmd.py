@@ -112,8 +112,16 @@ def main(argv: list[str]) -> int:
         return DaemonExit.CONFIG
     for problem in cfg.problems:
         print(problem, file=sys.stderr)
-    assert cfg.heartbeat is not None
-    hacf = cfg.heartbeat.hacf
+    cluster = None
+    if cfg.heartbeat is None:  # a cluster.conf: membership from <clusternodes>, checked on this node
+        from hbd.runtime.cluster_daemon import ClusterDaemon, cluster_membership
+        try:
+            cluster = cluster_membership(cfg, args.node)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            return DaemonExit.CONFIG
+    hacf = cfg.heartbeat.hacf if cfg.heartbeat is not None else cluster.hacf  # type: ignore[union-attr]
     lock = PidLock(Path(args.pidfile))
     try:
         lock.acquire()
@@ -136,7 +144,7 @@ def main(argv: list[str]) -> int:
                    on_started=lambda: report_start(start_pipe, 0), metrics=args.metrics)
     code = DaemonExit.OK
     try:
-        outcome = asyncio.run(Daemon(cfg, opts).run())
+        outcome = asyncio.run(Daemon(cfg, opts).run() if cluster is None else ClusterDaemon(cfg, opts, cluster).run())
     except TransportError as exc:
         code, message = DaemonExit.MEDIUM, f"hbd: {exc}"
     except HbdError as exc:

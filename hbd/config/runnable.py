@@ -4,9 +4,10 @@
 what the daemon runs, and what the daemon refuses config check refuses with the same file, line and text.
 
 Two kinds of finding:
-- refusals that hold on any machine (REFUSALS): a cluster.conf (the daemon runs haresources only, for
-  now), not exactly two nodes, IPv6 media, a resource whose arguments no agent accepts (an address
-  .300, drbddisk without a resource name);
+- refusals that hold on any machine (REFUSALS): for a cluster.conf, what its membership settings lack (a
+  key file) and what the daemon does not run (more than 5 nodes, a <vm> tree); for ha.cf, not exactly
+  two nodes (the haresources ownership core is a two-node one), IPv6 media; in either format, a resource
+  whose arguments no agent accepts (an address .300, drbddisk without a resource name);
 - node-local facts (NODE_CHECKS), checked only on the node itself (the daemon always; config check when
   the local node is this machine): a medium's or an address's interface that does not exist is an
   error (the daemon cannot send or place the address); a script that is not installed or a DRBD
@@ -40,27 +41,59 @@ def _warning(file: str, line: int | None, text: str) -> Problem:
 
 # --- refusals on any machine ---------------------------------------------------------------------
 
+MAX_CLUSTER_NODES = 5  # the services core is simulated with 2 to 5 nodes (tests/sim/test_service_sim.py)
+
+
 def refuse_cluster_conf(cfg: LoadedConfig) -> list[Problem]:
-    """cluster.conf's membership and quorum settings are checked (hbd/config/clustermembership.py); the daemon
-    still refuses the file: the runtime that runs membership, quorum and <rm> services from it is missing."""
-    if cfg.heartbeat is not None:
+    """cluster.conf: the membership and quorum checks that hold on every node (hbd/config/clustermembership.py;
+    the daemon repeats them on the node with names resolved and interfaces found), then what the daemon does not
+    run: more than MAX_CLUSTER_NODES nodes, a top-level resource tree that is not a <service> (vm), a medium of
+    ha.cf beside it that the transport does not run, services whose messages would not fit one datagram
+    (hbd/core/service_wire.py). Warned: what runs differently from rgmanager."""
+    if cfg.heartbeat is not None or cfg.cluster is None:
         return []
     from hbd.config.clusterconf import parse_xml
     from hbd.config.clustermembership import load_cluster_membership
     from hbd.errors import ConfigError, Problems
 
     found = Problems()
+    built = None
     try:
         root = parse_xml(Path(cfg.path), found)
         nodes = [n.get("name", "") for n in root.iterfind("clusternodes/clusternode")]
         if nodes:  # any configured name: the checks here hold on every node (no name lookup, no interfaces)
-            load_cluster_membership(root, cfg.path, nodes[0], found, resolve=None, interfaces=None)
+            built = load_cluster_membership(root, cfg.path, nodes[0], found, resolve=None, interfaces=None)
     except ConfigError:
-        pass  # the loader reported it already
-    return list(found.items) + [_error(cfg.path, None, "the daemon runs from ha.cf, authkeys and haresources "
-                                       "(cluster.conf is not supported by the daemon yet: membership and quorum "
-                                       "settings are checked, but the daemon cannot run cluster.conf membership, "
-                                       "quorum and <rm> services yet; `hbd test` reads it)")]
+        return list(found.items)  # the loader reported it already
+    out = list(found.items)
+    conf = cfg.cluster
+    count = len(conf.nodes)  # type: ignore[attr-defined]
+    if count > MAX_CLUSTER_NODES:
+        out.append(_error(cfg.path, conf.nodes[MAX_CLUSTER_NODES].line,  # type: ignore[attr-defined]
+                          f"{count} <clusternode>s: hbd runs services on at most {MAX_CLUSTER_NODES} nodes"))
+    for tree in conf.roots:  # type: ignore[attr-defined]
+        if tree.type != "service":
+            out.append(_error(cfg.path, tree.line, f"<{tree.type} name=\"{tree.primary}\">: hbd runs <service> "
+                                                   f"trees only (not {tree.type})"))
+    if built is not None:
+        out += [_error(built.hacf.path, m.line, f"medium {m.kind} {m.interface} is not supported by hbd yet "
+                                                f"(use {', '.join(RUN_MEDIA)})")
+                for m in built.hacf.media if m.kind not in RUN_MEDIA]
+    if conf.catalog is not None:  # type: ignore[attr-defined]
+        from hbd.core.service_wire import check_catalog
+
+        out += [_error(cfg.path, None, f"services on the heartbeat media: {text}")
+                for text in check_catalog(conf.catalog)]  # type: ignore[attr-defined]
+    for spec in conf.catalog.services if conf.catalog is not None else ():  # type: ignore[attr-defined]
+        if spec.enforce_timeouts:
+            out.append(_warning(cfg.path, spec.line, f"service {spec.name}: __enforce_timeouts is not enforced "
+                                                     "yet: each agent's own timeout applies"))
+        for subtree in spec.independent:
+            if subtree.non_critical:
+                out.append(_warning(cfg.path, spec.line, f"service {spec.name}: {subtree.ident} is non-critical "
+                                                         "(__independent_subtree=\"2\"): hbd restarts it like an "
+                                                         "independent subtree; rgmanager would leave it stopped"))
+    return out
 
 
 def refuse_node_count(cfg: LoadedConfig) -> list[Problem]:
@@ -81,10 +114,16 @@ def refuse_media(cfg: LoadedConfig) -> list[Problem]:
             for m in hacf.media if m.kind not in RUN_MEDIA]
 
 
-def _resources(cfg: LoadedConfig) -> Iterator[tuple[HeartbeatConfig, str, int | None, ResourceNode]]:
-    """(config, file, line, resource) for every resource of every haresources group."""
+def _resources(cfg: LoadedConfig) -> Iterator[tuple[HeartbeatConfig | None, str, int | None, ResourceNode]]:
+    """(config, file, line, resource) for every resource of every haresources group or cluster.conf tree."""
     hb = cfg.heartbeat
     if hb is None:
+        for root in service_roots(cfg) if cfg.cluster is not None else ():
+            stack = [root]
+            while stack:
+                node = stack.pop()
+                yield None, cfg.path, node.line, node
+                stack.extend(reversed(node.children))
         return
     for group, root in zip(hb.groups, service_roots(cfg)):
         stack = list(reversed(root.children))
@@ -103,7 +142,7 @@ def _resolve(node: ResourceNode) -> object:
 def _is_builtin(node: ResourceNode) -> bool:
     from hbd.agents.registry import BUILTIN
 
-    return node.type in BUILTIN or node.type.startswith("ocf:")
+    return node.type in BUILTIN or node.type in ("ip", "fs", "drbd") or node.type.startswith("ocf:")
 
 
 def refuse_bad_arguments(cfg: LoadedConfig) -> list[Problem]:
@@ -141,7 +180,7 @@ def missing_interfaces(cfg: LoadedConfig) -> list[Problem]:
             out.append(_error(hacf.path, medium.line, f"{medium.kind} {medium.interface}: there is no interface "  # type: ignore[union-attr]
                                                       f"{medium.interface} on this node; the daemon cannot start here"))
     for _, file, line, node in _resources(cfg):
-        if node.type not in ("IPaddr", "IPaddr2"):
+        if node.type not in ("IPaddr", "IPaddr2", "ip"):
             continue
         try:
             spec = _resolve(node).spec  # type: ignore[attr-defined]
