@@ -5,7 +5,9 @@ They are installed in /usr/lib/hbd/compat, not on PATH: they would shadow a real
 install. `export PATH=/usr/lib/hbd/compat:$PATH` to use them. Each shim either runs an hbd command
 (hbd-standby / hbd-takeover, and reports what they report) or reads `hbd status` and prints it in the old
 tool's words. What hbd cannot do (disable, restart in place, freeze, migrate...) is refused with the hbd
-command to use instead: a shim never claims an action it did not carry out.
+command to use instead: a shim never claims an action it did not carry out. With a cluster.conf daemon,
+clustat shows its quorum and services and clusvcadm -e/-d/-r/-R/-Z/-U [-m NODE] is `hbd svc` (it waits for
+the outcome; exit codes are hbd svc's: 4 accepted but not done).
 
 Exit codes: the hbd command's own (0 done, 1 refused or failed, 3 no daemon running), 2 for arguments the
 shim does not understand. Unlike Heartbeat's hb_standby / hb_takeover (which exit 0 whatever happens), the
@@ -18,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Union
 
 from hbd import __version__
-from hbd.cli import handover_cmd
+from hbd.cli import handover_cmd, svc_cmd
 from hbd.cli.client import ask
+from hbd.core.service_outcome import AdminResult, FailedBecause
+from hbd.core.service_table import AdminOp
 from hbd.runtime import control_messages as cm
 from hbd.core.holdings import REQUEST_WORDS
 from hbd.runtime.control import DEFAULT_SOCKET
@@ -50,7 +54,14 @@ class Reply:
     out: bool = False
 
 
-Plan = Union[Handover, Reply]
+@dataclass(frozen=True)
+class ServiceCall:
+    """Run `hbd svc` for a cluster.conf service and print the outcome in clusvcadm's words."""
+
+    request: cm.ServiceAdminRequest
+
+
+Plan = Union[Handover, Reply, ServiceCall]
 Status = dict[str, Any]
 StatusSource = Callable[[], "Status | int"]  # the daemon's status, or the exit code when it did not answer
 
@@ -141,8 +152,9 @@ def service_state(group: dict[str, Any]) -> str:
 
 
 def clustat_text(st: Status) -> str:
+    quorate = st["quorum"]["quorate"] if "quorum" in st else st["comm_up"]
     lines = [f"Cluster Status for hbd @ {st['node']}",
-             f"Member Status: {'Quorate' if st['comm_up'] else 'Inquorate'}", "",
+             f"Member Status: {'Quorate' if quorate else 'Inquorate'}", "",
              f" {'Member Name':<39} {'ID':>4} Status", f" {'------ ----':<39} {'----':>4} ------"]
     for i, n in enumerate(st["nodes"], start=1):
         words = ["Online" if n["status"] != "dead" else "Offline"] + (["Local"] if n["local"] else [])
@@ -152,6 +164,8 @@ def clustat_text(st: Status) -> str:
     lines += ["", f" {'Service Name':<30} {'Owner (Last)':<30} State", f" {'------- ----':<30} {'----- ------':<30} -----"]
     for g in st["groups"]:
         lines.append(f" {SERVICE_PREFIX + g['key']:<30} {g['owner'] or '(none)':<30} {service_state(g)}")
+    for svc in st.get("services", []):  # a cluster.conf daemon: Owner (Last) and State [Z] as the core shows them
+        lines.append(f" {SERVICE_PREFIX + svc['name']:<30} {svc['shown_owner']:<30} {svc['shown_state']}")
     return "\n".join(lines)
 
 
@@ -170,6 +184,13 @@ def clustat_reply(argv: list[str], status: StatusSource) -> Reply:
             return Reply(f"Member {argv[1]} not in membership list", FAILED)
         up = node["status"] != "dead"
         return Reply(f" {node['name']:<39} {'Online' if up else 'Offline'}", 0 if up else FAILED, out=True)
+    if "services" in st:
+        name = argv[1].removeprefix(SERVICE_PREFIX)
+        svc = next((s for s in st["services"] if s["name"] == name), None)
+        if svc is None:
+            return Reply(f"Service {argv[1]} not found", FAILED)
+        return Reply(f" {SERVICE_PREFIX + name:<30} {svc['shown_owner']:<30} {svc['shown_state']}",
+                     0 if svc["state"] in ("starting", "started", "stopping") else FAILED, out=True)
     key = service_key(st, argv[1])
     if key is None:
         return Reply(f"Service {argv[1]} not found", FAILED)
@@ -189,7 +210,8 @@ NOT_MAPPED = {
     "-l": "hbd has no resource group lock", "-u": "hbd has no resource group lock",
     "-S": "hbd has no resource group lock",
 }
-CLUSVCADM_USAGE = "usage: clusvcadm -e SERVICE [-m NODE] | -r SERVICE [-m NODE] | -v"
+CLUSVCADM_USAGE = ("usage: clusvcadm -e SERVICE [-m NODE] | -r SERVICE [-m NODE] | -v; with cluster.conf also "
+                   "-d | -R | -Z | -U SERVICE")
 
 
 def moved_by(st: Status, kind: str, which: str) -> list[str]:
@@ -212,9 +234,34 @@ def move_one(st: Status, key: str, kind: str, target: str) -> Plan:
                  f"if that is what you want", FAILED)
 
 
+SERVICE_FLAGS = {"-e": AdminOp.ENABLE, "-d": AdminOp.DISABLE, "-r": AdminOp.RELOCATE, "-R": AdminOp.RESTART,
+                 "-Z": AdminOp.FREEZE, "-U": AdminOp.UNFREEZE}
+
+
+def service_plan(argv: list[str]) -> Plan:
+    """clusvcadm on a cluster.conf daemon: the same operation of `hbd svc`."""
+    op = SERVICE_FLAGS[argv[0]]
+    if len(argv) == 4 and (argv[2] != "-m" or op not in (AdminOp.ENABLE, AdminOp.RELOCATE)) or len(argv) == 3:
+        return Reply(CLUSVCADM_USAGE, USAGE)
+    obj = {"cmd": "svc", "op": op.value, "service": argv[1].removeprefix(SERVICE_PREFIX)}
+    if len(argv) == 4:
+        obj["node"] = argv[3]
+    try:
+        request = cm.decode(obj)
+    except cm.BadRequest as exc:
+        return Reply(f"clusvcadm: {exc}", USAGE)
+    assert isinstance(request, cm.ServiceAdminRequest)
+    return ServiceCall(request)
+
+
 def clusvcadm_plan(argv: list[str], status: StatusSource) -> Plan:
     if argv == ["-v"]:
         return Reply(f"clusvcadm for hbd {__version__}", 0)
+    if argv and argv[0] in SERVICE_FLAGS and 2 <= len(argv) <= 4:
+        st = status()  # read once: a cluster.conf daemon has services, a haresources one groups
+        if isinstance(st, dict) and "services" in st:
+            return service_plan(argv)
+        status = lambda: st  # noqa: E731
     if argv and argv[0] in NOT_MAPPED:
         return Reply(f"clusvcadm {argv[0]}: not supported: {NOT_MAPPED[argv[0]]}", FAILED)
     if len(argv) not in (2, 4) or argv[0] not in ("-e", "-r") or len(argv) == 4 and argv[2] != "-m":
@@ -251,8 +298,45 @@ def clusvcadm_plan(argv: list[str], status: StatusSource) -> Plan:
 # --- running a plan -------------------------------------------------------------------------------
 
 
+def clusvcadm_words(request: cm.ServiceAdminRequest) -> str:
+    """clusvcadm's line before the result (rgmanager's clusvcadm.c)."""
+    name, target = SERVICE_PREFIX + request.service, request.target
+    return {
+        AdminOp.ENABLE: f"{f'Member {target}' if target else 'Local machine'} trying to enable {name}",
+        AdminOp.DISABLE: f"Local machine disabling {name}",
+        AdminOp.RELOCATE: f"Trying to relocate {name}{f' to {target}' if target else ''}",
+        AdminOp.RESTART: f"Local machine trying to restart {name}",
+        AdminOp.FREEZE: f"Local machine freezing {name}", AdminOp.UNFREEZE: f"Local machine unfreezing {name}",
+    }[request.op]
+
+
+def run_service_call(call: ServiceCall) -> int:
+    request = call.request
+    reply, code = svc_cmd.run(request, DEFAULT_SOCKET, "clusvcadm")
+    if reply is None:
+        return code
+    if reply.result is AdminResult.DONE:
+        print(f"{clusvcadm_words(request)}...Success")
+        if request.op in (AdminOp.ENABLE, AdminOp.RELOCATE, AdminOp.RESTART) and reply.owner:
+            warn = "Warning: " if request.target and reply.owner != request.target else ""
+            print(f"{warn}{SERVICE_PREFIX}{request.service} is now running on {reply.owner}")
+        return code
+    if reply.result is AdminResult.REFUSED and reply.refusal is not None:
+        result = reply.refusal.value
+    elif reply.result is AdminResult.FAILED:
+        result = ("Failed; service running on original owner" if reply.because is FailedBecause.ORIGINAL_OWNER
+                  else "Aborted; service failed")
+    else:
+        result = "Failure"
+    print(f"{clusvcadm_words(request)}...{result}", file=sys.stderr)
+    print(f"clusvcadm: {reply.text}", file=sys.stderr)
+    return code
+
+
 def finish(prog: str, plan: Plan, status: Callable[[str], Status | int] = fetch_status) -> int:
     """Carry a plan out: print a reply, or run the handover; a clusvcadm move is then checked in the status."""
+    if isinstance(plan, ServiceCall):
+        return run_service_call(plan)
     if isinstance(plan, Reply):
         if plan.text:
             print(plan.text, file=sys.stdout if plan.code == 0 or plan.out else sys.stderr)

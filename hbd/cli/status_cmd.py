@@ -12,6 +12,7 @@ from typing import Any
 
 from hbd.cli.argtypes import seconds, socket_path
 from hbd.cli.client import ask
+from hbd.core.service_table import DisabledBy
 from hbd.runtime import control_messages as cm
 from hbd.runtime.control import DEFAULT_SOCKET
 
@@ -19,7 +20,8 @@ from hbd.runtime.control import DEFAULT_SOCKET
 def build_parser(reload: bool) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hbd reload" if reload else "hbd status",
                                 description="ask the running daemon to re-read its configuration" if reload
-                                else "show nodes, links and resource groups of the running daemon")
+                                else "show nodes, links, resource groups (ha.cf) or quorum and services (cluster.conf) "
+                                     "of the running daemon")
     if not reload:
         p.add_argument("--json", action="store_true", help="print the status as one JSON object")
     p.add_argument("--socket", type=socket_path, default=str(DEFAULT_SOCKET), help="control socket path")
@@ -35,7 +37,10 @@ def format_status(st: dict[str, Any]) -> str:
         links = ", ".join(f"{k['name']} {'up' if k['up'] else 'dead'}" for k in node["links"])
         who = " (this node)" if node["local"] else ""
         lines.append(f"  {node['name']:<12} {node['status']:<7}{who}" + (f"  links: {links}" if links else ""))
-    lines.append("groups:")
+    if "quorum" in st or "services" in st:  # a cluster.conf daemon: services instead of haresources groups
+        lines += format_services(st)
+    if st["groups"] or "services" not in st:
+        lines.append("groups:")
     width = max((len(g["key"]) for g in st["groups"]), default=5)
     for group in st["groups"]:
         owner = group["owner"] or "nobody"
@@ -48,7 +53,7 @@ def format_status(st: dict[str, Any]) -> str:
             last = mon["last_failure"]
             lines.append(f"  {'':<{width}}    fail count {mon['failures']}, restarts in window {mon['restarts']}"
                          + (f"; last failure {last['time']}: {last['resource']}: {last['reason']}" if last else ""))
-    if not st["groups"]:
+    if not st["groups"] and "services" not in st:
         lines.append("  (none configured)")
     if st.get("config_differs"):
         lines.append(f"resource configuration differs from the peer's for: {' '.join(st['config_differs'])} "
@@ -68,6 +73,41 @@ def format_status(st: dict[str, Any]) -> str:
         lines.append("recent transitions:")
         lines += [f"  {t['time']}  {t['text']}" for t in st["transitions"][-12:]]
     return "\n".join(lines)
+
+
+def _disabled_by(word: str) -> str:
+    by = {d.name.lower(): d.value for d in DisabledBy}
+    return by.get(str(word).lower(), str(word))
+
+
+def format_services(st: dict[str, Any]) -> list[str]:
+    """The quorum line and the services like clustat: name, Owner (Last), State [Z]; then what each resource of
+    a service is doing here, restarts, fail count and the last failure."""
+    lines = []
+    q = st.get("quorum")
+    if q:
+        lines.append(f"quorum: {'quorate' if q['quorate'] else 'NOT quorate'} ({q['total_votes']} of "
+                     f"{q['expected_votes']} expected votes, {q['quorum']} needed); members: "
+                     f"{' '.join(q['members']) or 'none'}")
+    services = st.get("services", [])
+    lines.append("services:")
+    width = max((len(s["name"]) for s in services), default=4) + len("service:")
+    owners = max((len(s["shown_owner"]) for s in services), default=5)
+    if services:
+        lines.append(f"  {'Service Name':<{width}}  {'Owner (Last)':<{max(owners, 12)}}  State")
+    for svc in services:
+        why = f"  ({_disabled_by(svc.get('disabled_by'))})" if svc.get("disabled_by") and not svc["enabled"] else ""
+        lines.append(f"  {'service:' + svc['name']:<{width}}  {svc['shown_owner']:<{max(owners, 12)}}  "
+                     f"{svc['shown_state']}{why}")
+        for res in svc.get("resources", []):
+            lines.append(f"  {'':<{width}}    {res['resource']}: {res['state']}")
+        last = svc.get("last_failure")
+        if svc.get("failures") or svc.get("restarts") or last:
+            lines.append(f"  {'':<{width}}    restarts {svc['restarts']}, fail count {svc['failures']}"
+                         + (f"; last failure {last['time']}: {last['resource']}: {last['reason']}" if last else ""))
+    if not services:
+        lines.append("  (none configured)")
+    return lines
 
 
 def main(argv: list[str]) -> int:

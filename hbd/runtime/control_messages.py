@@ -10,10 +10,10 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeVar, Union
 
 from hbd.core.holdings import REQUEST_WORDS
-from hbd.core.service_outcome import AdminOutcome, AdminResult
+from hbd.core.service_outcome import AdminOutcome, AdminResult, FailedBecause
 from hbd.core.service_table import AdminOp, Refusal
 
 ADMIN_TIMEOUT_S = 600.0  # the longest a handover request may wait for its outcome
@@ -232,6 +232,7 @@ class ServiceAdminReply:
     refusal: Refusal | None = None
     state: str | None = None  # the service's state (clustat's word) when answered
     owner: str | None = None
+    because: FailedBecause | None = None  # with FAILED: why
 
     @property
     def ok(self) -> bool:
@@ -263,7 +264,7 @@ class ServiceAdminReply:
                         f"{state or 'unknown'}{where}); it may still complete: see hbd status")
             case _:
                 text = f"{name}: {op}: no services here"
-        return cls(outcome.result, text, outcome.refusal, state, owner)
+        return cls(outcome.result, text, outcome.refusal, state, owner, outcome.because)
 
     @classmethod
     def unavailable(cls, text: str) -> "ServiceAdminReply":
@@ -273,14 +274,15 @@ class ServiceAdminReply:
     def wire(self) -> dict[str, Any]:
         return {"ok": self.ok, "result": self.result.value, "text": self.text,
                 "refusal": self.refusal.name.lower() if self.refusal is not None else None,
-                "timed_out": self.result is AdminResult.TIMED_OUT, "state": self.state, "owner": self.owner}
+                "timed_out": self.result is AdminResult.TIMED_OUT, "state": self.state, "owner": self.owner,
+                "because": self.because.name.lower() if self.because is not None else None}
 
     @classmethod
     def from_wire(cls, answer: dict[str, Any]) -> "ServiceAdminReply":
         """Any daemon's answer: with `result`, or judged from ok / refusal / timed_out; a control-server error
         (`error`: a bad request, a daemon without services) is refused: the daemon changed nothing."""
-        refusal = next((r for r in Refusal if isinstance(answer.get("refusal"), str)
-                        and r.name.lower() == answer["refusal"].lower()), None)
+        refusal = _member(Refusal, answer.get("refusal"))
+        because = _member(FailedBecause, answer.get("because"))
         try:
             result = AdminResult(answer.get("result"))
         except ValueError:
@@ -297,4 +299,12 @@ class ServiceAdminReply:
         text = answer.get("text") or answer.get("error") or ""
         state, owner = answer.get("state"), answer.get("owner")
         return cls(result, str(text), refusal, state if isinstance(state, str) else None,
-                   owner if isinstance(owner, str) else None)
+                   owner if isinstance(owner, str) else None, because)
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _member(kind: type[E], word: object) -> E | None:
+    """The member of `kind` named `word` (any case), or None."""
+    return next((m for m in kind if isinstance(word, str) and m.name.lower() == word.lower()), None)
