@@ -4,7 +4,7 @@ Lexical rules (heartbeat.md §2.1): `#` starts a comment anywhere; the directive
 case-sensitive; ordinary directives apply every space-, tab- or comma-separated value in turn (so a
 repeated scalar keeps the last value); media with several fields and a few others take the whole line.
 Derived defaults are computed after the whole file is read (§2.4): warntime = deadtime/2, the initdead
-rule, deadping = deadtime.
+rule, deadping = deadtime (hacf_timing.py). What has been read so far is a Draft (hacf_draft.py).
 
 One difference on purpose: Heartbeat applies `udpport` only to media declared after it; hbd uses the
 file's udpport for every bcast and ucast medium wherever the line is, and warns when Heartbeat would have
@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from hbd.config import hacf_media
 from hbd.config.hacf_directives import ALIASES, CRM_OFF, CRM_ON, DIRECTIVES, SCALARS, SYSLOG_FACILITIES, DirectiveRule
-from hbd.config.model import AutoFailback, Directive, HaCf, Medium, PingGroup, Timing
+from hbd.config.hacf_draft import Draft
+from hbd.config.hacf_timing import LOW_KEEPALIVE_MS as LOW_KEEPALIVE_MS  # hbd.config.clustermembership
+from hbd.config.hacf_timing import timing_of
+from hbd.config.model import AutoFailback, Directive, HaCf, Medium, PingGroup
 from hbd.config.textfile import NotReadable, numbered_lines, read_bounded, read_text
 from hbd.config.units import parse_bool, parse_c_int, parse_msec
 from hbd.errors import Problems
@@ -31,9 +34,6 @@ DEFAULT_UDPPORT = 694
 HOSTLENG = 100  # Heartbeat keeps node names in 100-byte buffers, NUL included
 MAXNODE = 100
 MAXMEDIA = 64  # Heartbeat's limit of heartbeat media
-KEEPALIVE_MS, DEADTIME_MS = 1000, 30000
-LOW_KEEPALIVE_MS = 100
-DEADTIME_KEEPALIVES = 4  # below this many keepalives per deadtime, two lost packets can kill a peer
 
 
 def local_node_name(config_dir: Path | None, override: str | None = None) -> str:
@@ -50,49 +50,6 @@ def local_node_name(config_dir: Path | None, override: str | None = None) -> str
     return os.uname().nodename.lower()
 
 
-@dataclass
-class _Draft:
-    """What has been read so far; turned into a HaCf by `_finish` once the whole file is known."""
-
-    path: Path
-    problems: Problems
-    nodes: list[str] = field(default_factory=list)
-    first_node_line: int | None = None
-    last: dict[str, tuple[object, int]] = field(default_factory=dict)  # scalar -> (value, line)
-    media: list[tuple[Medium, int]] = field(default_factory=list)  # (medium, udpport in force when declared)
-    serial_lines: list[int] = field(default_factory=list)
-    ping_nodes: list[str] = field(default_factory=list)
-    ping_groups: list[PingGroup] = field(default_factory=list)
-    auto_failback: AutoFailback = "legacy"
-    failback_set_explicitly: bool = False
-    directives: list[Directive] = field(default_factory=list)
-    broken: set[str] = field(default_factory=set)  # directives with a refused value: skip checks built on them
-
-    def error(self, line: int | None, text: str) -> None:
-        self.problems.error(self.path, line, text)
-
-    def warning(self, line: int | None, text: str) -> None:
-        self.problems.warning(self.path, line, text)
-
-    def value(self, name: str, default: object = None) -> object:
-        return self.last[name][0] if name in self.last else default
-
-    def number(self, name: str, default: int) -> int:
-        value = self.value(name, default)
-        return value if isinstance(value, int) else default
-
-    def text(self, name: str) -> str | None:
-        value = self.value(name)
-        return value if isinstance(value, str) else None
-
-    def flag(self, name: str, default: bool) -> bool:
-        value = self.value(name, default)
-        return value if isinstance(value, bool) else default
-
-    def line_of(self, name: str) -> int | None:
-        return self.last[name][1] if name in self.last else None
-
-
 def parse_hacf(path: str | Path, problems: Problems, local_node: str | None = None) -> HaCf | None:
     """Read ha.cf; every problem goes to `problems`. Returns None when the file cannot be used."""
     return read_hacf(path, problems, local_node)[0]
@@ -106,7 +63,7 @@ def read_hacf(path: str | Path, problems: Problems,
     text = read_text(path, problems, "config file")
     if text is None:
         return None, None
-    draft = _Draft(path, problems)
+    draft = Draft(path, problems)
     first_problem = len(problems.items)
     for number, line in numbered_lines(text, path, problems):
         _parse_line(draft, number, line)
@@ -118,7 +75,7 @@ def read_hacf(path: str | Path, problems: Problems,
     return hacf, nodes
 
 
-def _parse_line(draft: _Draft, number: int, line: str) -> None:
+def _parse_line(draft: Draft, number: int, line: str) -> None:
     body = line.lstrip(WHITESPACE).split("#", 1)[0]
     if not body.strip(WHITESPACE):
         return
@@ -162,7 +119,7 @@ def _illegal_directive(name: str) -> str:
     return text
 
 
-def _apply(draft: _Draft, name: str, rule: DirectiveRule, value: str, line: int) -> None:
+def _apply(draft: Draft, name: str, rule: DirectiveRule, value: str, line: int) -> None:
     try:
         converted = _convert(draft, name, rule, value, line)
     except ValueError as exc:
@@ -182,7 +139,7 @@ def _apply(draft: _Draft, name: str, rule: DirectiveRule, value: str, line: int)
         draft.error(line, f"{name}: {rule.note}")
 
 
-def _convert(draft: _Draft, name: str, rule: DirectiveRule, value: str, line: int) -> object:
+def _convert(draft: Draft, name: str, rule: DirectiveRule, value: str, line: int) -> object:
     """Check one value and record its effect; return the value to remember for scalars."""
     kind = rule.kind
     if kind == "time":
@@ -247,7 +204,7 @@ def _convert(draft: _Draft, name: str, rule: DirectiveRule, value: str, line: in
     return value
 
 
-def _add_node(draft: _Draft, value: str, line: int) -> None:
+def _add_node(draft: Draft, value: str, line: int) -> None:
     node = value.lower()
     if len(node.encode()) >= HOSTLENG:
         raise ValueError(f"node name '{value}' is longer than {HOSTLENG - 1} bytes")
@@ -261,7 +218,7 @@ def _add_node(draft: _Draft, value: str, line: int) -> None:
         draft.first_node_line = line
 
 
-def _add_line_medium(draft: _Draft, kind: str, rest: str, line: int) -> None:
+def _add_line_medium(draft: Draft, kind: str, rest: str, line: int) -> None:
     if not rest:
         draft.warning(line, f"{kind} line without an interface is ignored (as Heartbeat does)")
         return
@@ -275,7 +232,7 @@ def _add_line_medium(draft: _Draft, kind: str, rest: str, line: int) -> None:
     draft.media.append((medium, port))
 
 
-def _nice_failback(draft: _Draft, value: str, line: int) -> AutoFailback:
+def _nice_failback(draft: Draft, value: str, line: int) -> AutoFailback:
     parse_bool(value)
     # Heartbeat's rule (its own bug included): the earlier auto_failback decides, not the value given.
     new: AutoFailback = "off" if draft.auto_failback in ("on", "off") and draft.failback_set_explicitly else "legacy"
@@ -286,7 +243,7 @@ def _nice_failback(draft: _Draft, value: str, line: int) -> AutoFailback:
     return new
 
 
-def _crm(draft: _Draft, name: str, value: str, line: int) -> str:
+def _crm(draft: Draft, name: str, value: str, line: int) -> str:
     if "crm" in draft.last:
         raise ValueError(f"crm/pacemaker is given twice (first on line {draft.last['crm'][1]})")
     lowered = value.lower()
@@ -299,8 +256,8 @@ def _crm(draft: _Draft, name: str, value: str, line: int) -> str:
     return value
 
 
-def _finish(draft: _Draft, local_node: str) -> HaCf | None:
-    timing = _timing(draft)
+def _finish(draft: Draft, local_node: str) -> HaCf | None:
+    timing = timing_of(draft)
     nodes = list(draft.nodes)
     autojoin = draft.value("autojoin", "none")
     if local_node not in nodes and "node" not in draft.broken:
@@ -343,7 +300,7 @@ def _finish(draft: _Draft, local_node: str) -> HaCf | None:
     )
 
 
-def _ping_group(draft: _Draft, value: str) -> PingGroup:
+def _ping_group(draft: Draft, value: str) -> PingGroup:
     words = [w for w in re.split(_DELIM_RE, value) if w]
     if len(words) < 2:
         raise ValueError(f"[{value}]: write ping_group NAME HOST... (at least one host)")
@@ -353,55 +310,7 @@ def _ping_group(draft: _Draft, value: str) -> PingGroup:
     return PingGroup(name, tuple(hacf_media.check_host(w) for w in words[1:]))
 
 
-def _timing(draft: _Draft) -> Timing | None:
-    keepalive = draft.number("keepalive", KEEPALIVE_MS)
-    deadtime = draft.number("deadtime", DEADTIME_MS)
-    warntime = draft.number("warntime", deadtime // 2)
-    if "initdead" in draft.last:
-        initdead = draft.number("initdead", 0)
-    elif deadtime > 10000:
-        initdead = deadtime
-    else:
-        initdead = 12000 if deadtime < 6000 else 2 * deadtime
-    deadping = draft.number("deadping", deadtime)
-    if draft.broken & {"keepalive", "deadtime", "warntime", "initdead", "deadping"}:
-        return None  # the refused value is the error; checks on a guessed value would only add noise
-    ok = True
-    time_line = draft.line_of("deadtime") or draft.line_of("keepalive")
-    if deadtime <= 2 * keepalive:
-        draft.problems.error(draft.path, time_line, f"Dead time [{deadtime}] is too small compared to keeplive "
-                             f"[{keepalive}] (deadtime must be more than 2 x keepalive)")
-        ok = False
-    elif deadtime < DEADTIME_KEEPALIVES * keepalive:
-        draft.problems.warning(draft.path, time_line, f"deadtime {deadtime} ms is less than {DEADTIME_KEEPALIVES} x "
-                               f"keepalive ({keepalive} ms): a few lost heartbeats or a short stall will make "
-                               f"a live peer be declared dead")
-    if initdead < deadtime:
-        draft.problems.error(draft.path, draft.line_of("initdead"),
-                             f"Initial dead time [{initdead}] is smaller than deadtime [{deadtime}]")
-        ok = False
-    elif initdead < 10000:
-        draft.problems.warning(draft.path, draft.line_of("initdead"), f"Initial dead time [{initdead} ms] may be "
-                               f"too small! It accounts for slow network startup: make it >= deadtime and >= 10 s")
-    if "deadping" in draft.last and deadping <= 2 * keepalive:
-        draft.problems.error(draft.path, draft.line_of("deadping"),
-                             f"Ping dead time [{deadping}] is too small compared to keeplive [{keepalive}]")
-        ok = False
-    if "warntime" in draft.last and warntime >= deadtime:
-        draft.problems.warning(draft.path, draft.line_of("warntime"), f"warntime {warntime} ms is not below "
-                               f"deadtime {deadtime} ms: no late-heartbeat warning can come before a peer is dead")
-    elif "warntime" in draft.last and warntime <= keepalive:
-        draft.problems.warning(draft.path, draft.line_of("warntime"), f"warntime {warntime} ms is not above "
-                               f"keepalive {keepalive} ms: every heartbeat will be reported late")
-    if keepalive < LOW_KEEPALIVE_MS:
-        draft.problems.warning(draft.path, draft.line_of("keepalive"), f"keepalive {keepalive} ms is below "
-                               f"{LOW_KEEPALIVE_MS} ms: scheduling delays alone may make heartbeats late")
-    if not ok:
-        return None
-    return Timing(keepalive, deadtime, warntime, initdead, deadping)
-
-
-def _media(draft: _Draft) -> list[Medium]:
+def _media(draft: Draft) -> list[Medium]:
     """Media with the file's final udpport on bcast/ucast, warning where Heartbeat would use another port."""
     port = draft.number("udpport", DEFAULT_UDPPORT)
     out = []
@@ -416,7 +325,7 @@ def _media(draft: _Draft) -> list[Medium]:
     return out
 
 
-def _check_logging(draft: _Draft) -> None:
+def _check_logging(draft: Draft) -> None:
     logs = any(name in draft.last for name in ("logfile", "debugfile", "logfacility"))
     facility = draft.text("logfacility")
     if facility is not None and facility.lower() == "none" and not any(

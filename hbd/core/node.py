@@ -24,11 +24,10 @@ Composed here, and simulated with real wire messages in tests/sim/test_node_sim.
   exchange, as after a failed start), or restarted in place when no peer can take it.
 - the pre-probe is a deadline: when the live peer holding groups with addresses (`probe_groups`) has been
   silent for its deadtime - window - lead, `ProbeNow` once for that silence (window and lead scaled to the
-  peer's deadtime: `probe_timing`).
+  peer's deadtime: hbd/core/pre_probe.py).
 """
 from __future__ import annotations
 
-import functools
 import random
 from dataclasses import dataclass
 from typing import assert_never
@@ -45,29 +44,9 @@ from hbd.core import ipfail
 from hbd.core.placement import PreferredNode
 from hbd.core.resource_messages import PING_FIELD, ping_count
 from hbd.core.ownership_view import OwnershipView
+from hbd.core.pre_probe import PreProbeClock, ProbeTarget
 
 RESTART_EXTRA_MS = 1000  # own heartbeat lost: restart after deadtime + this (Heartbeat)
-# Pre-probe window and lead: fractions of the peer's deadtime, bounded (doc/daemon.md, runtime/preprobe.py).
-WINDOW_PERMILLE, WINDOW_MIN_MS, WINDOW_MAX_MS = 200, 5, 200  # at most IPaddr2's own probe
-LEAD_PERMILLE, LEAD_MIN_MS, LEAD_MAX_MS = 300, 3, 80
-
-
-@dataclass(frozen=True)
-class ProbeTiming:
-    window_ms: int
-    lead_ms: int
-
-    @property
-    def start_after_ms(self) -> int:
-        """How long before the peer's verdict a round starts."""
-        return self.window_ms + self.lead_ms
-
-
-@functools.lru_cache(maxsize=64)
-def probe_timing(deadtime_ms: int) -> ProbeTiming:
-    window = min(WINDOW_MAX_MS, max(WINDOW_MIN_MS, deadtime_ms * WINDOW_PERMILLE // 1000))
-    lead = min(LEAD_MAX_MS, max(LEAD_MIN_MS, deadtime_ms * LEAD_PERMILLE // 1000))
-    return ProbeTiming(window, lead)
 
 
 @dataclass(frozen=True)
@@ -105,7 +84,7 @@ class NodeCore:
         self.comm_up = False
         self.peer_dead = False
         self.restarting = False
-        self.probed_silence: float | None = None  # the peer's last packet a pre-probe round was asked for
+        self.pre_probe = PreProbeClock(config.probe_groups, config.window_ms, config.lead_ms)
         self._own_due: int | None = None  # ownership's next timer (ms), None: none
         self.ping_reachable: frozenset[str] | None = None  # None: the ping monitor has not judged yet
         self.isolated = False
@@ -374,45 +353,19 @@ class NodeCore:
                 case _:
                     assert_never(action)
 
-    # --- the pre-probe deadline --------------------------------------------------------------------
+    # --- the pre-probe deadline (pre_probe.py) -----------------------------------------------------
 
-    def _probe_target(self) -> tuple[float, int, frozenset[str]] | None:
-        """(the live peer's last packet in s, its deadtime in ms, its groups with addresses), or None."""
+    def _probe_target(self) -> ProbeTarget | None:
         if not self.config.probe_groups or not self.comm_up or self.peer_dead or not self.probed:
             return None
-        pv = self.ownership_view().peer
-        if not pv.active or not pv.hold:
-            return None
-        groups = pv.hold & self.config.probe_groups
-        node = self.membership.nodes.get(self.peer)
-        if not groups or node is None or node.last is None or node.status == "dead":
-            return None
-        if self.probed_silence == node.last:
-            return None  # already probed during this silence
-        dt_ms = round((node.dt_s if node.dt_s is not None else self.membership.deadtime_s) * 1000)
-        return node.last, dt_ms, groups
-
-    def _timing(self, deadtime_ms: int) -> ProbeTiming:
-        scaled = probe_timing(deadtime_ms)
-        if self.config.window_ms is None and self.config.lead_ms is None:
-            return scaled
-        return ProbeTiming(scaled.window_ms if self.config.window_ms is None else self.config.window_ms,
-                           scaled.lead_ms if self.config.lead_ms is None else self.config.lead_ms)
+        return self.pre_probe.target(self.membership.nodes.get(self.peer), self.ownership_view(),
+                                     self.membership.deadtime_s)
 
     def _probe_due(self) -> int | None:
         target = self._probe_target()
-        if target is None:
-            return None
-        last, dt_ms, _ = target
-        return int(last * 1000) + dt_ms - self._timing(dt_ms).start_after_ms
+        return None if target is None else self.pre_probe.due(target)
 
     def _maybe_probe(self, now: int, out: list[n.Action]) -> None:
         target = self._probe_target()
-        if target is None:
-            return
-        last, dt_ms, groups = target
-        timing = self._timing(dt_ms)
-        verdict = int(last * 1000) + dt_ms
-        if verdict - timing.start_after_ms <= now < verdict:
-            self.probed_silence = last
-            out.append(n.ProbeNow(groups, timing.window_ms, timing.lead_ms))
+        if target is not None and (round_ := self.pre_probe.fire(target, now)) is not None:
+            out.append(round_)

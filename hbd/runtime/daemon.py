@@ -1,9 +1,10 @@
 """The daemon's skeleton: builds the parts, owns the loop, signals, reload and shutdown; decides nothing.
 
 Signals only set what is asked (TERM: graceful shutdown; HUP: reload as Heartbeat does, heartbeat.md §7.7).
-Reload: nothing changed -> `Configuration unchanged.`; only authkeys changed -> the keys are swapped in
-place; ha.cf or haresources changed -> the new files are validated, then the daemon re-executes itself and
-keeps its resources (the restarted daemon's start-up probe finds them running), like Heartbeat's `-R` restart.
+Reload (decided in config_reload.py from the difference of the models): nothing changed -> `Configuration
+unchanged.`; only authkeys or alert scripts changed -> swapped in place; other changes -> the daemon
+re-executes itself and keeps its resources (the restarted daemon's start-up probe finds them running), like
+Heartbeat's `-R` restart. What `hbd status` shows: status_reply.py; the watchdogs' kicks: watchdog_kicks.py.
 The decisions (membership, ownership, own-heartbeat loss, the pre-probe's timing) are one pure node core
 (hbd/core/node.py), shared by the heartbeat layer and the ownership driver (runtime/bridge.py); the daemon
 carries out its actions.
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, assert_never
 
 from hbd import __version__
-from hbd.config import LoadedConfig, load, runnable, service_roots
+from hbd.config import LoadedConfig, service_roots
 from hbd.config import reload_diff
 from hbd.config.rules import child_type_table
 from hbd.core import membership_events as m
@@ -29,27 +30,27 @@ from hbd.core import node_events as n
 from hbd.core import ownership_types as o
 from hbd.core.node import NodeCore
 from hbd.core.ownership_view import OwnershipView
-from hbd.errors import ConfigError, HbdError, Problem
 from hbd.runtime import logsetup, status
 from hbd.runtime.bridge import OWNERSHIP_ACTIONS, Bridge, describe, ms, node_config
 from hbd.runtime import control_messages as cm
 from hbd.runtime.control import ControlServer
-from hbd.runtime.control_messages import ReloadOutcome, ReloadReply
+from hbd.runtime.control_messages import ReloadReply
+from hbd.runtime import config_reload
+from hbd.runtime.config_reload import check_runnable as check_runnable  # hbd.cli.daemon_cmd uses it
+from hbd.runtime import status_reply
 from hbd.runtime.fencing_lane import FencingLane, lane_settings
-from hbd.runtime import drbd_status
 from hbd.runtime.alerts import AlertRunner, settings_of
 from hbd.runtime.outdate_service import REPLY, REQUEST, OutdateService
-from hbd.runtime.watchdog_device import WatchdogDevice, timeout_for
+from hbd.runtime.watchdog_kicks import notify_watchdog, open_watchdog_device
 from hbd.runtime.groups import GroupRunner, Timeouts
 from hbd.runtime.stop_escalation import self_fencer
 from hbd.runtime.stop_escalation import settings_of as stop_settings
 from hbd.runtime.logsetup import log_hb
-from hbd.runtime.metrics import Metrics, MetricsServer, PrometheusCollector, parse_listen
+from hbd.runtime.metrics import Metrics
 from hbd.runtime.membership_service import MembershipService
 from hbd.runtime.notify import Notifier, watchdog_interval_s
 from hbd.runtime.ownership_driver import OwnershipDriver
 from hbd.runtime.ping_monitor import PingMonitor, PingTargets
-from hbd.runtime import ping_status
 from hbd.runtime.monitor_lane import MonitorLane
 from hbd.config.monitoring import settings_of as monitor_settings
 from hbd.runtime.preprobe import PreProbe
@@ -79,14 +80,6 @@ class Outcome:
     code: int = 0
     restart: bool = False  # re-execute the daemon (reload of ha.cf/haresources, lost own heartbeat)
     restart_delay_s: float = 0.0
-
-
-def check_runnable(cfg: LoadedConfig) -> list[Problem]:
-    """The refusals `hbd config check` shows too (hbd.config.runnable): raise on an error; return warnings."""
-    found = runnable.check(cfg, on_node=True)
-    if any(p.severity == "error" for p in found):
-        raise ConfigError(found)
-    return found
 
 
 @dataclass
@@ -165,7 +158,7 @@ class Daemon:
         self.driver.watchers.append(self.metrics.driver_item)
         control = ControlServer(self.opts.socket, self._request, cm.decode)
         await control.start()
-        metrics_server = await self._start_metrics()
+        metrics_server = await status_reply.serve_metrics(self.opts.metrics, self.metrics, self._metrics_state)
         loop.add_signal_handler(signal.SIGTERM, self.shutdown)
         loop.add_signal_handler(signal.SIGINT, self.shutdown)
         loop.add_signal_handler(signal.SIGHUP, self._reload_signal)
@@ -184,8 +177,8 @@ class Daemon:
                 self.opts.on_started()
             loop.run_in_executor(None, self.preprobe.prepare)  # where each VIP lives, ahead of any suspicion
             if watchdog:
-                self._watchdog(loop, watchdog)
-            device = self._open_watchdog_device(loop)
+                notify_watchdog(self.notifier, loop, watchdog)
+            device = open_watchdog_device(self.hacf, loop)
             await self.done.wait()
             await self._answer_stop_requests()
             if device is not None:
@@ -211,29 +204,6 @@ class Daemon:
             log_hb(LOG, "info", f"{self.me} hbd shutdown complete.")
         logsetup.flush()  # the log is written by a thread: everything out before a re-exec or exit
         return self.outcome
-
-    def _open_watchdog_device(self, loop: asyncio.AbstractEventLoop) -> WatchdogDevice | None:
-        """ha.cf `watchdog DEVICE` (watchdog_device.py): armed now, kicked every keepalive from this loop."""
-        paths = [d.value for d in self.hacf.directives if d.name == "watchdog"]
-        if not paths:
-            return None
-        device = WatchdogDevice(paths[-1], timeout_for(self.hacf.timing.deadtime_ms))
-        for level, text in device.open():
-            log_hb(LOG, level, text)
-        if device.fd is None:
-            return None
-        every_s = self.hacf.timing.keepalive_ms / 1000
-
-        def kick() -> None:
-            if device.fd is not None:
-                device.kick()
-                loop.call_later(every_s, kick)
-        loop.call_later(every_s, kick)
-        return device
-
-    def _watchdog(self, loop: asyncio.AbstractEventLoop, every_s: float) -> None:
-        self.notifier.watchdog()
-        loop.call_later(every_s, self._watchdog, loop, every_s)
 
     # --- fencing --------------------------------------------------------------------------------
 
@@ -335,45 +305,16 @@ class Daemon:
 
     async def _status(self) -> dict[str, Any]:
         assert self.membership is not None and self.driver is not None
-        built = status.build(self._view(), self.membership.view(), list(self.driver.transitions),
-                             started_wall=self.started_wall, config_path=self.cfg.path,
-                             resources=self.runner.resource_states())
-        if self.fencing is not None:
-            built["fencing"] = self.fencing.describe()
-        resources = drbd_status.resources_of(self.cfg.heartbeat)  # type: ignore[arg-type]
-        if resources:
-            loop = asyncio.get_running_loop()
-            built["drbd"] = list(await asyncio.gather(
-                *(loop.run_in_executor(None, drbd_status.query, r) for r in resources)))
-        built["heartbeat"] = self.membership.counters()  # packets accepted/dropped, loop and GC delays
-        if self.ping is not None and self.bridge is not None:
-            built["ping"] = ping_status.block(self.ping.describe(), self.bridge.node.connectivity)
-        if self.monitoring is not None:
-            monitored = self.monitoring.describe()
-            for group in built["groups"]:
-                group["monitor"] = monitored.get(group["key"])
-        return built
-
-    async def _start_metrics(self) -> MetricsServer | None:
-        """/metrics when asked for (--metrics); a port that cannot be opened is logged, the daemon runs on."""
-        if not self.opts.metrics:
-            return None
-        assert self.membership is not None
-        try:
-            host, port = parse_listen(self.opts.metrics)
-            server = MetricsServer(PrometheusCollector(self.metrics, self._metrics_state))
-            await server.start(host, port)
-        except (ValueError, OSError, ImportError) as exc:
-            log_hb(LOG, "ERROR", f"metrics not served: {exc}")
-            return None
-        log_hb(LOG, "info", f"metrics served on http://{host}:{port}/metrics")
-        return server
+        return await status_reply.full_status(
+            self._view(), self.membership, self.driver, started_wall=self.started_wall, cfg=self.cfg,
+            runner=self.runner, fencing=self.fencing, ping=self.ping,
+            connectivity=self.bridge.node.connectivity if self.bridge is not None else None,
+            monitoring=self.monitoring)
 
     def _metrics_state(self) -> dict[str, Any]:
         assert self.membership is not None and self.driver is not None
-        st = status.build(self._view(), self.membership.view(), [], started_wall=self.started_wall,
-                          config_path=self.cfg.path)
-        return {"nodes": st["nodes"], "groups": st["groups"]}
+        return status_reply.metrics_state(self._view(), self.membership, started_wall=self.started_wall,
+                                          config_path=self.cfg.path)
 
     async def _stop_request(self) -> dict[str, Any]:
         """`hbd stop`: the graceful shutdown of SIGTERM, answered once every group is released (or is not)."""
@@ -400,58 +341,23 @@ class Daemon:
         self.reload()
 
     def reload(self) -> ReloadReply:
-        """`hbd reload`, SIGHUP: apply the difference of the running and the new models (reload_diff.py), or
+        """`hbd reload`, SIGHUP: apply the difference of the running and the new models (config_reload.py), or
         nothing at all when the new configuration is unusable or a change cannot be applied now."""
         assert self.membership is not None and self.cfg.heartbeat is not None
         logsetup.reopen()  # first: logrotate may have moved the files away (SIGHUP, `hbd reload`)
-        try:
-            new = load(self.opts.config_dir, self.opts.node)
-            check_runnable(new)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                log_hb(LOG, "ERROR", str(problem))
-            problems = "\n".join(str(p) for p in exc.problems)
-            return self._reloaded(ReloadReply(ReloadOutcome.UNUSABLE, "the new configuration is not valid; still "
-                                              f"running the old one:\n{problems}"))
-        except HbdError as exc:
-            log_hb(LOG, "ERROR", str(exc))
-            return self._reloaded(ReloadReply(ReloadOutcome.UNUSABLE, f"{exc}; still running the old "
-                                              "configuration"))
-        assert new.heartbeat is not None
         view = self._view()
-        plan = reload_diff.diff(self.cfg.heartbeat, new.heartbeat, view.held)
-        changes = tuple(str(c) for c in plan.changes)
-        if plan.unchanged:
-            log_hb(LOG, "info", "Configuration unchanged.")
-            return self._reloaded(ReloadReply(ReloadOutcome.APPLIED, "Configuration unchanged."))
-        if plan.refused:
-            for change in plan.refused:
-                log_hb(LOG, "ERROR", f"reload refused: {change}")
-            refused = "\n".join(f"  {c}" for c in plan.refused)
-            return self._reloaded(ReloadReply(ReloadOutcome.REFUSED, f"reload refused, nothing changed:\n{refused}",
-                                              changes))
-        if plan.needs_restart and view.in_flux:
-            return self._reloaded(ReloadReply(ReloadOutcome.BUSY, "a resource operation is in progress: reload "
-                                              "again when it has finished", changes))
-        if plan.needs_restart:
-            log_hb(LOG, "info", f"Configuration changed ({'; '.join(changes)}): restarting, keeping resources.")
+        step = config_reload.prepare(self.opts.config_dir, self.opts.node, self.cfg.heartbeat, view.held,
+                                     view.in_flux)
+        if step.restart:
             self.outcome.restart = True
             asyncio.get_running_loop().call_later(RESTART_REPLY_GRACE_S, self.done.set)
-            return self._reloaded(ReloadReply(ReloadOutcome.APPLIED, "configuration changed ("
-                                              f"{'; '.join(changes)}): hbd restarts and keeps its resources", changes))
-        if plan.of(reload_diff.Area.AUTHKEYS):
-            self.membership.keys = new.heartbeat.authkeys
-            log_hb(LOG, "info", "authkeys re-read.")
-        if plan.of(reload_diff.Area.ALERTS):
-            self.alerts.scripts, self.alerts.timeout_s = settings_of(new.heartbeat.hacf)
-            log_hb(LOG, "info", "alert scripts re-read.")
-        self.cfg, self.hacf = new, new.heartbeat.hacf
-        text = "authkeys re-read." if changes == ("authkeys: keys re-read",) else \
-            f"applied live: {'; '.join(changes)}"
-        return self._reloaded(ReloadReply(ReloadOutcome.APPLIED, text, changes))
-
-    def _reloaded(self, reply: ReloadReply) -> ReloadReply:
-        if not reply.ok:
-            log_hb(LOG, "WARN", f"reload {reply.outcome.value}: still running the old configuration")
-        return reply
-
+        elif step.live is not None and step.live.heartbeat is not None:
+            new = step.live.heartbeat
+            if step.applies(reload_diff.Area.AUTHKEYS):
+                self.membership.keys = new.authkeys
+                log_hb(LOG, "info", "authkeys re-read.")
+            if step.applies(reload_diff.Area.ALERTS):
+                self.alerts.scripts, self.alerts.timeout_s = settings_of(new.hacf)
+                log_hb(LOG, "info", "alert scripts re-read.")
+            self.cfg, self.hacf = step.live, new.hacf
+        return step.reply

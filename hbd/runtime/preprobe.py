@@ -28,12 +28,12 @@ from hbd.agents import arp
 from hbd.agents.base import Agent
 from hbd.agents.registry import Registry
 from hbd.config.model import ResourceNode
-from hbd.core.node import probe_timing
+from hbd.core.pre_probe import probe_timing
 from hbd.errors import AgentError
 from hbd.runtime.logsetup import log_hb
 
 LOG = logging.getLogger("hbd.preprobe")
-# The window ends a lead before the verdict (hbd.core.node.probe_timing): the round's own start (a wake-up,
+# The window ends a lead before the verdict (hbd.core.pre_probe.probe_timing): the round's own start (a wake-up,
 # a thread), the GIL and the scheduler may delay it by 10 ms on a busy machine; a verdict that comes first
 # is not used (probe again).
 PROBES_PER_WINDOW = 3

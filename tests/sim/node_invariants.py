@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hbd.config.model import Timing
-from hbd.core.node import probe_timing
+from hbd.core.pre_probe import probe_timing
 
 if TYPE_CHECKING:
     from node_world import NodeWorld

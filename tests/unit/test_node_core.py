@@ -11,7 +11,8 @@ from hbd.core import ownership_types as o
 from hbd.core.holdings import GroupInfo, Topology
 from hbd.core.membership import MembershipConfig
 from hbd.core.messages import Message, Sender, with_control_fields
-from hbd.core.node import NodeConfig, NodeCore, probe_timing
+from hbd.core.node import NodeConfig, NodeCore
+from hbd.core.pre_probe import probe_timing
 
 TIMING = Timing(keepalive_ms=100, deadtime_ms=1000, warntime_ms=500, initdead_ms=2000)
 TOPOLOGY = Topology((GroupInfo("g1", "n1"), GroupInfo("g2", "n2")))
