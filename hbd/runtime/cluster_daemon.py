@@ -46,7 +46,7 @@ from hbd.runtime import control_messages as cm
 from hbd.runtime import logsetup, service_trees
 from hbd.runtime.control import ControlServer
 from hbd.runtime.daemon import Options, Outcome
-from hbd.runtime.fencing_lane import FencingLane, LaneSettings
+from hbd.runtime.fencing_lane import DEFAULT_DELAY_S, FencingLane, LaneSettings
 from hbd.runtime.groups import GroupRunner
 from hbd.runtime.logsetup import log_hb
 from hbd.runtime.membership_service import MembershipService
@@ -80,9 +80,21 @@ def with_logging(hacf: HaCf, beside: Path) -> HaCf:
         other, _ = read_hacf(beside, Problems(), hacf.local_node)
         if other is not None:
             hacf = replace(hacf, logfile=other.logfile, debugfile=other.debugfile, logfacility=other.logfacility)
-    if not hacf.logfile and not hacf.logfacility:
+    if not hacf.logfile and not hacf.logfacility and Path(logsetup.SYSLOG_SOCKET).exists():
         hacf = replace(hacf, logfacility=DEFAULT_FACILITY)
     return hacf
+
+
+def fence_delay_s(conf: ClusterConf) -> float:
+    """How long a lane waits before fencing a departed node: <fence_daemon post_fail_delay> (cman's), else
+    none with majority quorum (only the quorate side fences), else (two_node: both halves fence) the ha.cf
+    path's delay, so that the node holding the services fences first and survives."""
+    root = parse_xml(Path(conf.path), Problems())
+    daemon = root.find("fence_daemon")
+    delay = daemon.get("post_fail_delay") if daemon is not None else None
+    if delay is not None and delay.isdigit():
+        return float(delay)
+    return DEFAULT_DELAY_S if conf.two_node else 0.0
 
 
 class ClusterDaemon:
@@ -124,10 +136,11 @@ class ClusterDaemon:
         self.membership.observers.append(self._membership_action)
         self.escalator = Escalator(self_fence=self._own_fencer(),
                                    submit=lambda work: loop.run_in_executor(None, work))
+        delay = fence_delay_s(self.conf)
         for node, plan in self.plans.items():
             if node != self.me:
-                self.lanes[node] = FencingLane(LaneSettings(plan), self._fence_result, self._holds_services,
-                                               lambda n: n in self.departed)
+                self.lanes[node] = FencingLane(LaneSettings(plan, delay_s=delay), self._fence_result,
+                                               self._holds_services, lambda n: n in self.departed)
                 self.lanes[node].start(loop)
         control = ControlServer(self.opts.socket, self._request, cm.decode)
         await control.start()
@@ -297,8 +310,8 @@ class ClusterDaemon:
                        "age_s": None if n.age_s is None else round(n.age_s, 3), "deadtime_ms": n.deadtime_ms,
                        "links": [{"name": k.name, "up": k.up} for k in n.links]} for n in view.nodes],
             "groups": [], "busy": None, "peer": None, "standby": None, "config_differs": [],
-            "transitions": [{"time": time.strftime("%H:%M:%S", time.localtime(t)), "text": text}
-                            for t, text in self.driver.transitions],
+            "transitions": [{"time": time.strftime("%H:%M:%S", time.localtime(wall)), "text": text,
+                             "monotonic": round(mono, 6)} for wall, mono, text in self.driver.transitions],
             "heartbeat": self.membership.counters(),
         }
         out.update(self.driver.status())

@@ -275,10 +275,13 @@ class Daemon:
             log_hb(LOG, "WARN", "Shutdown delayed until current resource activity finishes.")
         self.driver.feed(o.ShutdownRequested())
 
-    async def _request(self, request: cm.Request) -> dict[str, Any]:
+    async def _request(self, request: cm.AnyRequest) -> dict[str, Any]:
         """One control request, decoded and checked by control_messages.decode before it gets here."""
         assert self.membership is not None and self.driver is not None
         match request:
+            case cm.ServiceAdminRequest(_, service, _, _):  # hbd svc: services run from cluster.conf only
+                return cm.ServiceAdminReply.unavailable(f"service:{service}: hbd svc needs the cluster.conf daemon "
+                                                        "(services from <rm>); this one runs haresources").wire()
             case cm.StatusRequest():
                 return {"ok": True, "status": await self._status()}
             case cm.HandoverRequest(kind, which, timeout_s):

@@ -103,7 +103,7 @@ class ServiceDriver:
         self.ready = False  # the start-up stop has finished
         self.closing = False
         self.alive: frozenset[str] | None = None  # the membership's last verdict
-        self.transitions: deque[tuple[float, str]] = deque(maxlen=TRANSITIONS_KEPT)
+        self.transitions: deque[tuple[float, float, str]] = deque(maxlen=TRANSITIONS_KEPT)  # wall, loop time
         self.loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._admin_ids = ADMIN_IDS
@@ -246,7 +246,7 @@ class ServiceDriver:
         elif isinstance(action, ServiceTransition):
             text = f"Service {action.service}: {action.old.value} -> {action.new.value}"
             log_hb(LOG, "info", text)
-            self.transitions.append((time.time(), text))
+            self.transitions.append((time.time(), self.loop.time() if self.loop else 0.0, text))
             self.monitor.changed(action.service)
         elif isinstance(action, AdminReply):
             wait, future = self._waits.get(action.request_id, (None, None))

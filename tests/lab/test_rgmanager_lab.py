@@ -14,9 +14,12 @@ with the authkeys beside cluster.conf.
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
+
+import jsonschema
 
 from daemon_lab import lab_cluster
 from monitor_lab import SERVICE, install_service
@@ -24,6 +27,7 @@ from monitor_lab import SERVICE, install_service
 from hbd.lab.hbd_cluster import AUTHKEYS, HbdCluster
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "cluster" / "seed-004.conf"
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "doc" / "status.schema.json").read_text())
 CONF_DIR = "/etc/cluster"
 MOUNT = "/var/lib/hbd/pgsql"
 SUBSTITUTIONS = (
@@ -109,12 +113,15 @@ def test_seed_004_runs_unchanged_and_fails_over_after_a_power_off() -> None:
         for node in ("n1", "n2"):
             cluster.start(node, ["-c", CONF_DIR])
         st = wait_running_on(cluster, "n1", "n1", 30)  # the coordinator (lowest nodeid) places it on n1
+        jsonschema.Draft202012Validator(SCHEMA).validate(st)  # the documented layout (doc/status-schema.md)
         row = service(st)
         assert row["local"] == "started" and st["quorum"]["quorate"] and st["quorum"]["members"] == ["n1", "n2"]
         assert {r["resource"] for r in row["resources"]} >= set(order)
         assert started_order(cluster, "n1") == order, cluster.stderr("n1")[-4000:]
         assert started_order(cluster, "n2") == []
         wait_running_on(cluster, "n2", "n1", 10)  # the peer sees the same table
+        text = cluster.cli("n2", ["hbd", "status"])
+        assert text.returncode == 0 and "database" in text.stdout and "n1" in text.stdout, text.stdout + text.stderr
         assert cluster.lab.exec("n1", ["/etc/init.d/" + SERVICE, "status"], check=False).returncode == 0
         assert cluster.lab.exec("n1", ["mountpoint", "-q", MOUNT], check=False).returncode == 0
         off = time.monotonic()
