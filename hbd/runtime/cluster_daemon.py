@@ -220,7 +220,8 @@ class ClusterDaemon:
             self.wire_drops += 1
             log_hb(LOG, "ERROR", f"service message from {message.src} dropped: {decoded}")
             return
-        self.driver.received(decoded)
+        generation, seq = message.hex_field("hg"), message.hex_field("seq")
+        self.driver.received(decoded, (generation, seq) if generation is not None and seq is not None else None)
 
     def _send(self, to: str, message: ServiceMessage) -> None:
         assert self.membership is not None and self.membership.core is not None
@@ -274,7 +275,7 @@ class ClusterDaemon:
                 await self.done.wait()
                 left = [n for n, st in self.driver.node.local.items() if st.value == "failed"]
                 return {"ok": not left, "pid": os.getpid(), "released": [n for n in held if n not in left],
-                        "still_held": left, "peer": None, "restart": self.outcome.restart}
+                        "still_held": left, "peer": "the cluster", "restart": self.outcome.restart}
             case cm.CleanupRequest(group):
                 return self._cleanup(group)
             case cm.ServiceAdminRequest(op, service, target, timeout_s):  # hbd svc

@@ -109,6 +109,7 @@ class ServiceDriver:
         self._admin_ids = ADMIN_IDS
         self._waits: dict[int, tuple[AdminWait, asyncio.Future[AdminOutcome]]] = {}  # admin requests under way
         self.newest: dict[tuple[str, type], Announce | Report] = {}  # (sender, kind) -> its newest message
+        self.order: dict[tuple[str, type], tuple[int, int]] = {}  # ... and its (generation, seq) on the membership
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -197,9 +198,18 @@ class ServiceDriver:
     def fenced(self, node: str) -> None:
         self.step(NodeFenced(self.names.get(node.lower(), node)))
 
-    def received(self, message: ServiceMessage) -> None:
+    def received(self, message: ServiceMessage, order: tuple[int, int] | None = None) -> None:
+        """A message of another node; `order`: its (generation, sequence number) on the membership. The membership
+        delivers a retransmitted message when it comes, possibly after a newer one: a Report or an Announce older
+        than one already delivered from the same sender is superseded by it (each is a whole snapshot) and is
+        dropped, so that an old state never overwrites a newer one (the core keeps one Report per sender)."""
         if isinstance(message, (Announce, Report)):
-            self.newest[(message.sender, type(message))] = message
+            key = (message.sender, type(message))
+            if order is not None:
+                if key in self.order and order <= self.order[key]:
+                    return
+                self.order[key] = order
+            self.newest[key] = message
         self.step(MessageReceived(message))
 
     # --- the core ----------------------------------------------------------------------------------

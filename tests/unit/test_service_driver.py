@@ -20,7 +20,7 @@ from hbd.core.quorum import Quorum, QuorumConfig
 from hbd.core.service_events import SelfFence
 from hbd.core.service_outcome import AdminResult
 from hbd.core.service_states import ServiceState
-from hbd.core.service_table import AdminOp, AdminRequest, Refusal, ServiceMessage
+from hbd.core.service_table import AdminOp, AdminRequest, Refusal, Report, ServiceMessage
 from hbd.errors import Problems
 from hbd.runtime import service_trees
 from hbd.runtime.groups import GroupRunner
@@ -292,6 +292,23 @@ def test_a_report_sent_before_the_coordinator_had_the_same_view_still_counts(tmp
         await asyncio.sleep(0.05)
         n1.driver.members(frozenset({"n1", "n2"}))  # n1 sees n2 only now; n2's view does not change again
         await until(lambda: owner(n1) == "n1" and owner(n2) == "n1", "database started on n1, seen by both")
+        for node in (n1, n2):
+            node.driver.close()
+    asyncio.run(run())
+
+
+def test_an_older_report_retransmitted_after_a_newer_one_is_dropped(tmp_path: Path) -> None:
+    async def run() -> None:
+        _, net, n1, n2 = await two_nodes(tmp_path)
+        newer = n1.driver.newest[("n2", Report)]
+        assert isinstance(newer, Report)
+        older = Report("n2", newer.members, newer.seen_seq, newer.last, {"database": ServiceState.STARTED})
+        n1.driver.received(newer, (7, 50))
+        n1.driver.received(older, (7, 49))  # a retransmission that arrived late
+        assert n1.driver.newest[("n2", Report)] is newer
+        assert n1.driver.node.coordinator.reports["n2"] is newer  # the core never saw the older state
+        n1.driver.received(older, (8, 1))  # a new generation (n2 restarted): its word counts again
+        assert n1.driver.node.coordinator.reports["n2"] is older
         for node in (n1, n2):
             node.driver.close()
     asyncio.run(run())
