@@ -46,9 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("service", metavar="NAME", help="the service's name in cluster.conf (`service:NAME` too)")
         if op in TARGETED:
             q.add_argument("-m", "--member", metavar="NODE", help="the node to run it on (a cluster member)")
-        q.add_argument("--timeout", type=seconds, default=cm.SERVICE_TIMEOUT_S,
+        q.add_argument("--timeout", type=seconds, default=cm.SERVICE_TIMEOUT_S, metavar="S",
                        help=f"seconds to wait for the outcome (default {cm.SERVICE_TIMEOUT_S:g})")
-        q.add_argument("--socket", type=socket_path, default=str(DEFAULT_SOCKET), help="control socket path")
+        q.add_argument("--socket", type=socket_path, default=str(DEFAULT_SOCKET), metavar="PATH",
+                       help="control socket path")
     return p
 
 

@@ -81,8 +81,8 @@ class ServiceAdminRequest:
 
 Request = Union[StatusRequest, HandoverRequest, OutdatePeerRequest, CleanupRequest, FenceAckRequest,
                 IntervalsRequest, ReloadRequest, StopRequest]
-# Every request decode() makes. ServiceAdminRequest is answered by the cluster.conf daemon only; it joins
-# Request once the ha.cf daemon's handler answers it too (that handler's match is exhaustive over Request).
+# Every request decode() makes: ServiceAdminRequest (hbd svc) is carried out by the cluster.conf daemon; the
+# ha.cf daemon answers it with ServiceAdminReply.unavailable.
 AnyRequest = Union[Request, ServiceAdminRequest]
 COMMANDS = ("status", "standby", "takeover", "outdate-peer", "cleanup", "fence-ack", "intervals", "reload", "stop",
             "svc")
