@@ -89,6 +89,7 @@ def test_the_cluster_status_follows_the_documented_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (setup.cfg test extra)")
     validator = jsonschema.Draft202012Validator(json.loads((DOC / "status.schema.json").read_text()))
     assert [e.message for e in validator.iter_errors(cluster_status())] == []
+    assert list(validator.iter_errors(cluster_status(phase="starting"))) == []  # before the start-up stop ends
     lane = {"plan": "fence_ipmilan", "running": None, "attempts": 0, "last": "none"}
     assert list(validator.iter_errors(cluster_status(fencing={"n2": lane, "n3": lane}))) == []
     assert list(validator.iter_errors(cluster_status(fencing={"n2": {**lane, "attempts": -1}})))
