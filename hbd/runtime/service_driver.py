@@ -21,7 +21,9 @@ Views differ in time: a peer may report (or announce) for a membership this node
 later, and the core ignores a message sent for another membership, expecting a fresh one to follow. The
 sender sends one only when its own view changes, so the driver keeps each node's newest Report and
 Announce and hands them to the core again after every change of this node's view: each is still its
-sender's current word (a node reports after every change of its state, and messages arrive in order).
+sender's current word (a node reports after every change of its state) as long as the sender has not left
+this node's view meanwhile; what a node said before it left is forgotten when it leaves (after a partition
+its state has moved on, and its old report would count as current for a member set that looks the same).
 """
 from __future__ import annotations
 
@@ -171,6 +173,8 @@ class ServiceDriver:
         """The membership's verdict: the nodes alive (names as the membership has them), this one included."""
         alive = frozenset(self.names.get(n.lower(), n) for n in alive) | {self.me}
         first = self.alive is None
+        for gone in (self.alive or frozenset()) - alive:  # its word from before it left is no longer its state
+            self.newest = {key: msg for key, msg in self.newest.items() if key[0] != gone}
         self.alive = alive
         if self.ready:
             self._deliver(alive, first)

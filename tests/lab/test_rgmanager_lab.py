@@ -15,7 +15,6 @@ with the authkeys beside cluster.conf.
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 
@@ -23,12 +22,12 @@ import jsonschema
 
 from daemon_lab import lab_cluster
 from monitor_lab import SERVICE, install_service
+from rgmanager_lab import CONF_DIR, boot, service, steps, wait_running_on, write_cluster_conf
 
-from hbd.lab.hbd_cluster import AUTHKEYS, HbdCluster
+from hbd.lab.hbd_cluster import HbdCluster
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "cluster" / "seed-004.conf"
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "doc" / "status.schema.json").read_text())
-CONF_DIR = "/etc/cluster"
 MOUNT = "/var/lib/hbd/pgsql"
 SUBSTITUTIONS = (
     ('name="node0"', 'name="n1"'), ('name="node1"', 'name="n2"'),
@@ -38,7 +37,6 @@ SUBSTITUTIONS = (
     ("/etc/init.d/postgresql-cluster", f"/etc/init.d/{SERVICE}"),
     ('<cman two_node="1" expected_votes="1" />', '<cman two_node="1" expected_votes="1" />\n  <totem token="2000"/>'),
 )
-STEP_LINE = re.compile(r"Running (\S+) (start|stop)$")
 
 
 def lab_conf() -> str:
@@ -50,30 +48,10 @@ def lab_conf() -> str:
 
 
 def install(cluster: HbdCluster) -> None:
-    lab = cluster.lab
     install_service(cluster)
-    for node in lab.nodes:
-        etc = lab.path(node, CONF_DIR)
-        (etc / "cluster.conf").write_text(lab_conf())
-        (etc / "authkeys").write_text(AUTHKEYS)
-        (etc / "authkeys").chmod(0o600)
-        lab.path(node, "/var/lib/hbd").joinpath("pgsql").mkdir(exist_ok=True)
-        mount_hosts(cluster, node)
-
-
-def mount_hosts(cluster: HbdCluster, node: str) -> None:
-    """The cluster's names in the node's own /etc/hosts (a bind mount inside its mount namespace only)."""
-    lab = cluster.lab
-    hosts = "".join(f"{lab.layout.address(n)} {n}\n" for n in lab.nodes)
-    (lab.path(node, CONF_DIR) / "hosts").write_text(f"127.0.0.1 localhost\n{hosts}")
-    lab.exec(node, ["mount", "--bind", f"{CONF_DIR}/hosts", "/etc/hosts"])
-
-
-def boot(cluster: HbdCluster, node: str) -> None:
-    """Power the node on again: its mount namespace is new, so its bind mounts are made again."""
-    cluster.lab.boot(node)
-    cluster.lab.exec(node, ["mount", "--bind", "/etc/ha.d/init.d", "/etc/init.d"])
-    mount_hosts(cluster, node)
+    write_cluster_conf(cluster, lab_conf())
+    for node in cluster.lab.nodes:
+        cluster.lab.path(node, "/var/lib/hbd").joinpath("pgsql").mkdir(exist_ok=True)
 
 
 def noop_order(cluster: HbdCluster, op: str) -> list[str]:
@@ -84,23 +62,8 @@ def noop_order(cluster: HbdCluster, op: str) -> list[str]:
     return [line for line in lines if not line.startswith("service:")]
 
 
-def steps(cluster: HbdCluster, node: str, op: str, since: int = 0) -> list[str]:
-    """The resources the daemon on `node` ran `op` on, in order, from its log (from byte `since` on)."""
-    return [m.group(1) for line in cluster.stderr(node)[since:].splitlines()
-            if (m := STEP_LINE.search(line)) and m.group(2) == op]
-
-
 def started_order(cluster: HbdCluster, node: str) -> list[str]:
     return steps(cluster, node, "start")
-
-
-def service(st: dict, name: str = "database") -> dict:
-    return next(s for s in st["services"] if s["name"] == name)
-
-
-def wait_running_on(cluster: HbdCluster, ask: str, owner: str, timeout: float) -> dict:
-    return cluster.wait_status(ask, lambda st: service(st)["owner"] == owner and service(st)["state"] == "started",
-                               timeout)
 
 
 def test_seed_004_runs_unchanged_and_fails_over_after_a_power_off() -> None:

@@ -312,3 +312,33 @@ def test_an_older_report_retransmitted_after_a_newer_one_is_dropped(tmp_path: Pa
         for node in (n1, n2):
             node.driver.close()
     asyncio.run(run())
+
+
+def test_after_a_partition_heals_the_nodes_agree_on_one_owner(tmp_path: Path) -> None:
+    async def run() -> None:
+        conf = write_conf(tmp_path, nodes=3)
+        net = Net()
+        nodes = [net.add(Node(f"n{i}", conf, net)) for i in (1, 2, 3)]
+        n1, n2, n3 = nodes
+        loop = asyncio.get_running_loop()
+        everyone = frozenset({"n1", "n2", "n3"})
+        for node in nodes:
+            node.driver.start(loop)
+            node.driver.members(everyone)
+        await until(lambda: all(owner(n) == "n1" for n in nodes), "started on n1")
+        net.cut.add("n1")  # {n1} | {n2, n3}
+        n1.driver.members(frozenset({"n1"}))
+        for node in (n2, n3):
+            node.driver.members(frozenset({"n2", "n3"}))
+        await until(lambda: owner(n2) in ("n2", "n3") and n1.world.up == set(), "moved to the quorate side")
+        moved_to = owner(n2)
+        net.cut.clear()  # healed: n1 (the coordinator again) learns it first, its reports from before are stale
+        n1.driver.members(everyone)
+        await asyncio.sleep(0.05)
+        for node in (n2, n3):
+            node.driver.members(everyone)
+        await until(lambda: all(owner(n) == moved_to for n in nodes), "all three agree where it runs")
+        assert [n.name for n in nodes if "script:db" in n.world.up] == [moved_to]
+        for node in nodes:
+            node.driver.close()
+    asyncio.run(run())
