@@ -41,6 +41,7 @@ MAX_NAME = 256  # characters of a service or node name (the control socket's lim
 MAX_NUMBER = 10 ** 15 - 1  # sequence numbers, generations, request ids, milliseconds: 15 decimal digits
 _NONE = "-"
 _DIGITS = re.compile(r"[0-9]{1,15}")
+_PLAIN = re.compile(r"[A-Za-z0-9_.~-]{1,256}")  # what quote() leaves as it is: the common case, no decoding
 
 
 class WireProblem(enum.Enum):
@@ -78,6 +79,8 @@ class _Bad(Exception):
 # --- tokens -----------------------------------------------------------------------------------------
 
 def _q(name: str) -> str:
+    if name != _NONE and _PLAIN.fullmatch(name):
+        return name
     token = quote(name, safe="")
     return "%2D" if token == _NONE else token
 
@@ -92,6 +95,10 @@ def _names(names: Iterable[str]) -> str:
 
 def _name(token: str, what: str, known: Callable[[str], bool] | None) -> str:
     """A percent-encoded name: canonical (exactly what _q writes), 1..MAX_NAME characters, known if asked."""
+    if token != _NONE and _PLAIN.fullmatch(token):
+        if known is not None and not known(token):
+            raise _Bad(WireProblem.UNKNOWN_NAME, f"{what}: {token[:40]!r}")
+        return token
     try:
         name = unquote(token, errors="strict")
     except UnicodeDecodeError:
@@ -133,11 +140,17 @@ E = TypeVar("E", bound=enum.Enum)
 V = TypeVar("V")
 
 
+_WORDS: dict[type, dict[str, enum.Enum]] = {}
+
+
 def _enum(enum_type: type[E], token: str, what: str) -> E:
-    for member in enum_type:
-        if member.name.lower() == token:
-            return member
-    raise _Bad(WireProblem.BAD_VALUE, f"{what}: unknown {token[:40]!r}")
+    words = _WORDS.get(enum_type)
+    if words is None:
+        words = _WORDS[enum_type] = {m.name.lower(): m for m in enum_type}
+    member = words.get(token)
+    if member is None:
+        raise _Bad(WireProblem.BAD_VALUE, f"{what}: unknown {token[:40]!r}")
+    return member  # type: ignore[return-value]
 
 
 def _clamp(value: int) -> int:
