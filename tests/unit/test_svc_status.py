@@ -12,7 +12,8 @@ import pytest
 
 from hbd.cli import compat, status_cmd
 from hbd.core.service_states import ServiceState
-from hbd.core.service_table import AdminOp, DisabledBy, Entry
+from hbd.core.service_outcome import AdminResult
+from hbd.core.service_table import AdminOp, AdminRequest, DisabledBy, Entry
 from hbd.runtime import control_messages as cm
 from test_svc_cmd import Cluster, cluster  # noqa: F401 (the fixture)
 
@@ -161,3 +162,27 @@ def test_clusvcadm_runs_and_reports_in_its_words(cluster: tuple[Path, Cluster], 
     assert fake.table()["db"].owner == "n2"
     assert compat.finish("clusvcadm", compat.clusvcadm_plan(["-d", "web"], source(cluster_status()))) == 0
     assert capsys.readouterr().out == "Local machine disabling service:web...Success\n"
+
+
+def test_the_service_drivers_own_status_renders_and_validates(tmp_path: Path) -> None:
+    """The producer (runtime/service_driver.py's `quorum` and `services`) and this renderer and schema agree."""
+    import asyncio
+
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (setup.cfg test extra)")
+    validator = jsonschema.Draft202012Validator(json.loads((DOC / "status.schema.json").read_text()))
+    from test_service_driver import two_nodes
+
+    async def run() -> None:
+        _, _, n1, n2 = await two_nodes(tmp_path)
+        st = cluster_status(**n1.driver.status())
+        assert [e.message for e in validator.iter_errors(st)] == []
+        lines = status_cmd.format_status(st).splitlines()
+        assert any(line.split()[:3] == ["service:database", "n1", "started"] for line in lines), lines
+        assert "quorum: quorate" in "\n".join(lines)
+        done = await n1.driver.admin(AdminRequest(AdminOp.DISABLE, "database"), 10)
+        assert done.result is AdminResult.DONE, done
+        text = status_cmd.format_status(cluster_status(**n1.driver.status()))
+        assert "(disabled by the administrator)" in text
+        for n in (n1, n2):
+            n.driver.close()
+    asyncio.run(run())
