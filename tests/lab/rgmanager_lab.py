@@ -8,10 +8,18 @@ from hbd.lab.hbd_cluster import AUTHKEYS, HbdCluster
 
 CONF_DIR = "/etc/cluster"
 STEP_LINE = re.compile(r"Running (\S+) (start|stop)$")
+REBOOTED = "/var/log/hbd/reboot-asked"  # per node
+# The daemon's self-fence without a fence plan is `reboot -f`: inside a lab node that would reboot this machine.
+# The lab's bin directory comes first on every node's PATH, so this `reboot` answers instead and records it.
+REBOOT_GUARD = f"#!/bin/sh\necho \"reboot $*\" >> {REBOOTED}\nexit 0\n"
 
 
 def write_cluster_conf(cluster: HbdCluster, text: str) -> None:
-    """cluster.conf and its key on every node, and each node's /etc/hosts naming the lab's nodes."""
+    """cluster.conf and its key on every node, and each node's /etc/hosts naming the lab's nodes; `reboot`
+    guarded (REBOOT_GUARD)."""
+    guard = cluster.lab.layout.bin_dir / "reboot"
+    guard.write_text(REBOOT_GUARD)
+    guard.chmod(0o755)
     for node in cluster.lab.nodes:
         etc = cluster.lab.path(node, CONF_DIR)
         (etc / "cluster.conf").write_text(text)
@@ -40,6 +48,16 @@ def steps(cluster: HbdCluster, node: str, op: str, since: int = 0) -> list[str]:
     """The resources the daemon on `node` ran `op` on, in order, from its log (from byte `since` on)."""
     return [m.group(1) for line in cluster.stderr(node)[since:].splitlines()
             if (m := STEP_LINE.search(line)) and m.group(2) == op]
+
+
+def reboots_asked(cluster: HbdCluster) -> dict[str, str]:
+    """The nodes whose daemon asked for a reboot (a self-fence), with what it ran."""
+    out = {}
+    for node in cluster.lab.nodes:
+        path = cluster.lab.path(node, "/var/log/hbd") / "reboot-asked"
+        if path.exists():
+            out[node] = path.read_text()
+    return out
 
 
 def service(st: dict, name: str = "database") -> dict:

@@ -22,7 +22,7 @@ import jsonschema
 
 from daemon_lab import lab_cluster
 from monitor_lab import SERVICE, install_service
-from rgmanager_lab import CONF_DIR, boot, service, steps, wait_running_on, write_cluster_conf
+from rgmanager_lab import CONF_DIR, boot, reboots_asked, service, steps, wait_running_on, write_cluster_conf
 
 from hbd.lab.hbd_cluster import HbdCluster
 
@@ -108,3 +108,4 @@ def test_seed_004_runs_unchanged_and_fails_over_after_a_power_off() -> None:
         assert steps(cluster, "n1", "start", n1_from) == order
         assert cluster.lab.exec("n1", ["/etc/init.d/" + SERVICE, "status"], check=False).returncode == 0
         assert cluster.lab.exec("n2", ["/etc/init.d/" + SERVICE, "status"], check=False).returncode == 3
+        assert reboots_asked(cluster) == {}

@@ -1,5 +1,7 @@
 """Three real daemons running one cluster.conf (majority quorum, no two_node, no fencing): `database` (an address
-and the lab's LSB service) in a restricted, ordered failover domain n1 > n2. A partition {n1} | {n2, n3}: n1
+and the lab's LSB service) in a restricted, ordered failover domain n1 > n2. kill -9 of the service's process:
+its status check (every 2 s) fails and the service is restarted in place on n1 (recovery="restart"), the fail
+count and last failure in `hbd status --json`. A partition {n1} | {n2, n3}: n1
 loses quorum and stops the service; only after n1's grace does the quorate side start it, on n2 (never on n3,
 outside the restricted domain); the invariant watcher never sees the address on two nodes. The partition
 heals: n1 rejoins and, the domain being ordered without nofailback, the service moves back to n1.
@@ -11,8 +13,8 @@ from __future__ import annotations
 
 import time
 
-from monitor_lab import SERVICE, install_service
-from rgmanager_lab import CONF_DIR, service, steps, wait_running_on, write_cluster_conf
+from monitor_lab import SERVICE, install_service, kill9, service_pid
+from rgmanager_lab import CONF_DIR, reboots_asked, service, steps, wait_running_on, write_cluster_conf
 
 from hbd.lab import Lab
 from hbd.lab.cleanup import traces
@@ -35,9 +37,11 @@ CONF = f"""<?xml version="1.0"?>
         <failoverdomainnode name="n2" priority="2"/>
       </failoverdomain>
     </failoverdomains>
-    <service name="database" domain="pair" recovery="relocate">
+    <service name="database" domain="pair" recovery="restart" max_restarts="1" restart_expire_time="600">
       <ip address="{VIP}/24" monitor_link="0"><action name="stop" timeout="5"/></ip>
-      <script name="db" file="/etc/init.d/{SERVICE}"><action name="stop" timeout="5"/></script>
+      <script name="db" file="/etc/init.d/{SERVICE}">
+        <action name="stop" timeout="5"/><action name="status" depth="0" interval="2" timeout="5"/>
+      </script>
     </service>
   </rm>
 </cluster>
@@ -55,11 +59,19 @@ def test_partition_only_the_quorate_side_runs_it_and_it_moves_back_after_the_hea
     try:
         install_service(cluster)
         write_cluster_conf(cluster, CONF)
+        found = lab.exec("n1", ["sh", "-c", "command -v reboot"]).stdout.strip()
+        assert found == str(lab.layout.bin_dir / "reboot"), found  # a self-fence must not reboot this machine
         for node in lab.nodes:
             cluster.start(node, ["-c", CONF_DIR])
         st = wait_running_on(cluster, "n3", "n1", 40)
         assert st["quorum"] == {"quorate": True, "members": ["n1", "n2", "n3"], "total_votes": 3,
                                 "expected_votes": 3, "quorum": 2}
+        killed, at = kill9(cluster, "n1")
+        st = cluster.wait_status("n1", lambda s: service(s)["failures"] == 1 and service(s)["local"] == "started"
+                                 and service_pid(cluster, "n1") not in (None, killed), 2 + 5 + 15)
+        print(f"kill -9: running again on n1 after {time.monotonic() - at:.1f} s")
+        row = service(st)
+        assert row["restarts"] == 1 and row["last_failure"]["resource"] == "script:db" and row["owner"] == "n1"
         watcher = InvariantWatcher(lab, vip=VIP, drbd=None, interval=0.02).start()
         try:
             cut = time.monotonic()
@@ -82,6 +94,7 @@ def test_partition_only_the_quorate_side_runs_it_and_it_moves_back_after_the_hea
         watcher.check()  # the address never on two nodes
         assert steps(cluster, "n3", "start") == []  # restricted to n1 and n2
         assert "NOT quorate" in cluster.stderr("n1")
+        assert reboots_asked(cluster) == {}  # every stop succeeded: no self-fence
     finally:
         cluster.close()
         lab.down()
