@@ -278,6 +278,8 @@ class ClusterDaemon:
                         "still_held": left, "peer": "the cluster", "restart": self.outcome.restart}
             case cm.CleanupRequest(group):
                 return self._cleanup(group)
+            case cm.FenceAckRequest(node):
+                return self._fence_ack(node)
             case cm.ServiceAdminRequest(op, service, target, timeout_s):  # hbd svc
                 outcome = await self.driver.admin(AdminRequest(op, service, target), timeout_s)
                 if outcome.result is AdminResult.UNAVAILABLE:
@@ -288,6 +290,20 @@ class ClusterDaemon:
             case _:
                 return {"ok": False, "text": f"{type(request).__name__.removesuffix('Request').lower()}: not "
                                              "available with cluster.conf (services: hbd svc)"}
+
+    def _fence_ack(self, node: str) -> dict[str, Any]:
+        """`hbd fence-ack NODE` (fence_ack_manual): the operator says the departed NODE is down; its grace ends."""
+        name = node.lower()
+        if name not in self.departed:
+            return {"ok": False, "text": f"{node or '(none)'} has not left this node's membership: nothing to "
+                                         "acknowledge"}
+        lane = self.lanes.get(name)
+        if lane is not None:
+            ok, text = lane.acknowledge(name)  # its outcome comes back through _fence_result
+            return {"ok": ok, "text": text}
+        log_hb(LOG, "WARN", f"{name} acknowledged as down by hand (hbd fence-ack): its services may start elsewhere")
+        self.driver.fenced(name)
+        return {"ok": True, "text": f"{name} acknowledged as down; its services may start elsewhere now"}
 
     def _cleanup(self, service: object) -> dict[str, Any]:
         names = self.catalog.names

@@ -320,8 +320,7 @@ class ServiceDriver:
     async def admin(self, request: AdminRequest, timeout_s: float) -> AdminOutcome:
         """An admin request (hbd svc), answered once it has its outcome (hbd/core/service_outcome.py), is
         refused, or has timed out."""
-        assert self.loop is not None
-        if not self.ready:
+        if not self.ready or self.loop is None:
             return AdminOutcome(AdminResult.UNAVAILABLE)
         self._admin_ids += 1
         request_id = self._admin_ids
