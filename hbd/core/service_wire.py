@@ -40,7 +40,7 @@ MAX_BODY = 60 * 1024
 MAX_NAME = 256  # characters of a service or node name (the control socket's limit too)
 MAX_NUMBER = 10 ** 15 - 1  # sequence numbers, generations, request ids, milliseconds: 15 decimal digits
 _NONE = "-"
-_DIGITS = re.compile(r"[0-9]{1,15}")
+_DIGITS = re.compile(r"0|[1-9][0-9]{0,14}")  # canonical: no leading zero
 _PLAIN = re.compile(r"[A-Za-z0-9_.~-]{1,256}")  # what quote() leaves as it is: the common case, no decoding
 
 
@@ -126,7 +126,7 @@ def _name_set(token: str, what: str, known: Callable[[str], bool] | None) -> fro
 
 def _number(token: str, what: str) -> int:
     if not _DIGITS.fullmatch(token):
-        raise _Bad(WireProblem.BAD_VALUE, f"{what}: not a number of at most 15 digits")
+        raise _Bad(WireProblem.BAD_VALUE, f"{what}: not a number of at most 15 digits without a leading zero")
     return int(token)
 
 
@@ -173,7 +173,7 @@ def _entry(name: str, e: Entry) -> str:
 def _announce_fields(a: Announce, prefix: str) -> Fields:
     out = [(f"{prefix}from", _q(a.sender)), (f"{prefix}seq", str(_clamp(a.seq))),
            (f"{prefix}members", _names(a.members)), (f"{prefix}n", str(len(a.table)))]
-    out += [(f"{prefix}e{i}", _entry(name, entry)) for i, (name, entry) in enumerate(a.table.items())]
+    out += [(f"{prefix}e{i}", _entry(name, a.table[name])) for i, name in enumerate(sorted(a.table))]
     return out
 
 
@@ -275,11 +275,12 @@ def _decode_announce(r: _Reader, prefix: str, catalog: Catalog) -> Announce:
     if count != len(catalog.services):
         raise _Bad(WireProblem.UNKNOWN_NAME, f"{prefix}n: {count} services, the catalog has {len(catalog.services)}")
     table: dict[str, Entry] = {}
+    previous = ""
     for i in range(count):
         name, entry = _decode_entry(r.get(f"{prefix}e{i}"), f"{prefix}e{i}", catalog)
-        if name in table:
-            raise _Bad(WireProblem.BAD_VALUE, f"{prefix}e{i}: service {name[:40]!r} twice")
-        table[name] = entry
+        if table and name <= previous:  # one spelling: entries sorted by name, each once
+            raise _Bad(WireProblem.BAD_VALUE, f"{prefix}e{i}: service {name[:40]!r} twice or out of order")
+        table[name], previous = entry, name
     return Announce(sender, seq, members, {s: table[s] for s in catalog.names})
 
 
