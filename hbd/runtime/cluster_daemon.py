@@ -10,8 +10,10 @@ membership messages addressed to one node (hbd/core/service_wire.py). Fencing: a
 NodeFenced ends its grace at once; a self-fence (a stop that failed without quorum) uses this node's own
 plan, else reboots (runtime/stop_escalation.py announces it first).
 
-Shutdown (TERM, `hbd stop`): every service here is stopped, then the daemon leaves; the others start them
-after this node is declared dead and its grace has passed. Own heartbeat lost: the same, then a restart.
+Shutdown (TERM, `hbd stop`): each service running here is first relocated through the coordinator (the others
+start it at once), then whatever is left is stopped and the daemon leaves; what was not handed over starts
+elsewhere after this node is declared dead and its grace has passed. Own heartbeat lost: stopped, then a
+restart (no hand-over: this node cannot reach the others).
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ from hbd.core.ownership_types import StopEscalation
 from hbd.core.quorum import Quorum
 from hbd.core.service_events import SelfFence
 from hbd.core.service_outcome import AdminResult
-from hbd.core.service_table import AdminRequest, ServiceMessage
+from hbd.core.service_table import AdminOp, AdminRequest, ServiceMessage
 from hbd.errors import ConfigError, Problems
 from hbd.fencing.execute import fence
 from hbd.runtime import control_messages as cm
@@ -56,6 +58,7 @@ from hbd.runtime.stop_escalation import Escalator
 
 LOG = logging.getLogger("hbd.daemon")
 SHUTDOWN_STOP_S = 600.0  # the longest the shutdown waits for the services' stops
+HAND_OVER_S = 120.0  # the longest a graceful stop waits for one service's relocation
 FENCE_RETRY_S = 5.0
 RESTART_DELAY_S = 1.0
 DEFAULT_FACILITY = "daemon"  # rgmanager's log_facility default
@@ -178,11 +181,28 @@ class ClusterDaemon:
         asyncio.get_running_loop().create_task(self._stop_services())
 
     async def _stop_services(self) -> None:
+        if not self.outcome.restart:  # a graceful stop: hand each service over first, as `hbd svc relocate` does
+            await self._hand_over()
         results = await self.driver.stop_all(SHUTDOWN_STOP_S)
         for result in results:
             if not result.ok:
                 log_hb(LOG, "CRIT", f"Service {result.key} did not stop: {result.reason}; stop it by hand")
         self.done.set()
+
+    async def _hand_over(self) -> None:
+        """Ask the coordinator to relocate every service running here, and wait (bounded) for each: the others
+        start it at once instead of after this node's death and grace. What is refused (frozen, no other node)
+        or not done in time is stopped here next, and starts elsewhere after the grace as before."""
+        if self.alive is None or len(self.alive) < 2:
+            return
+        for name, state in self.driver.node.local.items():
+            if state.value not in ("started", "starting"):
+                continue
+            outcome = await self.driver.admin(AdminRequest(AdminOp.RELOCATE, name), HAND_OVER_S)
+            entry = outcome.entry
+            where = f" to {entry.owner}" if outcome.result is AdminResult.DONE and entry is not None else ""
+            log_hb(LOG, "info", f"Shutdown: service {name} {'handed over' + where if where else 'not handed over'} "
+                                f"({outcome.result.value})")
 
     # --- membership -> services -----------------------------------------------------------------
 

@@ -3,7 +3,8 @@ ip, drbd, fs, script) with lab values substituted runs as written. `database` st
 the order `hbd test noop start service database` prints (from the daemon's log), `hbd status --json` shows
 it started there, and after that node's power-off the other node starts it, in the same order. Once the
 first node is back, `hbd svc relocate database -m n1` moves it back: exit 0, stopped on n2 in exactly
-`hbd test noop stop`'s order, started on n1 in the start order again.
+`hbd test noop stop`'s order, started on n1 in the start order again. `hbd stop` on n1 hands it over to n2
+before the daemon leaves (n2 starts it while n1 is still a member, without waiting for n1's death and grace).
 
 Substituted, and nothing else: node names (n1, n2, resolved through each node's own /etc/hosts, as cman
 resolves them), the address (192.0.2.50/24, the lab's VIP), the DRBD resource (the lab's r0 on /dev/drbd0),
@@ -108,4 +109,12 @@ def test_seed_004_runs_unchanged_and_fails_over_after_a_power_off() -> None:
         assert steps(cluster, "n1", "start", n1_from) == order
         assert cluster.lab.exec("n1", ["/etc/init.d/" + SERVICE, "status"], check=False).returncode == 0
         assert cluster.lab.exec("n2", ["/etc/init.d/" + SERVICE, "status"], check=False).returncode == 3
+        n2_from, asked = len(cluster.stderr("n2")), time.monotonic()
+        stopped = cluster.cli("n1", ["hbd", "stop", "--timeout", "60"], timeout=90)  # hands it over first
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        wait_running_on(cluster, "n2", "n2", 15)
+        print(f"hbd stop on n1 -> exit 0 and database running on n2 after {time.monotonic() - asked:.1f} s")
+        after = cluster.stderr("n2")[n2_from:]
+        assert after.index("Service database: stopped -> starting") < after.find("node n1: is dead") or \
+            "node n1: is dead" not in after, after  # started while n1 was still a member: no grace waited
         assert reboots_asked(cluster) == {}
