@@ -28,6 +28,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "resource": ("hbd.cli.resource_cmd", "resource cleanup [GROUP]: clear the monitor's fail counts and last failure"),
     "svc": ("hbd.cli.svc_cmd", "enable|disable|relocate|restart|freeze|unfreeze a cluster.conf service [-m NODE], "
                                "like clusvcadm; waits for the outcome"),
+    "splitbrain": ("hbd.cli.splitbrain_cmd", "DRBD split brain: status, plan --keep NODE, resolve --keep NODE --yes "
+                                             "(on both nodes)"),
     "run": ("hbd.cli.daemon_cmd", "run the daemon (the default when no subcommand is given)"),
     "demo": ("hbd.cli.demo_cmd", "two-node cluster in namespaces on this machine, with a failover"),
 }

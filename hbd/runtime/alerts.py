@@ -7,7 +7,8 @@ The event is in the environment (documented in doc/alerts.md):
 
   HBD_ALERT_KIND       node | resource | fencing | split_brain
   HBD_ALERT_EVENT      node: dead, up; resource: start, started, start_failed, recovered, stop, stopped,
-                       stop_failed, stop_failed_for_good; fencing: fenced, fence_failed; split_brain: returned
+                       stop_failed, stop_failed_for_good; fencing: fenced, fence_failed; split_brain: returned,
+                       drbd_standalone, drbd_connected (runtime/drbd_splitbrain.py)
   HBD_ALERT_NODE       the node concerned (the peer for node and fencing events, this node for resources)
   HBD_ALERT_GROUP      the resource group (resource events)
   HBD_ALERT_DESC       a sentence for people (why a start happened, what failed)

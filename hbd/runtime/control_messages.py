@@ -71,6 +71,14 @@ class StopRequest:
 
 
 @dataclass(frozen=True)
+class SplitBrainRequest:
+    """hbd splitbrain: DRBD's state on both nodes, the plan keeping `keep`'s data, or running it (both daemons)."""
+    op: Literal["status", "plan", "resolve"]
+    resource: str = "all"
+    keep: str | None = None  # required for plan and resolve
+
+
+@dataclass(frozen=True)
 class ServiceAdminRequest:
     """hbd svc / clusvcadm: an admin operation on a cluster.conf service, answered once it has its outcome."""
     op: AdminOp
@@ -80,17 +88,18 @@ class ServiceAdminRequest:
 
 
 Request = Union[StatusRequest, HandoverRequest, OutdatePeerRequest, CleanupRequest, FenceAckRequest,
-                IntervalsRequest, ReloadRequest, StopRequest]
+                IntervalsRequest, ReloadRequest, StopRequest, SplitBrainRequest]
 # Every request decode() makes: ServiceAdminRequest (hbd svc) is carried out by the cluster.conf daemon; the
 # ha.cf daemon answers it with ServiceAdminReply.unavailable.
 AnyRequest = Union[Request, ServiceAdminRequest]
 COMMANDS = ("status", "standby", "takeover", "outdate-peer", "cleanup", "fence-ack", "intervals", "reload", "stop",
-            "svc")
+            "svc", "splitbrain")
 _KEYS: dict[str, frozenset[str]] = {
     "status": frozenset(), "intervals": frozenset(), "reload": frozenset(), "stop": frozenset(),
     "standby": frozenset({"which", "timeout"}), "takeover": frozenset({"which", "timeout"}),
     "outdate-peer": frozenset({"resource", "timeout"}), "cleanup": frozenset({"group"}),
     "fence-ack": frozenset({"node"}), "svc": frozenset({"op", "service", "node", "timeout"}),
+    "splitbrain": frozenset({"op", "resource", "keep"}),
 }
 SERVICE_OPS = tuple(op.value for op in AdminOp)
 
@@ -133,6 +142,13 @@ def decode(obj: object) -> AnyRequest:
                 raise BadRequest(f"svc {op}: a target node (-m) goes only with enable and relocate")
             return ServiceAdminRequest(AdminOp(op), _name(obj, "service", required=True) or "", target,
                                        _timeout(obj, SERVICE_TIMEOUT_S, ADMIN_TIMEOUT_S))
+        case "splitbrain":
+            sb_op = obj.get("op")
+            if sb_op not in ("status", "plan", "resolve"):
+                raise BadRequest(f"splitbrain: unknown operation '{_clip(sb_op)}' (use status, plan, resolve)")
+            keep = _name(obj, "keep", required=sb_op != "status")
+            return SplitBrainRequest(sb_op, _name(obj, "resource", required=False) or "all",
+                                     keep.lower() if keep is not None else None)
         case _:  # fence-ack
             return FenceAckRequest((_name(obj, "node", required=True) or "").lower())
 
@@ -155,6 +171,9 @@ def encode(request: AnyRequest) -> dict[str, Any]:
             return {"cmd": "cleanup"} if group is None else {"cmd": "cleanup", "group": group}
         case FenceAckRequest(node):
             return {"cmd": "fence-ack", "node": node}
+        case SplitBrainRequest(sb_op, resource, keep):
+            sb = {"cmd": "splitbrain", "op": sb_op, "resource": resource}
+            return sb if keep is None else {**sb, "keep": keep}
         case ServiceAdminRequest(op, service, target, timeout_s):
             out = {"cmd": "svc", "op": op.value, "service": service, "timeout": timeout_s}
             return out if target is None else {**out, "node": target}

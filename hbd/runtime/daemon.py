@@ -41,6 +41,9 @@ from hbd.runtime import status_reply
 from hbd.runtime.fencing_lane import FencingLane, lane_settings
 from hbd.runtime.alerts import AlertRunner, settings_of
 from hbd.runtime.outdate_service import REPLY, REQUEST, OutdateService
+from hbd.runtime import drbd_status
+from hbd.runtime.drbd_splitbrain import SplitBrainWatch
+from hbd.runtime import splitbrain_service as sb
 from hbd.runtime.watchdog_kicks import notify_watchdog, open_watchdog_device
 from hbd.runtime.groups import GroupRunner, Timeouts
 from hbd.runtime.stop_escalation import self_fencer
@@ -101,7 +104,7 @@ class Daemon:
         self.runner = GroupRunner(roots, child_type_table(), timeouts=Timeouts(stop_s=self.stops.timeout_s))
         self.preprobe = PreProbe(roots)
         self.node_config = node_config(self.cfg, frozenset(k for k, v in self.preprobe.vips.items() if v),
-                                       frozenset({REQUEST, REPLY}))
+                                       frozenset({REQUEST, REPLY}) | sb.MESSAGE_TYPES)
         self.bridge: Bridge | None = None
         self.node: NodeCore  # the composed node core, once run() has built it
         self.notifier = Notifier()
@@ -123,6 +126,9 @@ class Daemon:
         if self.hacf.auto_failback == "legacy":
             log_hb(LOG, "WARN", "auto_failback legacy is run as 'on': Heartbeat's legacy ip-request mode races "
                                 "into double ownership (set auto_failback on or off on both nodes)")
+        if self.roots and lane_settings(self.hacf) is None and not (self.hacf.ping_nodes or self.hacf.ping_groups):
+            log_hb(LOG, "WARN", "No fencing (stonith_host) and no ping nodes: if every medium is cut, both nodes "
+                                "take over the groups (split brain; doc/split-brain.md)")
         threading.stack_size(THREAD_STACK_BYTES)
         if self.hacf.realtime:
             for level, text in go_realtime():
@@ -150,6 +156,13 @@ class Daemon:
         self.alerts = AlertRunner(*settings_of(self.hacf), self.me, self.peer)
         self.driver.watchers.append(self.alerts.ownership)
         self.outdate.start(loop)
+        self.drbd_watch = SplitBrainWatch(drbd_status.resources_of(self.cfg.heartbeat),  # type: ignore[arg-type]
+                                          drbd_status.query, self.alerts.emit, self.me)
+        self.drbd_watch.start(loop)  # StandAlone DRBD connections: CRIT log and alert (doc/split-brain.md)
+        self.splitbrain = sb.SplitBrainService(self.membership.broadcast, lambda: node.peer_dead, self.me, self.peer,
+                                               sb.uses_of(self.cfg.heartbeat),  # type: ignore[arg-type]
+                                               lambda: sb.active_groups(self._view()))
+        self.splitbrain.start(loop)  # hbd splitbrain status|plan|resolve, on both nodes
         self.membership.observers.append(self._membership_action)
         self.membership.observers.append(self.bridge.route)  # after: alerts keep the order of events
         timing = self.hacf.timing
@@ -197,6 +210,8 @@ class Daemon:
             if self.fencing is not None:
                 self.fencing.close()
             self.outdate.close()
+            self.drbd_watch.close()
+            self.splitbrain.close()
             self.alerts.drain()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
@@ -231,6 +246,8 @@ class Daemon:
         """The heartbeat layer's actions, told to the alert scripts and the transition list."""
         assert self.driver is not None
         self.alerts.membership(action)
+        if isinstance(action, m.PeerReturned) or (isinstance(action, m.NodeChanged) and action.status == "active"):
+            self.drbd_watch.peer_back()  # DRBD reconnects now, or finds a split brain
         if isinstance(action, (m.NodeChanged, m.PeerRestarted, m.PeerReturned, m.LinkChanged)):
             self.driver.note(describe(action))
 
@@ -246,7 +263,8 @@ class Daemon:
             self.outcome.restart = True
             self.outcome.restart_delay_s = action.delay_ms / 1000
         elif isinstance(action, n.Delivered):
-            self.outdate.received(action.fields)  # DRBD resource-level fencing (outdate_service.py)
+            # DRBD resource-level fencing (outdate_service.py), then hbd splitbrain (splitbrain_service.py)
+            self.outdate.received(action.fields) or self.splitbrain.received(action.fields)
         elif self.monitoring is not None:
             self.monitoring.node_action(action)  # a restart in place
 
@@ -297,6 +315,8 @@ class Daemon:
                 return self.monitoring.cleanup(group)
             case cm.FenceAckRequest(node):
                 return self._fence_ack(node)
+            case cm.SplitBrainRequest(op, resource, keep):  # hbd splitbrain (doc/split-brain.md)
+                return await self.splitbrain.request(op, resource, keep)
             case cm.IntervalsRequest():  # hbd advise
                 return {"ok": True, "intervals": self.metrics.intervals_snapshot()}
             case cm.ReloadRequest():
@@ -308,11 +328,13 @@ class Daemon:
 
     async def _status(self) -> dict[str, Any]:
         assert self.membership is not None and self.driver is not None
-        return await status_reply.full_status(
+        built = await status_reply.full_status(
             self._view(), self.membership, self.driver, started_wall=self.started_wall, cfg=self.cfg,
             runner=self.runner, fencing=self.fencing, ping=self.ping,
             connectivity=self.bridge.node.connectivity if self.bridge is not None else None,
             monitoring=self.monitoring)
+        self.drbd_watch.seen(built.get("drbd", []))
+        return built
 
     def _metrics_state(self) -> dict[str, Any]:
         assert self.membership is not None and self.driver is not None

@@ -11,6 +11,7 @@ from typing import Any, Callable
 from hbd.agents.drbddisk import check_name, parse_cstate, parse_pair
 from hbd.config.model import HeartbeatConfig
 from hbd.errors import AgentError
+from hbd.runtime.drbd_splitbrain import is_split_brain, warning
 
 TIMEOUT_S = 3.0
 
@@ -25,7 +26,8 @@ def resources_of(hb: HeartbeatConfig) -> tuple[str, ...]:
 
 
 def query(resource: str, run: Callable[..., subprocess.CompletedProcess[Any]] = subprocess.run) -> dict[str, Any]:
-    """{resource, role, peer_role, disk, peer_disk, connection} (None where drbdadm did not say), or an error."""
+    """{resource, role, peer_role, disk, peer_disk, connection, split_brain} (None where drbdadm did not say), or
+    an error; split_brain (with the connection) is true when it is StandAlone (drbd_splitbrain.py)."""
     try:
         check_name(resource)
     except AgentError as exc:
@@ -47,6 +49,7 @@ def query(resource: str, run: Callable[..., subprocess.CompletedProcess[Any]] = 
             continue
         if verb == "cstate":
             out["connection"] = value
+            out["split_brain"] = is_split_brain(value)  # type: ignore[arg-type]
         else:
             key = "role" if verb == "role" else "disk"
             out[key], out[f"peer_{key}"] = value.local, value.peer  # type: ignore[union-attr]
@@ -61,6 +64,8 @@ def format_lines(entries: list[dict[str, Any]]) -> list[str]:
             role = f"{e.get('role')}/{e.get('peer_role') or '?'}"
             disk = f"{e.get('disk')}/{e.get('peer_disk') or '?'}"
             lines.append(f"  {e['resource']:<12} role {role:<20} disk {disk:<22} connection {e.get('connection')}")
+        if e.get("split_brain"):
+            lines.append(f"  {e['resource']:<12} SPLIT BRAIN: {warning(e['resource'])}")
         if "error" in e:
             lines.append(f"  {e['resource']:<12} {e['error']}")
     return lines

@@ -26,7 +26,7 @@ def test_query_reads_role_disk_and_connection() -> None:
                     "cstate": (0, "WFConnection\n", "")})
     entry = query("r0", run)
     assert entry == {"resource": "r0", "role": "Secondary", "peer_role": "Unknown", "disk": "Outdated",
-                     "peer_disk": "DUnknown", "connection": "WFConnection"}
+                     "peer_disk": "DUnknown", "connection": "WFConnection", "split_brain": False}
     assert format_lines([entry]) == [
         "drbd:", "  r0           role Secondary/Unknown    disk Outdated/DUnknown      connection WFConnection"]
 
