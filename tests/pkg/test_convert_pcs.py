@@ -33,7 +33,8 @@ REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
 EXAMPLES = REPO / "etc" / "examples"
 CONFIGS = [DATA / "seed001", DATA / "cluster" / "seed-004.conf",
-           *sorted(p for p in EXAMPLES.iterdir() if p.is_dir() or p.suffix == ".conf")]
+           *sorted(p for p in EXAMPLES.iterdir() if (p.is_dir() or p.suffix == ".conf") and p.name != "postgresql"),
+           EXAMPLES / "postgresql" / "ha.d", EXAMPLES / "postgresql" / "cluster" / "cluster.conf"]
 TOOLS = ("pcs", "cibadmin", "crm_resource", "crm_verify")
 MISSING = [t for t in TOOLS if shutil.which(t, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"{', '.join(MISSING)} not installed "

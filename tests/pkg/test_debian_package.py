@@ -58,6 +58,8 @@ echo "== check ha.d"; cp -r /usr/share/doc/hbd/examples/ha.d /tmp/ha.d; chmod 60
 hbd config check -c /tmp/ha.d --node hb1 && echo "exit 0"
 echo "== check cluster.conf"; hbd config check -c /usr/share/doc/hbd/examples/cluster.conf --node hb1 2>&1 \
   && echo "exit 0" || echo "exit $?"
+echo "== check postgresql"; cp -r /usr/share/doc/hbd/examples/postgresql /tmp/pg; chmod 600 /tmp/pg/ha.d/authkeys /tmp/pg/cluster/authkeys
+hbd config check -c /tmp/pg/ha.d --node hb1 && hbd config check -c /tmp/pg/cluster/cluster.conf --node hb1 && echo "exit 0"
 echo "== convert"; hbd convert --to cib -c /usr/share/doc/hbd/examples/cluster.conf >/tmp/cib.xml 2>/dev/null && echo converted
 if command -v systemd-analyze >/dev/null; then
   echo "== verify checkout"; systemd-analyze verify /tmp/checkout/etc/hbd.service 2>&1 && echo verified
@@ -141,9 +143,11 @@ def test_installed_hbd_runs_on_debians_python(installed: dict[str, str]) -> None
 
 def test_config_check_on_every_shipped_example(installed: dict[str, str]) -> None:
     shipped = sorted(p.name for p in (REPO / "etc" / "examples").iterdir())
-    assert shipped == ["cluster.conf", "ha.d"], "a new example needs its check here"
+    assert shipped == ["cluster.conf", "ha.d", "postgresql"], "a new example needs its check here"
     check = installed["check ha.d"]
     assert "0 errors" in check and "is usable" in check and check.rstrip().endswith("exit 0"), check
+    pg = installed["check postgresql"]  # both forms of the PostgreSQL example
+    assert pg.count("0 errors") == 2 and pg.rstrip().endswith("exit 0"), pg
     # cluster.conf: the installed hbd gives the checkout's verdict, word for word (whatever the daemon supports)
     here = subprocess.run([sys.executable, "-m", "hbd.cli.main", "config", "check", "-c", str(REPO / "etc" / "examples" / "cluster.conf"),
                            "--node", "hb1"], capture_output=True, text=True, timeout=60)

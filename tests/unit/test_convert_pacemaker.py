@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
 EXAMPLES = REPO / "etc" / "examples"
 CONFIGS = [DATA / "seed001", DATA / "cluster" / "seed-004.conf",
-           *sorted(p for p in EXAMPLES.iterdir() if p.is_dir() or p.suffix == ".conf")]
+           *sorted(p for p in EXAMPLES.iterdir() if (p.is_dir() or p.suffix == ".conf") and p.name != "postgresql"),
+           EXAMPLES / "postgresql" / "ha.d", EXAMPLES / "postgresql" / "cluster" / "cluster.conf"]
 needs_crm_verify = pytest.mark.skipif(shutil.which("crm_verify") is None,
                                       reason="crm_verify not installed (pacemaker-cli-utils in tests/apt-packages)")
 

@@ -1,0 +1,262 @@
+"""PostgreSQL behind the VIP in the lab, in either form of the example (etc/examples/postgresql/, with the
+lab values of pg_config.py): the data directory on the emulated DRBD + ext4, real daemons on both nodes,
+the client workload (pg_workload.py) committing rows over the VIP, the invariant watcher (VIP on one node,
+the file system mounted once, one Primary while connected) on from before the first commit to the end.
+
+    with pg_cluster("haresources") as pg:
+        at = pg.kill_postmaster(pg.active())     # or power_off, kill_hbd, move (hbd-standby/svc relocate), stop_hbd
+        result = pg.settle(at, expect="n1")      # outage over -> every acknowledged row there, the log's verdict
+
+Used by tests/lab/test_postgresql_lab.py and bench/postgresql_failover.py.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pg_config as cfg
+from daemon_lab import FAST, lab_cluster
+from pg_workload import SCHEMA, Journal, Verdict, check_rows
+from rgmanager_lab import CONF_DIR, mount_hosts, service, write_cluster_conf
+
+from hbd.lab.hbd_cluster import HbdCluster
+from hbd.lab.watch import InvariantWatcher
+
+FORMS = ("haresources", "cluster")
+WORKLOAD = Path(__file__).resolve().parent / "pg_workload.py"
+PG = "/usr/lib/postgresql/15/bin"
+CLIENT_NET = "192.0.2.0/24"
+WAIT_S = 60.0
+
+
+def pg_exec(cluster: HbdCluster, node: str, argv: list[str], timeout: float = 60, input: str | None = None) -> str:
+    done = cluster.lab.exec(node, ["runuser", "-u", "postgres", "--", *argv], timeout=timeout, check=False, input=input)
+    assert done.returncode == 0, f"{node}: {argv}: exit {done.returncode}\n{done.stdout}{done.stderr}"
+    return str(done.stdout)
+
+
+def install(cluster: HbdCluster, form: str) -> None:
+    """The example's files on every node; the init script in the node's own /etc/init.d (a bind mount)."""
+    lab = cluster.lab
+    if form == "cluster":
+        write_cluster_conf(cluster, cfg.cluster_conf())
+    for node in lab.nodes:
+        ha_d = lab.path(node, "/etc/ha.d")
+        if form == "haresources":
+            (ha_d / "ha.cf").write_text(cfg.hacf())
+            (ha_d / "haresources").write_text(cfg.haresources())
+        else:
+            (lab.path(node, CONF_DIR) / "ha.cf").write_text("logfile /var/log/hbd/hbd.log\nlogfacility none\n")
+        (ha_d / "init.d").mkdir(exist_ok=True)
+        (ha_d / "init.d" / cfg.SCRIPT).write_text(cfg.init_script())
+        (ha_d / "init.d" / cfg.SCRIPT).chmod(0o755)
+        (ha_d / "postgresql-ha.defaults").write_text(cfg.defaults())
+        lab.path(node, "/var/lib/hbd").joinpath("pgsql").mkdir(exist_ok=True)
+        lab.exec(node, ["mount", "--bind", "/etc/ha.d/init.d", "/etc/init.d"])
+
+
+def init_database(cluster: HbdCluster, node: str = "n1") -> None:
+    """initdb on the shared disk (as Primary, mounted by hand), the workload's table, clients from the lab's net."""
+    lab = cluster.lab
+    lab.exec(node, ["drbdadm", "primary", "r0"])
+    lab.exec(node, ["mount", "-t", "ext4", "/dev/drbd0", cfg.MOUNT])
+    try:
+        lab.exec(node, ["chown", "postgres:postgres", cfg.MOUNT])
+        pg_exec(cluster, node, [f"{PG}/initdb", "-N", "-A", "trust", "-U", "postgres", "-D", cfg.PGDATA])
+        pg_exec(cluster, node, ["sh", "-c", f"echo 'host all all {CLIENT_NET} trust' >> {cfg.PGDATA}/pg_hba.conf"])
+        pg_exec(cluster, node, [f"{PG}/postgres", "--single", "-D", cfg.PGDATA, "postgres"], input=SCHEMA + ";\n")
+    finally:
+        lab.exec(node, ["umount", cfg.MOUNT])
+        lab.exec(node, ["drbdadm", "secondary", "r0"])
+
+
+@dataclass(frozen=True)
+class Settled:
+    event: str
+    node: str           # where PostgreSQL runs afterwards
+    outage_s: float     # first failed statement -> next acknowledged commit (0: the client saw no failure)
+    verdict: Verdict
+    log: str            # "clean start" or "crash recovery"
+
+
+class PgCluster:
+    def __init__(self, cluster: HbdCluster, form: str, journal: Path):
+        self.cluster, self.form, self.journal_path = cluster, form, journal
+        self.lab = cluster.lab
+        self.workload: subprocess.Popen[bytes] | None = None
+        self.results: list[Settled] = []
+
+    # ---- daemons
+    def daemon_args(self) -> list[str]:
+        return ["-c", CONF_DIR] if self.form == "cluster" else []
+
+    def start_hbd(self, node: str) -> None:
+        self.cluster.start(node, self.daemon_args())
+
+    def wait_serving(self, node: str, timeout: float = WAIT_S) -> None:
+        """The daemon on `node` reports the database running there, and stable."""
+        if self.form == "cluster":
+            self.cluster.wait_status(node, lambda st: service(st, "pgsql")["owner"] == node
+                                     and service(st, "pgsql")["state"] == "started", timeout)
+        else:
+            self.cluster.wait_owner(node, timeout)
+
+    def boot(self, node: str) -> None:
+        """Power on again: fresh namespaces, so the bind mounts again, then the daemon."""
+        self.lab.boot(node)
+        self.lab.exec(node, ["mount", "--bind", "/etc/ha.d/init.d", "/etc/init.d"])
+        if self.form == "cluster":
+            mount_hosts(self.cluster, node)
+        self.start_hbd(node)
+
+    # ---- where things are
+    def live(self) -> list[str]:
+        return [n for n in self.lab.nodes if n not in self.lab.state["powered_off"]]
+
+    def mounted_on(self) -> list[str]:
+        return [n for n in self.live() if self.lab.exec(n, ["mountpoint", "-q", cfg.MOUNT], check=False).returncode == 0]
+
+    def active(self) -> str:
+        nodes = self.mounted_on()
+        assert len(nodes) == 1, f"the database's file system is mounted on {nodes}"
+        return nodes[0]
+
+    def other(self, node: str) -> str:
+        return next(n for n in self.lab.nodes if n != node)
+
+    def postmaster_pid(self, node: str) -> int:
+        return int(self.lab.exec(node, ["head", "-n", "1", f"{cfg.PGDATA}/postmaster.pid"]).stdout.strip())
+
+    # ---- the workload
+    def start_workload(self, max_seconds: float = 900) -> None:
+        self.workload = self.lab.client_spawn(
+            [sys.executable, str(WORKLOAD), "--host", cfg.VIP, "--journal", str(self.journal_path),
+             "--max-seconds", str(max_seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def journal(self) -> Journal:
+        return Journal.read(self.journal_path) if self.journal_path.exists() else Journal()
+
+    def wait_acks(self, count: int, after: float = 0.0, timeout: float = WAIT_S) -> Journal:
+        deadline = time.monotonic() + timeout
+        while True:
+            j = self.journal()
+            if j.acks_after(after) >= count:
+                return j
+            if self.workload is not None and self.workload.poll() is not None:
+                err = self.workload.stderr.read().decode(errors="replace") if self.workload.stderr else ""
+                raise AssertionError(f"the workload exited ({self.workload.returncode}): {err[-2000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fewer than {count} commits acknowledged within {timeout} s after the event; "
+                                     f"last errors {j.errors[-5:]}\n{self.cluster.log(self.live()[0])[-3000:]}")
+            time.sleep(0.05)
+
+    def stop_workload(self) -> None:
+        if self.workload is not None and self.workload.poll() is None:
+            self.workload.send_signal(signal.SIGTERM)
+            try:
+                self.workload.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.workload.kill()
+                self.workload.wait(timeout=5)
+
+    # ---- events: each returns time.monotonic() just before it
+    def kill_postmaster(self, node: str) -> float:
+        pid = self.postmaster_pid(node)
+        at = time.monotonic()
+        self.lab.exec(node, ["kill", "-9", str(pid)])
+        return at
+
+    def power_off(self, node: str) -> float:
+        at = time.monotonic()
+        self.cluster.power_off(node)
+        return at
+
+    def kill_hbd(self, node: str) -> float:
+        at = time.monotonic()
+        self.cluster.kill9(node)
+        return at
+
+    def move(self, node: str) -> float:
+        """hbd-standby on the holder (haresources), hbd svc relocate to the other node (cluster.conf)."""
+        at = time.monotonic()
+        argv = (["hbd", "svc", "relocate", "pgsql", "-m", self.other(node)] if self.form == "cluster"
+                else ["hbd-standby"])
+        done = self.cluster.cli(node, argv, timeout=120)
+        assert done.returncode == 0, f"{argv}: exit {done.returncode}: {done.stdout}{done.stderr}"
+        return at
+
+    def stop_hbd(self, node: str) -> float:
+        at = time.monotonic()
+        assert self.cluster.stop(node, timeout=120) == 0
+        return at
+
+    # ---- after an event
+    def settle(self, event: str, at: float, expect: str, acks: int = 20) -> Settled:
+        """Wait for `acks` commits acknowledged after the event on `expect`, then check the rows there and the log."""
+        self.wait_acks(acks, after=at)
+        assert self.active() == expect, f"after {event}: the database runs on {self.active()}, not {expect}"
+        self.wait_serving(expect)
+        j = self.journal()  # before the rows: every commit acknowledged so far must be among them
+        known = max([*j.acked, *j.doubt, *j.failed], default=0)
+        rows = [int(x) for x in pg_exec(self.cluster, expect, [f"{PG}/psql", "-h", cfg.SOCKDIR, "-At", "-c",
+                                                               "SELECT n FROM acked"]).split()]
+        verdict = check_rows(j, [n for n in rows if n <= known])  # above `known`: in flight, not yet journaled
+        assert verdict.ok, f"after {event} on {expect}: {verdict.describe()}"
+        spans = [(b, e) for b, e in j.outages() if b >= at - 0.001]
+        assert all(e is not None for _, e in spans), spans
+        outage = max((e - b for b, e in spans if e is not None), default=0.0)
+        result = Settled(event, expect, outage, verdict, self.log_verdict(expect))
+        self.results.append(result)
+        return result
+
+    def log_verdict(self, node: str) -> str:
+        """The server's last start in its log: a clean start, or a crash recovery that completed."""
+        text = self.lab.exec(node, ["cat", cfg.PGLOG]).stdout
+        head = text.rfind("starting PostgreSQL")
+        assert head >= 0, text[-3000:]
+        last = text[head:]
+        assert "database system is ready to accept connections" in last, last[-3000:]
+        assert "PANIC" not in last, last[-3000:]
+        if "not properly shut down" in last or "was interrupted" in last:
+            assert "redo done at" in last or "redo is not required" in last, last[-3000:]
+            return "crash recovery"
+        assert "database system was shut down at" in last, last[-3000:]
+        return "clean start"
+
+
+@contextlib.contextmanager
+def pg_cluster(form: str) -> Iterator[PgCluster]:
+    """Both daemons up with the database on n1, the watcher on, the workload committing."""
+    assert form in FORMS, form
+    with lab_cluster(FAST) as cluster:
+        install(cluster, form)
+        init_database(cluster)
+        path = CONF_DIR if form == "cluster" else "/etc/ha.d"
+        check = cluster.cli("n1", ["hbd", "config", "check", "-c", path])
+        assert check.returncode == 0, check.stdout + check.stderr
+        pg = PgCluster(cluster, form, cluster.lab.layout.client_dir / "pg_journal")
+        watcher = InvariantWatcher(cluster.lab, vip=cfg.VIP, mountpoint=cfg.MOUNT, drbd="r0", interval=0.02).start()
+        try:
+            pg.start_hbd("n1")
+            pg.start_hbd("n2")
+            pg.wait_serving("n1")
+            if form == "haresources":
+                cluster.wait_configured_deadtime("n2", "n1")
+                cluster.wait_configured_deadtime("n1", "n2")
+            pg.start_workload()
+            pg.wait_acks(20)
+            yield pg
+            pg.stop_workload()
+            final = pg.journal()
+            assert final.acked, "no commit was acknowledged"
+        finally:
+            pg.stop_workload()
+            watcher.stop()
+        watcher.check()
+        assert watcher.polls > 10, "the invariant watcher did not run"
