@@ -40,7 +40,9 @@ START_WAIT_S = 120.0  # how long the parent of a daemonizing start waits for the
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hbd", description="the hbd high-availability daemon")
     p.add_argument("-f", "--foreground", action="store_true", help="do not daemonize; log to stderr too")
-    p.add_argument("-c", "--config", default="/etc/ha.d", help="directory with ha.cf, authkeys, haresources")
+    p.add_argument("-c", "--config", default="/etc/ha.d",
+                   help="directory with ha.cf, authkeys, haresources; or a cluster.conf (the file, or a directory "
+                        "holding it, e.g. /etc/cluster)")
     p.add_argument("--node", help="local node name (default: nodeinfo, then uname -n)")
     p.add_argument("--socket", default=str(DEFAULT_SOCKET), help="control socket path")
     p.add_argument("--pidfile", default=str(DEFAULT_PIDFILE), help="pid lock file")
