@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # `plan --keep n1 r0` as well as `plan r0 --keep n1`
     if args.op != "status" and not args.keep:
         parser.error(f"{args.op} needs --keep NODE: the node whose data survives")
     if args.op == "status" and args.keep:

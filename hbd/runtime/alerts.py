@@ -7,7 +7,7 @@ The event is in the environment (documented in doc/alerts.md):
 
   HBD_ALERT_KIND       node | resource | fencing | split_brain
   HBD_ALERT_EVENT      node: dead, up; resource: start, started, start_failed, recovered, stop, stopped,
-                       stop_failed, stop_failed_for_good; fencing: fenced, fence_failed; split_brain: returned,
+                       stop_failed, stop_failed_for_good; fencing: fenced, fence_failed; split_brain: returned, double_ownership,
                        drbd_standalone, drbd_connected (runtime/drbd_splitbrain.py)
   HBD_ALERT_NODE       the node concerned (the peer for node and fencing events, this node for resources)
   HBD_ALERT_GROUP      the resource group (resource events)
@@ -76,6 +76,9 @@ class AlertRunner:
         if isinstance(item, o.StartGroup):
             self.emit(Alert("resource", "start", me, item.key, item.reason))
         elif isinstance(item, o.StopGroup):
+            if item.cause is o.Cause.DOUBLE_OWNERSHIP:  # a healed partition: the peer keeps it (doc/split-brain.md)
+                self.emit(Alert("split_brain", "double_ownership", me, item.key,
+                                f"{self.peer} holds {item.key} too and keeps it: stopping it here", rc=1))
             self.emit(Alert("resource", "stop", me, item.key, item.reason))
         elif isinstance(item, o.GroupStarted):
             if not item.ok:

@@ -71,7 +71,7 @@ def test_cut_link_then_primary_lost_the_outdated_survivor_refuses_and_says_why()
         status = cluster.status("n2")
         assert status is not None and status["drbd"] == [{
             "resource": "r0", "role": "Secondary", "peer_role": "Unknown", "disk": "Outdated",
-            "peer_disk": "DUnknown", "connection": "WFConnection"}]
+            "peer_disk": "DUnknown", "connection": "WFConnection", "split_brain": False}]
         text = cluster.cli("n2", ["hbd", "status"]).stdout
         assert "drbd:" in text and "disk Outdated/DUnknown" in text, text
         cluster.power_off("n1")

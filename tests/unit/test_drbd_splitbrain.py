@@ -103,3 +103,18 @@ def test_the_watch_looks_again_soon_after_the_peer_returns() -> None:
 
     asyncio.run(scenario())
     assert [a.event for a in alerts] == ["drbd_standalone"] and len(asked) == 3
+
+
+def test_a_stop_for_double_ownership_is_a_split_brain_alert_then_the_stop() -> None:
+    from hbd.core import ownership_types as o
+    from hbd.runtime.alerts import AlertRunner
+
+    runner = AlertRunner([], 10, "n2", "n1")
+    seen: list[Alert] = []
+    runner.emit = seen.append  # type: ignore[method-assign]
+    runner.ownership(o.StopGroup("192.0.2.10", "also held by n1, its preferred node", o.Cause.DOUBLE_OWNERSHIP))
+    runner.ownership(o.StopGroup("192.0.2.10", "standby", o.Cause.HANDOVER))
+    assert [(a.kind, a.event, a.group) for a in seen] == [
+        ("split_brain", "double_ownership", "192.0.2.10"), ("resource", "stop", "192.0.2.10"),
+        ("resource", "stop", "192.0.2.10")]
+    assert seen[0].desc == "n1 holds 192.0.2.10 too and keeps it: stopping it here" and seen[0].rc == 1

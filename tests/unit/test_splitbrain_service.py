@@ -175,3 +175,11 @@ def test_cli_usage_errors_exit_2() -> None:
         with pytest.raises(SystemExit) as exc:
             splitbrain_cmd.main(argv)
         assert exc.value.code == 2, argv
+
+
+def test_cli_takes_the_resource_before_or_after_the_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[cm.SplitBrainRequest] = []
+    monkeypatch.setattr(splitbrain_cmd, "ask", lambda prog, sock, req, t: sent.append(req) or {"ok": True})
+    assert splitbrain_cmd.main(["plan", "--keep", "n1", "r0"]) == 0
+    assert splitbrain_cmd.main(["plan", "r0", "--keep", "n1"]) == 0
+    assert sent == [cm.SplitBrainRequest("plan", "r0", "n1")] * 2
