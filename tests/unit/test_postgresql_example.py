@@ -119,6 +119,12 @@ def test_lsb_status_codes_and_a_start_after_kill_9(pg_dir: tuple[Path, Path]) ->
     assert lsb(script, "stop").returncode == 0
     assert lsb(script, "status").returncode == 3
     assert "database system is shut down" in (top / "postgresql.log").read_text()
+    # kill -9 then stop (what a restart in place does): stopped, status 3, the next start is normal
+    os.kill(postmaster_pid(top) if lsb(script, "start").returncode == 0 else 0, signal.SIGKILL)
+    assert lsb(script, "status").returncode in (0, 1)  # 0 until the kernel has taken the process
+    assert lsb(script, "stop").returncode == 0
+    assert lsb(script, "status").returncode == 3
+    assert lsb(script, "start").returncode == 0 and lsb(script, "status").returncode == 0
 
 
 def test_no_database_there_is_not_configured(pg_dir: tuple[Path, Path]) -> None:
