@@ -95,21 +95,33 @@ class Membership:
         return self._wake
 
     def _next_wakeup(self) -> float:
-        # runs after every event: plain loops, no intermediate lists (the simulator calls it millions of times)
+        # runs after every event (the simulator calls it millions of times, the daemon several times per
+        # keepalive): _deadline and _link_deadline written out inline, same arithmetic, no calls per link
         best = self.next_status_at
+        local, started, default_dt = self.config.local, self.started, self.deadtime_s
         for node in self.nodes.values():
-            if node.status != "dead" or node.name == self.config.local:
-                deadline = self._deadline(node)
+            dt = node.dt_s if node.dt_s is not None else default_dt
+            if node.name == local:
+                deadline = None if self.local_lost else self.own.deadline(self.deadtime_s, self.initdead_s)
                 if deadline is not None and deadline < best:
+                    best = deadline
+            elif node.status != "dead":
+                if not self.comm_up or not node.heard:
+                    since = node.last if node.heard and node.last is not None else started
+                    deadline = since + max(self.initdead_s, dt)
+                else:
+                    deadline = (node.last or started) + dt
+                if deadline < best:
                     best = deadline
             for link in node.links.values():
                 if link.up:
-                    deadline = self._link_deadline(node, link)
+                    deadline = (link.last or started) + dt
                     if deadline < best:
                         best = deadline
-            for when, _ in node.rexmit_due.values():
-                if when < best:
-                    best = when
+            if node.rexmit_due:
+                for when, _ in node.rexmit_due.values():
+                    if when < best:
+                        best = when
         return best
 
     def send(self, body: tuple[Field, ...], dest: str | None = None) -> Send:
@@ -216,7 +228,8 @@ class Membership:
     def _receive(self, msg: Message, link: str, now: float, out: list[Action]) -> None:
         src = msg.src
         generation = msg.hex_field("hg")
-        if src is None or generation is None or msg.type is None:
+        kind = msg.type  # read once: every packet comes through here, each medium's copy
+        if src is None or generation is None or kind is None:
             out.append(Dropped(DropKind.INCOMPLETE, src or "?", link,
                                f"message without src, hg or t dropped (from {src or '?'} on {link})"))
             return
@@ -225,12 +238,12 @@ class Membership:
             out.append(Dropped(DropKind.UNKNOWN_NODE, src, link, f"process_status_message: bad node [{src}] in message"))
             return
         raw_seq = msg.get("seq")
-        seq = msg.hex_field("seq")
+        seq = None if raw_seq is None else msg.hex_field("seq")
         if raw_seq is not None and seq is None:
             out.append(Dropped(DropKind.BAD_SEQ, src, link, f"bad seq [{raw_seq}] from {src} dropped"))
             return
         if src == self.config.local:
-            self._receive_own(node, msg, generation, link, now, out)
+            self._receive_own(node, seq, generation, link, now, out)
             return
         was_dead = node.status == "dead" and node.heard
         obs = node.seq.observe(generation, seq)
@@ -262,19 +275,19 @@ class Membership:
         if dest is not None and dest.lower() != self.config.local:
             self._after_accept(node, now, out)
             return  # addressed to someone else: it counted for the sequence only
-        if msg.type == "status":
+        if kind == "status":
             if obs.in_order:
                 self._status(node, msg, now, out)
-        elif msg.type == "NS_rexmit":
+        elif kind == "NS_rexmit":
             rexmit_answer(node, msg, self.history, now, out)
-        elif msg.type == "NS_nak_rexmit":
+        elif kind == "NS_nak_rexmit":
             first = msg.hex_field("firstseq")
             if first is not None and first in node.rexmit_due:
                 give_up(node, first, out)
-        elif msg.type == "reqnodes":
+        elif kind == "reqnodes":
             nodelist = "".join(f"{n} " for n in self.config.nodes)
             out.append(self.send((("t", "repnodes"), ("nodelist", nodelist), ("delnodelist", "")), src))
-        elif seq is not None and not msg.type.startswith("NS_"):
+        elif seq is not None and not kind.startswith("NS_"):
             out.append(Deliver(msg))
         if seq is not None and seq % ACK_EVERY == node.ack_slot:
             out.append(Send((("t", "NS_ackmsg"), ("ackseq", f"{seq:x}")), None, src))
@@ -287,9 +300,8 @@ class Membership:
         if not self.comm_up:
             self._check_comm_up(now, out)
 
-    def _receive_own(self, node: NodeState, msg: Message, generation: int, link: str, now: float,
+    def _receive_own(self, node: NodeState, seq: int | None, generation: int, link: str, now: float,
                      out: list[Action]) -> None:
-        seq = msg.hex_field("seq")
         if seq is None:
             return  # our own NS_ packets looped back: nothing to learn
         if generation != self.generation:

@@ -52,24 +52,30 @@ class Rejection:
 
 @dataclass(frozen=True)
 class Message:
-    """A decoded message: fields in wire order (strings as str, binary fields as bytes)."""
+    """A decoded message: fields in wire order (strings as str, binary fields as bytes).
+
+    Every lookup goes through an index of the fields (name -> first value) and a few parsed values, made
+    on first use and kept in the instance's __dict__: not dataclass fields, so equality and repr never see
+    them. Membership, the service and the node core each ask for src, t, hg and seq of every datagram."""
 
     fields: tuple[Field, ...]
     auth_index: int | None = None  # key index that authenticated it (None: not authenticated)
 
-    @functools.cached_property
-    def _first(self) -> dict[str, FieldValue]:
-        index: dict[str, FieldValue] = {}
-        for key, value in self.fields:
-            index.setdefault(key, value)  # the first occurrence wins, as in Heartbeat's lookup
+    def _index(self) -> dict[str, FieldValue]:
+        index: dict[str, FieldValue] | None = self.__dict__.get("_first")
+        if index is None:
+            index = {}
+            for key, value in self.fields:
+                index.setdefault(key, value)  # the first occurrence wins, as in Heartbeat's lookup
+            self.__dict__["_first"] = index
         return index
 
     def get(self, name: str) -> str | None:
-        value = self._first.get(name)
+        value = self._index().get(name)
         return value if isinstance(value, str) else None
 
     def get_bytes(self, name: str) -> bytes | None:
-        value = self._first.get(name)
+        value = self._index().get(name)
         return value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
 
     @property
@@ -78,16 +84,29 @@ class Message:
 
     @property
     def src(self) -> str | None:
-        src = self.get("src")
-        return src.lower() if src is not None else None
+        try:
+            kept: str | None = self.__dict__["_src"]
+        except KeyError:
+            src = self.get("src")
+            kept = self.__dict__["_src"] = src.lower() if src is not None else None
+        return kept
 
     def hex_field(self, name: str) -> int | None:
         """A field Heartbeat writes in hex without prefix (seq, hg, ts, dt, ackseq); None if absent or bad."""
-        return _parse_int(self.get(name), 16)
+        return self._int(name, 16)
 
     def dec_field(self, name: str) -> int | None:
         """A field written in decimal (NS_rexmit firstseq/lastseq)."""
-        return _parse_int(self.get(name), 10)
+        return self._int(name, 10)
+
+    def _int(self, name: str, base: int) -> int | None:
+        parsed: dict[tuple[str, int], int | None] | None = self.__dict__.get("_ints")
+        if parsed is None:
+            parsed = self.__dict__["_ints"] = {}
+        key = (name, base)
+        if key not in parsed:
+            parsed[key] = _parse_int(self.get(name), base)
+        return parsed[key]
 
 
 _DIGITS = {16: frozenset("0123456789abcdefABCDEF"), 10: frozenset("0123456789")}
@@ -123,11 +142,20 @@ def heartbeat_crc(data: bytes) -> int:
     return ~crc & 0xFFFFFFFF
 
 
+@functools.lru_cache(maxsize=16)
+def _keyed_hmac(method: str, secret: bytes) -> "hmac.HMAC":
+    """An HMAC with the key already set up; each digest works on a copy. hmac.digest() would set the key
+    up (and look the hash up in OpenSSL) again for every datagram: twice as slow."""
+    return hmac.new(secret, digestmod=method)
+
+
 def auth_digest(key: AuthKey, data: bytes) -> str:
     """The hex digest Heartbeat writes after the key index: HMAC-SHA1/MD5 (sha256 is hbd's own), or crc."""
     if key.method == "crc":
         return f"{heartbeat_crc(data):x}"
-    return hmac.digest(key.secret, data, key.method).hex()  # one-shot: about 3 x faster than hmac.new
+    mac = _keyed_hmac(key.method, key.secret).copy()
+    mac.update(data)
+    return mac.hexdigest()
 
 
 def _auth_token(key: AuthKey, data: bytes) -> str:
@@ -181,30 +209,56 @@ def encode(fields: Sequence[Field], keys: AuthKeys, *, inner_auth: bool = True) 
     return encode_message(fields, keys, inner_auth=inner_auth)[0]
 
 
+@functools.lru_cache(maxsize=256)
+def _field_bytes(name: str, value: FieldValue) -> tuple[bytes, bytes] | None:
+    """The checks encode_message makes of one field (ProtocolError), then its netstring and its classic
+    line, kept for the fields that repeat in every heartbeat (t, st, src, srcuuid, hg, ttl, ...). None when
+    these cannot be made: encode_message then takes the long way, which raises as it always did."""
+    if not name or "=" in name or "\n" in name or name == "auth":
+        raise ProtocolError(f"bad field name {name!r}")
+    if isinstance(value, str) and "\n" in value:
+        raise ProtocolError(f"field {name} holds a newline")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise ProtocolError(f"field {name} holds text that cannot be sent") from None
+    try:
+        return _netstring_field(name, value), classic_text(((name, value),))
+    except UnicodeEncodeError:
+        return None
+
+
 def encode_message(fields: Sequence[Field], keys: AuthKeys, *,
                    inner_auth: bool = True) -> tuple[bytes, Message]:
     """The datagram and the Message that decode() makes of it with these keys: a node's own datagrams
     come back to it on every medium, and the sender keeps this so as to decode none of them."""
     key = keys.signing_key
-    for name, value in fields:
-        if not name or "=" in name or "\n" in name or name == "auth":
-            raise ProtocolError(f"bad field name {name!r}")
-        if isinstance(value, str) and "\n" in value:
-            raise ProtocolError(f"field {name} holds a newline")
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8", "surrogateescape")
-            except UnicodeEncodeError:
-                raise ProtocolError(f"field {name} holds text that cannot be sent") from None
+    parts = [_field_bytes(name, value) for name, value in fields]  # every field checked, in order
+    made = [part for part in parts if part is not None]
     all_fields = list(fields)
-    if inner_auth:
-        all_fields.append(("auth", _auth_token(key, classic_text(fields))))
-    body = NETSTRING_START + b"".join(_netstring_field(n, v) for n, v in all_fields) + NETSTRING_END
-    token = _auth_token(key, body).encode()
-    datagram = body + str(len(token)).encode() + b":" + token + b","
+    if len(made) < len(parts):
+        body = _body_the_long_way(all_fields, key, inner_auth)
+    else:
+        netstrings = [part[0] for part in made]
+        if inner_auth:
+            token = _auth_token(key, b"".join(part[1] for part in made))
+            all_fields.append(("auth", token))
+            netstrings.append(_netstring_field("auth", token))
+        body = NETSTRING_START + b"".join(netstrings) + NETSTRING_END
+    token_bytes = _auth_token(key, body).encode()
+    datagram = body + str(len(token_bytes)).encode() + b":" + token_bytes + b","
     if len(datagram) > MAX_MESSAGE:
         raise ProtocolError(f"message of {len(datagram)} bytes exceeds the {MAX_MESSAGE} byte limit")
     return datagram, Message(tuple(all_fields), key.index)
+
+
+def _body_the_long_way(all_fields: list[Field], key: AuthKey, inner_auth: bool) -> bytes:
+    """Field by field, for a field name that cannot be encoded (raises UnicodeEncodeError as before)."""
+    fields = tuple(all_fields)
+    if inner_auth:
+        all_fields.append(("auth", _auth_token(key, classic_text(fields))))
+    return NETSTRING_START + b"".join(_netstring_field(n, v) for n, v in all_fields) + NETSTRING_END
 
 
 # --- decode ----------------------------------------------------------------------------------------
@@ -229,7 +283,7 @@ def _read_fields(data: bytes, pos: int) -> tuple[list[Field], int]:
     position. One loop with no call per field: every peer datagram comes through here, each keepalive on
     every medium, and the per-field work was most of a decode."""
     fields: list[Field] = []
-    append, find, size = fields.append, data.find, len(data)
+    append, find, size, names = fields.append, data.find, len(data), _NAMES
     while not data.startswith(NETSTRING_END, pos):
         if pos >= size:
             raise _Malformed("no %%% end marker")
@@ -241,20 +295,28 @@ def _read_fields(data: bytes, pos: int) -> tuple[list[Field], int]:
         end = start + int(digits)
         if end >= size or data[end] != 0x2C:  # ","
             raise _Malformed(f"netstring at byte {pos} is truncated or unterminated")
-        close = find(b")", start + 1, min(start + 4, end)) if data[start] == 0x28 else -1  # "("
-        if close < 0 or start == end:
-            raise _Malformed("field without a type")
-        field_type = data[start + 1:close]
-        if not field_type.isdigit():
-            raise _Malformed("field with a bad type")
+        if data[start] == 0x28 and data[start + 2] == 0x29 and 0x30 <= data[start + 1] <= 0x31 and start + 2 < end:
+            close, kind = start + 2, data[start + 1] - 0x30  # "(0)" or "(1)": what v1 sends
+        else:
+            close = find(b")", start + 1, min(start + 4, end)) if data[start] == 0x28 else -1  # "("
+            if close < 0 or start == end:
+                raise _Malformed("field without a type")
+            field_type = data[start + 1:close]
+            if not field_type.isdigit():
+                raise _Malformed("field with a bad type")
+            kind = int(field_type)
         eq = find(b"=", close + 1, end)
         if eq <= close + 1:
             raise _Malformed("field without a name")
-        try:
-            name = data[close + 1:eq].decode("ascii")
-        except UnicodeDecodeError:
-            raise _Malformed("field name is not ASCII") from None
-        kind = int(field_type)
+        raw_name = data[close + 1:eq]
+        name = names.get(raw_name)
+        if name is None:
+            try:
+                name = raw_name.decode("ascii")
+            except UnicodeDecodeError:
+                raise _Malformed("field name is not ASCII") from None
+            if len(names) < _NAMES_KEPT:
+                names[raw_name] = name
         if kind == TYPE_STRING:
             append((name, data[eq + 1:end].decode("utf-8", "surrogateescape")))
         elif kind == TYPE_BINARY:
@@ -265,34 +327,40 @@ def _read_fields(data: bytes, pos: int) -> tuple[list[Field], int]:
     return fields, pos
 
 
+_NAMES: dict[bytes, str] = {}  # field names seen, decoded: the same dozen come in every datagram
+_NAMES_KEPT = 256  # bounded: names in forged datagrams cannot grow it
+
+
 class _Unsupported(Exception):
     """Internal: a field type (struct, list, compressed) that v1 never sends."""
 
 
-def _trailing_auth(data: bytes, keys: AuthKeys) -> Rejection | int | None:
+def _trailing_auth(data: bytes, keys: AuthKeys) -> tuple[Rejection | int | None, int]:
     """Check the trailing auth before parsing any field, so a forged packet costs one HMAC and no parse.
 
     The last `%%%\n` is the end marker (the auth token cannot hold one). None: no well-formed trailer,
-    the full parse says what is wrong."""
+    the full parse says what is wrong. With it, where the trailer starts (-1: none)."""
     marker = data.rfind(NETSTRING_END)
     if marker < len(NETSTRING_START) - 1:
-        return None
+        return None, -1
     body_end = marker + len(NETSTRING_END)
     try:
         token, end = _read_netstring(data, body_end)
     except _Malformed:
-        return None
+        return None, -1
     if data[end:].strip(b"\0") != b"":
-        return None
-    return _check_token(token.decode("ascii", "replace"), data[:body_end], keys)
+        return None, -1
+    return _check_token(token.decode("ascii", "replace"), data[:body_end], keys), body_end
 
 
 def _decode_netstring(data: bytes, keys: AuthKeys) -> Message | Rejection:
-    early = _trailing_auth(data, keys)
+    early, trailer = _trailing_auth(data, keys)
     if isinstance(early, Rejection):
         return early
     fields, pos = _read_fields(data, len(NETSTRING_START))
     body_end = pos + len(NETSTRING_END)
+    if early is not None and body_end == trailer:
+        return Message(tuple(fields), early)  # the trailer the fields end at was read and checked already
     token, end = _read_netstring(data, body_end)
     if data[end:].strip(b"\0") != b"":
         raise _Malformed(f"{len(data) - end} bytes after the auth netstring")

@@ -85,6 +85,7 @@ class NodeCore:
         self.peer_dead = False
         self.restarting = False
         self.pre_probe = PreProbeClock(config.probe_groups, config.window_ms, config.lead_ms)
+        self._probe_kept: tuple[tuple[object, ...], ProbeTarget | None] | None = None  # (what it read, target)
         self._own_due: int | None = None  # ownership's next timer (ms), None: none
         self.ping_reachable: frozenset[str] | None = None  # None: the ping monitor has not judged yet
         self.isolated = False
@@ -358,8 +359,16 @@ class NodeCore:
     def _probe_target(self) -> ProbeTarget | None:
         if not self.config.probe_groups or not self.comm_up or self.peer_dead or not self.probed:
             return None
-        return self.pre_probe.target(self.membership.nodes.get(self.peer), self.ownership_view(),
-                                     self.membership.deadtime_s)
+        node = self.membership.nodes.get(self.peer)
+        # asked twice per step (the round, the next deadline) and mostly unchanged: kept by what it reads
+        key = None if node is None else (self.ownership_steps, node.last, node.status, node.dt_s,
+                                         self.pre_probe.probed_silence)
+        if key is not None and self._probe_kept is not None and self._probe_kept[0] == key:
+            return self._probe_kept[1]
+        target = self.pre_probe.target(node, self.ownership_view(), self.membership.deadtime_s)
+        if key is not None:
+            self._probe_kept = (key, target)
+        return target
 
     def _probe_due(self) -> int | None:
         target = self._probe_target()

@@ -31,6 +31,12 @@ class Observation:
     all_filled: bool = False
 
 
+# The verdicts of almost every packet, made once: an Observation is frozen, so one value serves every packet
+_IN_ORDER = Observation(Verdict.NEW, in_order=True)
+_UNSEQUENCED = Observation(Verdict.NEW)
+_DUPLICATE = Observation(Verdict.DUPLICATE)
+
+
 @dataclass
 class PeerSequence:
     generation: int | None = None
@@ -42,7 +48,7 @@ class PeerSequence:
         if known is not None and generation < known:
             return Observation(Verdict.REPLAY, previous_generation=known)
         if seq is None:  # NS_ messages carry a generation but no seq
-            return Observation(Verdict.NEW)
+            return _UNSEQUENCED
         if known is None or generation > known or self.last is None:
             self.generation, self.last, self.missing = generation, seq, set()
             if known is not None and seq - 1 <= LOST_A_LOT:
@@ -59,11 +65,11 @@ class PeerSequence:
             if skipped > 0:
                 self.missing.update(range(last + 1, seq))
                 return Observation(Verdict.NEW, in_order=True, gap=(last, seq))
-            return Observation(Verdict.NEW, in_order=True)
+            return _IN_ORDER
         if seq in self.missing:
             self.missing.discard(seq)
             return Observation(Verdict.NEW, filled=seq, all_filled=not self.missing)
-        return Observation(Verdict.DUPLICATE)
+        return _DUPLICATE
 
     def give_up(self, seq: int) -> None:
         self.missing.discard(seq)

@@ -32,6 +32,7 @@ RCVBUF = 4 << 20
 DRAIN_LIMIT = RCVBUF // 512
 SIOCGIFADDR, SIOCGIFBRDADDR, SIOCGIFNETMASK = 0x8915, 0x8919, 0x891B
 SO_RCVBUFFORCE = 33  # linux/socket.h; not in Python's socket module
+JUDGED_KEPT = 64  # source addresses whose on_medium() answer is kept
 
 
 class TransportError(HbdError):
@@ -94,6 +95,7 @@ class Transport:
         self.send_errors = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sources: dict[str, list[tuple[int, int]] | None] = {}  # link -> [(network, mask)]; None: any
+        self._judged: dict[tuple[str, str], bool] = {}  # (link, source address) -> on_medium()
         self.filtered: dict[str, bool] = {}  # link -> the kernel filter is attached (socket_filter.py)
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -153,6 +155,7 @@ class Transport:
 
     def _allow_sources(self, medium: Medium, iface: InterfaceAddress) -> None:
         link = medium.interface
+        self._judged.clear()
         if medium.kind == "mcast" and (medium.ttl or 1) > 1:
             self._sources[link] = None  # routed multicast: a node may be anywhere
             return
@@ -179,11 +182,17 @@ class Transport:
         allowed = self._sources.get(link)
         if source is None or allowed is None:
             return True
+        judged = self._judged.get((link, source[0]))
+        if judged is not None:
+            return judged
         try:
             address = _ip_int(source[0])
         except OSError:
             return False
-        return any(address & mask == network for network, mask in allowed)
+        judged = any(address & mask == network for network, mask in allowed)
+        if len(self._judged) < JUDGED_KEPT:  # the nodes' few addresses, each datagram; never a flood's all
+            self._judged[(link, source[0])] = judged
+        return judged
 
     def _sender(self, medium: Medium, iface: InterfaceAddress, broadcast: bool) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
