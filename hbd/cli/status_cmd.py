@@ -69,6 +69,10 @@ def format_status(st: dict[str, Any]) -> str:
         from hbd.runtime import ping_status
 
         lines += ping_status.format_lines(st["ping"])
+    if st.get("vip_links"):
+        from hbd.runtime import link_status
+
+        lines += link_status.format_lines(st["vip_links"])
     if st["transitions"]:
         lines.append("recent transitions:")
         lines += [f"  {t['time']}  {t['text']}" for t in st["transitions"][-12:]]

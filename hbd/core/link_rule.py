@@ -24,7 +24,7 @@ Carrier lost counts at once (the address is unreachable now); carrier back count
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 from hbd.core.holdings import Topology, decode_groups, encode_groups
 from hbd.core.placement import Desired, Placement, Situation
@@ -129,6 +129,13 @@ def encode(down: frozenset[str], topology: Topology) -> str:
     return encode_groups(down, topology)
 
 
+def with_field(fields: Mapping[str, str], state: LinkState, topology: Topology) -> Mapping[str, str]:
+    """A message to send, with this node's `hbd_link` when it is one that carries it and the monitor reports."""
+    if not state.known or fields.get("t") not in CARRIED_BY:
+        return fields
+    return {**fields, LINK_FIELD: encode(state.effective, topology)}
+
+
 def decode(fields: Mapping[str, str], topology: Topology) -> frozenset[str] | None:
     """The sender's groups without VIP carrier; None when it sent no `hbd_link` (it does not report), or the
     message is not one that carries it."""
@@ -143,10 +150,10 @@ class AvoidDeadLinks:
     that reported carrier there; otherwise the wrapped placement decides."""
 
     inner: Placement
-    down: Mapping[str, frozenset[str]] = field(default_factory=dict)  # node -> groups without carrier there
+    down: Callable[[], Mapping[str, frozenset[str]]]  # node -> its groups without carrier (reporting nodes)
 
     def place(self, situation: Situation) -> Mapping[str, Desired]:
-        return avoid_dead_links(situation, self.inner.place(situation), self.down)
+        return avoid_dead_links(situation, self.inner.place(situation), self.down())
 
 
 def avoid_dead_links(s: Situation, desired: Mapping[str, Desired],

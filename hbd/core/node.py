@@ -41,6 +41,7 @@ from hbd.core.membership import Membership, MembershipConfig
 from hbd.core.messages import Message
 from hbd.core.ownership import Ownership
 from hbd.core import ipfail
+from hbd.core import link_rule
 from hbd.core.placement import PreferredNode
 from hbd.core.resource_messages import PING_FIELD, ping_count
 from hbd.core.ownership_view import OwnershipView
@@ -75,7 +76,10 @@ class NodeCore:
         self.peer = config.peer
         self.membership = Membership(config.membership, now_ms / 1000, generation=generation, rng=rng)
         # ipfail (ipfail.py): the better-connected node holds the groups; counts after hysteresis.
-        self.placement = ipfail.BetterConnected(PreferredNode(auto_failback=config.policy.auto_failback != "off"))
+        self.connected = ipfail.BetterConnected(PreferredNode(auto_failback=config.policy.auto_failback != "off"))
+        # VIP carrier (link_rule.py) outweighs it: no address answers on a node without carrier, whatever it pings
+        self.links = link_rule.LinkState(link_rule.LINK_UP_ROUNDS * config.membership.timing.keepalive_ms)
+        self.placement = link_rule.AvoidDeadLinks(self.connected, lambda: self.links.down_by_node(self.me, self.peer))
         self.connectivity = ipfail.Connectivity(ipfail.IPFAIL_ROUNDS * config.membership.timing.keepalive_ms)
         self.ownership = Ownership(self.me, self.peer, config.topology, config.policy, placement=self.placement)
         self.now_ms = now_ms
@@ -124,6 +128,9 @@ class NodeCore:
                                              "taking over from the dead peer"))
                     for queued in held:
                         self._feed(queued, out)
+            case link_rule.VipCarrier():
+                first = not self.links.known  # the peer learns that this node reports, even with all up
+                self._links_changed(out, mine=self.links.observe(now, event) or first)
             case o.Probed() | o.GroupStarted() | o.GroupStopped() | o.Fenced() | o.AdminRequest() \
                     | o.ShutdownRequested():
                 self._feed(event, out)
@@ -134,6 +141,8 @@ class NodeCore:
         self._maybe_probe(now, out)
         self._check_isolation(now, out)
         self._check_ipfail(now, out)
+        if self.links.settle(now):
+            self._links_changed(out, mine=True)
         return out
 
     def next_deadline(self) -> int:
@@ -141,7 +150,7 @@ class NodeCore:
         best = _ms_after(self.membership.wakeup_at())
         if self._own_due is not None and self._own_due < best:
             best = self._own_due
-        for due in (self._probe_due(), self._isolation_due(), self.connectivity.due()):
+        for due in (self._probe_due(), self._isolation_due(), self.connectivity.due(), self.links.due()):
             if due is not None and due < best:
                 best = due
         return max(best, self.now_ms + 1)
@@ -197,6 +206,7 @@ class NodeCore:
         elif dead and not self.peer_dead:
             self.peer_dead = True
             self.connectivity.forget_peer(self.now_ms)
+            self.links.forget_peer()
             self._takeover(o.PeerDied(self.peer), out)
         elif not dead and self.peer_dead:
             self.peer_dead = False
@@ -215,6 +225,9 @@ class NodeCore:
             count = ping_count(fields)
             if count is not None:
                 self.connectivity.observe(self.now_ms, peer=count)
+            down = link_rule.decode(fields, self.config.topology)
+            if down is not None and self.links.observe_peer(down):
+                self._links_changed(out, mine=False)
             self._feed(o.Received(self.peer, fields), out)
 
     def _own_heartbeat_lost(self, out: list[n.Action]) -> None:
@@ -286,7 +299,7 @@ class NodeCore:
         if not self.connectivity.settle(now):
             return
         c = self.connectivity
-        self.placement.ping = c.counts(self.me, self.peer)
+        self.connected.ping = c.counts(self.me, self.peer)
         if c.effective < 0:
             out.append(m.Log("WARN", f"ipfail: {self.peer} reaches more ping nodes ({c.peer}) than this node "
                                      f"({c.mine}) for {c.hold_ms} ms: handing the groups over"))
@@ -299,6 +312,23 @@ class NodeCore:
             # the auto_failback path hands over what the placement now puts on the peer (standby exchange)
             self.ownership.needs_failback, self.ownership.failback_not_before = True, now
             self._feed(o.Tick(), out)
+
+    # --- VIP carrier: a group belongs where its addresses' interfaces have carrier (link_rule.py) ------
+
+    def _links_changed(self, out: list[n.Action], mine: bool) -> None:
+        """This node's or the peer's VIP carrier changed (the placement reads it): the peer learns ours from
+        the next report, and a holder hands over what the placement now puts on the peer (the auto_failback
+        path, as ipfail): stop here, then start there. Restarting in place cannot help a dead link."""
+        if not self.probed:
+            return
+        if mine:
+            self.ownership.report_soon()
+        held = self.ownership.held
+        for text in self.links.news(held, self.peer, self.ownership_view().peer.active):
+            out.append(m.Log("WARN", text))
+        if held:
+            self.ownership.needs_failback, self.ownership.failback_not_before = True, self.now_ms
+        self._feed(o.Tick(), out)
 
     # --- ownership -------------------------------------------------------------------------------
 
@@ -323,6 +353,7 @@ class NodeCore:
                 case o.Send(fields):
                     if self.connectivity.mine is not None and fields.get("t") in ("starting", "resource"):
                         fields = {**fields, PING_FIELD: str(self.connectivity.mine)}
+                    fields = link_rule.with_field(fields, self.links, self.config.topology)
                     self._membership_out([self.membership.send(tuple(fields.items()))], out)
                 case _:
                     out.append(action)  # every other ownership action is the runtime's to carry out
@@ -343,7 +374,7 @@ class NodeCore:
                     out.append(action)
                 case r.Relocate(group) | r.Disable(group):
                     # haresources has no disabled state: a group beyond its restarts goes to the peer
-                    if view.peer.active:
+                    if view.peer.active and group not in (self.links.peer or frozenset()):  # link_rule.py
                         self._feed(o.HandOff(group, f"{action.failures} failed checks"), out)
                         self.recovery.handle(r.GroupLeft(group), self.now_ms)
                     else:

@@ -14,6 +14,7 @@ from typing import Mapping
 from hbd.core import membership_events as m
 from hbd.core import ownership_types as o
 from hbd.core import recovery as r
+from hbd.core.link_rule import VipCarrier  # the link monitor's report (link_rule.py)
 from hbd.core.messages import Field, Message
 
 
@@ -50,7 +51,7 @@ class PingReachability:
 OwnershipInput = (o.Probed | o.GroupStarted | o.GroupStopped | o.Fenced | o.AdminRequest | o.ShutdownRequested)
 # Monitoring (hbd/runtime/monitor.py): check results, the outcome of a restart in place, an admin's cleanup.
 RecoveryInput = r.CheckFailed | r.CheckOk | r.RecoveryDone | r.Cleared
-Event = Heard | Tick | Broadcast | PingReachability | OwnershipInput | RecoveryInput
+Event = Heard | Tick | Broadcast | PingReachability | VipCarrier | OwnershipInput | RecoveryInput
 
 
 # --- actions ---------------------------------------------------------------------------------------

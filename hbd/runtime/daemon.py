@@ -54,6 +54,8 @@ from hbd.runtime.membership_service import MembershipService
 from hbd.runtime.notify import Notifier, watchdog_interval_s
 from hbd.runtime.ownership_driver import OwnershipDriver
 from hbd.runtime.ping_monitor import PingMonitor, PingTargets
+from hbd.runtime import link_monitor, link_status
+from hbd.core.link_rule import VipCarrier
 from hbd.runtime.monitor_lane import MonitorLane
 from hbd.config.monitoring import settings_of as monitor_settings
 from hbd.runtime.preprobe import PreProbe
@@ -113,6 +115,7 @@ class Daemon:
         self.driver: OwnershipDriver | None = None
         self.fencing: FencingLane | None = None
         self.ping: PingMonitor | None = None
+        self.links: link_monitor.LinkMonitor | None = None
         self.monitoring: MonitorLane | None = None
         self.stop_clients: list[asyncio.Task[Any]] = []
 
@@ -186,6 +189,9 @@ class Daemon:
             if targets.nodes:  # connectivity for the isolation rule (doc/daemon.md)
                 self.ping = PingMonitor(targets, self._ping_changed)
                 self.ping.start(loop)
+            if link_monitor.enabled(self.hacf):  # carrier of the VIP interfaces (doc/monitoring.md)
+                self.links = link_monitor.LinkMonitor(self.roots, self.runner.resolve, self._ping_changed)
+                self.links.start(loop)
             if self.opts.on_started is not None:
                 self.opts.on_started()
             loop.run_in_executor(None, self.preprobe.prepare)  # where each VIP lives, ahead of any suspicion
@@ -204,6 +210,8 @@ class Daemon:
             self.membership.stop()
             if self.ping is not None:
                 self.ping.close()
+            if self.links is not None:
+                self.links.close()
             if self.monitoring is not None:
                 self.monitoring.close()
             self.driver.close()
@@ -268,11 +276,11 @@ class Daemon:
         elif self.monitoring is not None:
             self.monitoring.node_action(action)  # a restart in place
 
-    def _ping_changed(self, reachable: frozenset[str]) -> None:
-        """The ping monitor's report, a node core event like a heartbeat's (its actions are carried out)."""
+    def _ping_changed(self, report: frozenset[str] | VipCarrier) -> None:
+        """The ping or link monitor's report, a node core event like a heartbeat's (its actions are carried out)."""
         assert self.driver is not None and self.bridge is not None
-        self.driver.carry_out(self.bridge.step(n.PingReachability(reachable), ms(asyncio.get_running_loop().time()),
-                                               OWNERSHIP_ACTIONS))
+        event = report if isinstance(report, VipCarrier) else n.PingReachability(report)
+        self.driver.carry_out(self.bridge.step(event, ms(asyncio.get_running_loop().time()), OWNERSHIP_ACTIONS))
 
     def _changed(self) -> None:
         if self.membership is None or self.membership.core is None:
@@ -332,7 +340,9 @@ class Daemon:
             self._view(), self.membership, self.driver, started_wall=self.started_wall, cfg=self.cfg,
             runner=self.runner, fencing=self.fencing, ping=self.ping,
             connectivity=self.bridge.node.connectivity if self.bridge is not None else None,
-            monitoring=self.monitoring)
+            monitoring=self.monitoring,
+            vip_links=link_status.of(self.links, self.bridge.node.links if self.bridge is not None else None,
+                                     self.node_config.topology))
         self.drbd_watch.seen(built.get("drbd", []))
         return built
 

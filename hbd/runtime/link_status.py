@@ -7,6 +7,7 @@ from typing import Any
 
 from hbd.core.holdings import Topology
 from hbd.core.link_rule import LinkState
+from hbd.runtime.link_monitor import LinkMonitor
 
 
 def block(interfaces: list[dict[str, object]], state: LinkState, topology: Topology) -> dict[str, Any]:
@@ -23,3 +24,10 @@ def format_lines(links: dict[str, Any]) -> list[str]:
     peer = "not reported" if links["down_on_peer"] is None else (" ".join(links["down_on_peer"]) or "none")
     lines.append(f"groups without VIP carrier: here {' '.join(links['down_here']) or 'none'}; on the peer {peer}")
     return lines
+
+
+def of(monitor: LinkMonitor | None, state: LinkState | None, topology: Topology) -> dict[str, Any] | None:
+    """The block, or None while the link monitor watches nothing (off, no address resource, not resolved)."""
+    if monitor is None or monitor.table is None or state is None:
+        return None
+    return block(monitor.describe(), state, topology)

@@ -25,7 +25,7 @@ LOG = logging.getLogger("hbd.daemon")  # the daemon's lines
 async def full_status(view: OwnershipView, membership: MembershipService, driver: OwnershipDriver, *,
                       started_wall: float, cfg: LoadedConfig, runner: GroupRunner, fencing: FencingLane | None,
                       ping: PingMonitor | None, connectivity: Connectivity | None,
-                      monitoring: MonitorLane | None) -> dict[str, Any]:
+                      monitoring: MonitorLane | None, vip_links: dict[str, Any] | None = None) -> dict[str, Any]:
     """`hbd status`'s answer (a lane that is not running here is left out)."""
     built = status.build(view, membership.view(), list(driver.transitions), started_wall=started_wall,
                          config_path=cfg.path, resources=runner.resource_states())
@@ -39,6 +39,8 @@ async def full_status(view: OwnershipView, membership: MembershipService, driver
     built["heartbeat"] = membership.counters()  # packets accepted/dropped, loop and GC delays
     if ping is not None and connectivity is not None:
         built["ping"] = ping_status.block(ping.describe(), connectivity)
+    if vip_links is not None:  # the carrier of the VIP interfaces (link_status.py)
+        built["vip_links"] = vip_links
     if monitoring is not None:
         monitored = monitoring.describe()
         for group in built["groups"]:

@@ -19,7 +19,7 @@ def situation(held: dict[str, str], alive: tuple[str, ...] = ("n1", "n2")) -> Si
 
 def holders(down: dict[str, frozenset[str]], held: dict[str, str], alive: tuple[str, ...] = ("n1", "n2"),
             auto_failback: bool = True) -> dict[str, str | None]:
-    placement = lr.AvoidDeadLinks(PreferredNode(auto_failback=auto_failback), down)
+    placement = lr.AvoidDeadLinks(PreferredNode(auto_failback=auto_failback), lambda: down)
     return {k: d.holder for k, d in placement.place(situation(held, alive)).items()}
 
 
@@ -81,6 +81,10 @@ def test_the_peer_report_and_the_wire_field() -> None:
     assert lr.decode({"t": "starting", lr.LINK_FIELD: ""}, TOPOLOGY) == NONE
     assert lr.decode({"t": "resource"}, TOPOLOGY) is None  # a peer that does not report
     assert lr.decode({"t": "ask_resources", lr.LINK_FIELD: "g1"}, TOPOLOGY) is None
+    assert lr.with_field({"t": "resource"}, state, TOPOLOGY) == {"t": "resource"}  # not reporting
+    state.observe(0, lr.VipCarrier(G1))
+    assert lr.with_field({"t": "starting"}, state, TOPOLOGY) == {"t": "starting", lr.LINK_FIELD: "g1"}
+    assert lr.with_field({"t": "ask_resources"}, state, TOPOLOGY) == {"t": "ask_resources"}
 
 
 def test_each_decision_is_said_once() -> None:
