@@ -64,10 +64,15 @@ def interfaces_of(roots: Mapping[str, ResourceNode], resolve: Callable[[Resource
         found: list[str] = []
         for node in vip_nodes(root, resolve):
             try:
-                found += [i for i in resolve(node).link_interfaces() if i not in found]
+                names = resolve(node).link_interfaces()
             except (AgentError, OSError) as error:
-                log_hb(LOG, "WARN", f"link: group {key}: {node.primary}: interface not found ({error}); "
-                                    "its carrier is not watched")
+                names, why = (), f" ({error})"
+            else:
+                why = ""
+            if not names:  # the agent could not place its address here (no such interface, no route)
+                log_hb(LOG, "WARN", f"link: group {key}: {node.primary}: no interface found here{why}; its "
+                                    "carrier is not watched")
+            found += [i for i in names if i not in found]
         if found:
             out[key] = tuple(found)
     return out

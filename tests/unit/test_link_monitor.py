@@ -114,7 +114,7 @@ def test_an_interface_the_kernel_never_named_has_no_carrier(caplog: pytest.LogCa
         mon.loop.close()
 
 
-def test_interfaces_of_asks_the_address_agents_only() -> None:
+def test_interfaces_of_asks_the_address_agents_only(caplog: pytest.LogCaptureFixture) -> None:
     class Vip:
         claims_addresses = True
 
@@ -131,8 +131,18 @@ def test_interfaces_of_asks_the_address_agents_only() -> None:
     root = ResourceNode("group", "g1", children=(ResourceNode("IPaddr2", "192.0.2.50/24"),
                                                  ResourceNode("IPaddr2", "192.0.2.51/24"),
                                                  ResourceNode("lsb", "db")))
-    resolve: Any = lambda node: Vip() if node.type == "IPaddr2" else Other()
-    assert lm.interfaces_of({"g1": root, "g2": ResourceNode("group", "g2")}, resolve) == {"g1": ("eth0",)}
+    class Unplaced(Vip):
+        def link_interfaces(self) -> tuple[str, ...]:
+            return ()
+
+    resolve: Any = lambda node: Vip() if node.type == "IPaddr2" else Unplaced() if node.type == "IPaddr" else Other()
+    with caplog.at_level(logging.INFO, logger="hbd.link"):
+        got = lm.interfaces_of({"g1": root, "g2": ResourceNode("group", "g2"),
+                                "g3": ResourceNode("group", "g3", children=(ResourceNode("IPaddr", "198.51.100.9"),))},
+                               resolve)
+    assert got == {"g1": ("eth0",)}
+    assert [r.getMessage() for r in caplog.records] == [
+        "link: group g3: 198.51.100.9: no interface found here; its carrier is not watched"]
 
 
 def test_the_switch_is_checked_by_config_check_and_read_by_the_daemon(capsys: pytest.CaptureFixture[str],
