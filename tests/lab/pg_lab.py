@@ -12,6 +12,7 @@ Used by tests/lab/test_postgresql_lab.py and bench/postgresql_failover.py.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -19,12 +20,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import pg_config as cfg
 from daemon_lab import FAST, lab_cluster
 from pg_workload import SCHEMA, Journal, Verdict, check_rows
 from rgmanager_lab import CONF_DIR, mount_hosts, service, write_cluster_conf
 
+from hbd.errors import LabError
 from hbd.lab.hbd_cluster import HbdCluster
 from hbd.lab.watch import InvariantWatcher
 
@@ -51,8 +54,6 @@ def install(cluster: HbdCluster, form: str) -> None:
         if form == "haresources":
             (ha_d / "ha.cf").write_text(cfg.hacf())
             (ha_d / "haresources").write_text(cfg.haresources())
-        else:
-            (lab.path(node, CONF_DIR) / "ha.cf").write_text("logfile /var/log/hbd/hbd.log\nlogfacility none\n")
         (ha_d / "init.d").mkdir(exist_ok=True)
         (ha_d / "init.d" / cfg.SCRIPT).write_text(cfg.init_script())
         (ha_d / "init.d" / cfg.SCRIPT).chmod(0o755)
@@ -99,13 +100,38 @@ class PgCluster:
     def start_hbd(self, node: str) -> None:
         self.cluster.start(node, self.daemon_args())
 
-    def wait_serving(self, node: str, timeout: float = WAIT_S) -> None:
-        """The daemon on `node` reports the database running there, and stable."""
+    def status(self, node: str) -> dict[str, Any] | None:
+        """`hbd status --json` on `node`; None when it does not answer within 30 s (a loaded machine)."""
+        try:
+            done = self.lab.exec(node, ["hbd", "status", "--json"], timeout=30, check=False)
+        except LabError:
+            return None
+        return json.loads(done.stdout) if done.returncode == 0 else None  # type: ignore[no-any-return]
+
+    def wait_status(self, node: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = WAIT_S) -> None:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = self.status(node)
+            if last is not None and predicate(last):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{node}: status condition not met within {timeout} s; last status {last}\n"
+                             f"{self.cluster.log(node)[-3000:]}\n{self.cluster.stderr(node)[-3000:]}")
+
+    def serving(self, st: dict[str, Any], node: str) -> bool:
         if self.form == "cluster":
-            self.cluster.wait_status(node, lambda st: service(st, "pgsql")["owner"] == node
-                                     and service(st, "pgsql")["state"] == "started", timeout)
-        else:
-            self.cluster.wait_owner(node, timeout)
+            return service(st, "pgsql")["owner"] == node and service(st, "pgsql")["state"] == "started"
+        return self.cluster.owner(st) == node and bool(st["stable"]) and all(
+            g["state"] in ("running", "stopped") for g in st["groups"])
+
+    def wait_serving(self, node: str, timeout: float = WAIT_S) -> None:
+        """The daemon on `node` reports the database running there (haresources: and stable)."""
+        self.wait_status(node, lambda st: self.serving(st, node), timeout)
+
+    def wait_joined(self, node: str, holder: str, timeout: float = WAIT_S) -> None:
+        """The daemon on `node`, started again, sees the database running on `holder`."""
+        self.wait_status(node, lambda st: st["phase"] == "running" and self.serving(st, holder), timeout)
 
     def boot(self, node: str) -> None:
         """Power on again: fresh namespaces, so the bind mounts again, then the daemon."""
@@ -182,6 +208,24 @@ class PgCluster:
         self.cluster.kill9(node)
         return at
 
+    def kill_hbd_and_restart(self, node: str) -> float:
+        """kill -9 of the holder's daemon: the database keeps running there; the peer declares it dead and
+        its takeover must fail (the address answers, the disk is Primary there) without touching the copy
+        that runs; the daemon started again keeps the database where it is."""
+        at = self.kill_hbd(node)
+        peer = self.other(node)
+        self.wait_status(peer, lambda st: any(n["name"] == node and n["status"] == "dead" for n in st["nodes"]))
+        self.wait_acks(20, after=time.monotonic())  # still committing, after the peer's verdict
+        self.start_hbd(node)
+        if self.form == "haresources":
+            self.wait_serving(node)  # it finds its group running and keeps it
+        else:
+            # the daemon's start-up stop takes the database down here, and the cluster places it again
+            self.wait_status(node, lambda st: st["phase"] == "running" and service(st, "pgsql")["state"] == "started"
+                             and service(st, "pgsql")["owner"] is not None)
+            self.wait_acks(20, after=time.monotonic())
+        return at
+
     def move(self, node: str) -> float:
         """hbd-standby on the holder (haresources), hbd svc relocate to the other node (cluster.conf)."""
         at = time.monotonic()
@@ -197,9 +241,12 @@ class PgCluster:
         return at
 
     # ---- after an event
-    def settle(self, event: str, at: float, expect: str, acks: int = 20) -> Settled:
-        """Wait for `acks` commits acknowledged after the event on `expect`, then check the rows there and the log."""
+    def settle(self, event: str, at: float, expect: str | None, acks: int = 20) -> Settled:
+        """Wait for `acks` commits acknowledged after the event on `expect` (None: on the one node that has the
+        file system mounted), then check the rows there and the server's log."""
         self.wait_acks(acks, after=at)
+        if expect is None:
+            expect = self.active()
         assert self.active() == expect, f"after {event}: the database runs on {self.active()}, not {expect}"
         self.wait_serving(expect)
         j = self.journal()  # before the rows: every commit acknowledged so far must be among them
@@ -247,8 +294,9 @@ def pg_cluster(form: str) -> Iterator[PgCluster]:
             pg.start_hbd("n2")
             pg.wait_serving("n1")
             if form == "haresources":
-                cluster.wait_configured_deadtime("n2", "n1")
-                cluster.wait_configured_deadtime("n1", "n2")
+                for observer, peer in (("n2", "n1"), ("n1", "n2")):  # judged by the configured deadtime
+                    pg.wait_status(observer, lambda st, p=peer: any(
+                        n["name"] == p and n["deadtime_ms"] == FAST.deadtime_ms for n in st["nodes"]))
             pg.start_workload()
             pg.wait_acks(20)
             yield pg

@@ -133,3 +133,23 @@ def test_no_database_there_is_not_configured(pg_dir: tuple[Path, Path]) -> None:
     done = lsb(script, "start")
     assert done.returncode == 6 and "is the replicated file system mounted?" in done.stdout, done.stdout
     assert lsb(script, "status").returncode == 3
+
+
+# ---- the lab workload's checker -------------------------------------------------------------------------
+
+def test_the_checker_finds_lost_duplicated_and_never_committed_rows(tmp_path: Path) -> None:
+    import pg_workload
+
+    path = tmp_path / "journal"
+    path.write_text("".join(
+        f'{{"ev": "{ev}", "n": {n}, "t": {t}}}\n' for ev, n, t in
+        (("ack", 1, 1.0), ("ack", 2, 2.0), ("doubt", 3, 3.0), ("fail", 4, 3.5), ("ack", 5, 6.0)))
+        + '{"ev": "error", "t": 3.0, "what": "commit: server closed the connection"}\n{"ev": "error", "t": 4.0, "what": "x"}\n'
+        + '{"ev": "ack", "n": 6')  # a line being written when it was read
+    j = pg_workload.Journal.read(path)
+    assert j.acked == [1, 2, 5] and j.doubt == {3} and j.failed == {4}
+    assert j.outages() == [(3.0, 6.0)]
+    assert pg_workload.check_rows(j, [1, 2, 5]).ok
+    assert pg_workload.check_rows(j, [1, 2, 3, 5]).ok  # in doubt: either way
+    bad = pg_workload.check_rows(j, [1, 1, 4, 5])
+    assert not bad.ok and bad.lost == [2] and bad.duplicates == [1] and bad.never_committed == [4]
