@@ -24,10 +24,13 @@ Composed here, and simulated with real wire messages in tests/sim/test_node_sim.
   exchange, as after a failed start), or restarted in place when no peer can take it.
 - the pre-probe is a deadline: when the live peer holding groups with addresses (`probe_groups`) has been
   silent for its deadtime - window - lead, `ProbeNow` once for that silence (window and lead scaled to the
-  peer's deadtime: hbd/core/pre_probe.py).
+  peer's deadtime: hbd/core/pre_probe.py). What the round heard comes back (`PreProbeVerdict`); a takeover
+  from the dead peer of a group whose addresses all stayed silent in a whole, fresh window starts with the
+  start option `peer_released` (`StartGroup.pre_probe_silent`): IPaddr2 does not probe again.
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from typing import assert_never
@@ -119,6 +122,8 @@ class NodeCore:
                     self._feed(o.Tick(), out)
             case n.Broadcast(body):
                 self._membership_out([self.membership.send(body)], out)
+            case n.PreProbeVerdict():
+                self.pre_probe.heard(event)
             case n.PingReachability(reachable):
                 self.ping_reachable = reachable
                 self._ping_count(len(reachable), out)
@@ -355,6 +360,10 @@ class NodeCore:
                         fields = {**fields, PING_FIELD: str(self.connectivity.mine)}
                     fields = link_rule.with_field(fields, self.links, self.config.topology)
                     self._membership_out([self.membership.send(tuple(fields.items()))], out)
+                case o.StartGroup(key, _, o.Cause.PEER_DEAD) if self.pre_probe.silent(key, self.now_ms):
+                    out.append(o.Log("info", f"The addresses of {key} were silent before the verdict: starting "
+                                             "without probing again"))
+                    out.append(dataclasses.replace(action, pre_probe_silent=True))
                 case _:
                     out.append(action)  # every other ownership action is the runtime's to carry out
         deadline = self.ownership.next_deadline(self.now_ms)

@@ -1,9 +1,9 @@
 """Events into and actions out of the composed node core (hbd.core.node). Times are integer milliseconds.
 
-The node core takes the membership layer's input (authenticated messages, time) and the ownership layer's
-input (probe results, group operation results, fencing results, admin and shutdown requests) and returns
-the actions of both layers, plus its own: a pre-probe round to run now, a restart after own-heartbeat loss,
-and messages of other services. The ownership layer's `Send` never leaves the core: it is sequenced by
+The node core takes the membership layer's input (authenticated messages, time), the ownership layer's
+input (probe results, group operation results, fencing results, admin and shutdown requests) and what a
+pre-probe round heard, and returns the actions of both layers, plus its own: a pre-probe round to run now,
+a restart after own-heartbeat loss, and messages of other services. The ownership layer's `Send` never leaves the core: it is sequenced by
 membership and comes out as a membership `Send`.
 """
 from __future__ import annotations
@@ -48,10 +48,23 @@ class PingReachability:
     reachable: frozenset[str]
 
 
+@dataclass(frozen=True)
+class PreProbeVerdict:
+    """What one pre-probe round (`ProbeNow`) heard for one of its groups (hbd/runtime/preprobe.py): `silent`:
+    every address of the group was listened to and none answered; `listened_ms`: the shortest time one of
+    them was listened to; `ended_ms`: when the first of them stopped being listened to (the runtime's
+    monotonic clock, as `now_ms`). The node core decides what it means for the takeover (pre_probe.py)."""
+
+    group: str
+    silent: bool
+    listened_ms: int
+    ended_ms: int
+
+
 OwnershipInput = (o.Probed | o.GroupStarted | o.GroupStopped | o.Fenced | o.AdminRequest | o.ShutdownRequested)
 # Monitoring (hbd/runtime/monitor.py): check results, the outcome of a restart in place, an admin's cleanup.
 RecoveryInput = r.CheckFailed | r.CheckOk | r.RecoveryDone | r.Cleared
-Event = Heard | Tick | Broadcast | PingReachability | VipCarrier | OwnershipInput | RecoveryInput
+Event = Heard | Tick | Broadcast | PingReachability | PreProbeVerdict | VipCarrier | OwnershipInput | RecoveryInput
 
 
 # --- actions ---------------------------------------------------------------------------------------

@@ -186,6 +186,15 @@ class StartGroup:
     key: str
     reason: str  # for the log only
     cause: Cause
+    # the node core (hbd/core/pre_probe.py): taken over from a dead peer whose addresses of the group all
+    # stayed silent during a whole, fresh pre-probe window just before the death verdict
+    pre_probe_silent: bool = False
+
+    @property
+    def peer_released(self) -> bool:
+        """The start option: the group's addresses are known to be gone from the peer (it said it released
+        them, or the pre-probe heard nothing), so IPaddr2 need not run its duplicate-address probe again."""
+        return self.cause.released_by_peer or self.pre_probe_silent
 
 
 @dataclass(frozen=True)

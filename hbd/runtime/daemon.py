@@ -12,6 +12,7 @@ carries out its actions.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -144,8 +145,9 @@ class Daemon:
                                       self.membership.broadcast,
                                       on_stop_failure=self.opts.on_stop_failure,
                                       on_shutdown_complete=self.done.set, on_change=self._changed,
-                                      probe_cleared=self.preprobe.clear, on_fence=self._fence,
+                                      on_fence=self._fence,
                                       self_fence=self_fencer(self.hacf))
+        self.preprobe.on_verdicts = functools.partial(self._preprobe_heard, loop)  # from the prober thread
         fence_settings = lane_settings(self.hacf)
         if fence_settings is not None:
             self.fencing = FencingLane(fence_settings, self.driver.feed, lambda: bool(self._view().held),
@@ -281,6 +283,15 @@ class Daemon:
         assert self.driver is not None and self.bridge is not None
         event = report if isinstance(report, VipCarrier) else n.PingReachability(report)
         self.driver.carry_out(self.bridge.step(event, ms(asyncio.get_running_loop().time()), OWNERSHIP_ACTIONS))
+
+    def _preprobe_heard(self, loop: asyncio.AbstractEventLoop, verdicts: list[n.PreProbeVerdict]) -> None:
+        """What a pre-probe round heard (the prober thread): node core events, stepped on the loop."""
+        def step() -> None:
+            assert self.driver is not None and self.bridge is not None
+            for verdict in verdicts:
+                self.driver.carry_out(self.bridge.step(verdict, ms(loop.time()), OWNERSHIP_ACTIONS))
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(step)
 
     def _changed(self) -> None:
         if self.membership is None or self.membership.core is None:

@@ -37,7 +37,6 @@ class OwnershipDriver:
     def __init__(self, core: Ownership, runner: GroupRunner, send: Callable[[tuple[tuple[str, str], ...]], None],
                  *, on_stop_failure: str = "none", on_shutdown_complete: Callable[[], None] = lambda: None,
                  on_change: Callable[[], None] = lambda: None,
-                 probe_cleared: Callable[[str], bool] = lambda key: False,
                  on_fence: Callable[[str], None] | None = None, self_fence: Callable[[], str] | None = None):
         self.core = core
         self.runner = runner
@@ -45,7 +44,6 @@ class OwnershipDriver:
         self.on_stop_failure = on_stop_failure
         self.on_shutdown_complete = on_shutdown_complete
         self.on_change = on_change
-        self.probe_cleared = probe_cleared  # the group's VIPs were silent just before the death verdict
         self.on_fence = on_fence  # the fencing lane (hbd/runtime/fencing_lane.py), when fencing is configured
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hbd-groups")
         # after a stop that failed for good (hbd/runtime/stop_escalation.py)
@@ -147,12 +145,7 @@ class OwnershipDriver:
             log_hb(LOG, action.level, action.text)
         elif isinstance(action, o.StartGroup):
             self.note(f"start {action.key}: {action.reason}")
-            released = action.cause.released_by_peer
-            if not released and action.cause is o.Cause.PEER_DEAD and self.probe_cleared(action.key):
-                log_hb(LOG, "info", f"The addresses of {action.key} were silent before the verdict: "
-                                    "starting without probing again")
-                released = True
-            options = StartOptions(peer_released=released)
+            options = StartOptions(peer_released=action.peer_released)  # the core's option (pre_probe.py)
             self._run(functools.partial(self.runner.start, options=options), action.key, started=True)
         elif isinstance(action, o.GroupTransition):
             self.note(f"group {action.key}: {action.old.value} -> {action.new.value}")

@@ -3,18 +3,19 @@
 IPaddr2 listens for an ARP answer before it adds a VIP: that is what keeps a survivor from starting the
 VIP of a node whose daemon was killed (kill -9) while its kernel still answers. Done after the death
 verdict it adds its whole listening time to every takeover. Here the same question is asked earlier, in a
-window scaled to the peer's deadtime (`timing`): when the peer has been silent for deadtime - window -
+window scaled to the peer's deadtime (hbd/core/pre_probe.py): when the peer has been silent for deadtime - window -
 lead, each VIP of the groups it holds is probed (several probe frames, so one lost frame is not a silent
 window) for `window` seconds, ending `lead` before the verdict. A kernel that holds the address answers a
 probe within a millisecond, so a window of a fifth of the deadtime (5 ms at least, IPaddr2's 200 ms at
 most) still hears it. At the verdict, a group whose VIPs all stayed silent during a fresh, whole window is
-started without probing again; any answer, or no fresh verdict, keeps the probe.
+started without probing again; any answer, or no fresh verdict, keeps the probe. That decision is the node
+core's (hbd/core/pre_probe.py): each round's outcome goes back to it as one `PreProbeVerdict` per group.
 
 Which resources claim addresses, and where, is each agent's own answer (`Agent.claims_addresses`,
 `Agent.claimed_addresses`: IPaddr2 locates its interface and MAC); nothing here knows an agent by name.
 When a round starts is a deadline of the node core (hbd/core/node.py: `ProbeNow`, computed from the peer's
 last packet, never a poll); this module only carries the round out, in a prober thread started with the
-daemon, and keeps the verdicts.
+daemon, and reports what it heard (`on_verdicts`, from the prober thread).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from hbd.agents import arp
 from hbd.agents.base import Agent
 from hbd.agents.registry import Registry
 from hbd.config.model import ResourceNode
-from hbd.core.pre_probe import probe_timing
+from hbd.core.node_events import PreProbeVerdict
 from hbd.errors import AgentError
 from hbd.runtime.logsetup import log_hb
 
@@ -37,28 +38,6 @@ LOG = logging.getLogger("hbd.preprobe")
 # a thread), the GIL and the scheduler may delay it by 10 ms on a busy machine; a verdict that comes first
 # is not used (probe again).
 PROBES_PER_WINDOW = 3
-FRESH_MIN_S, FRESH_MAX_S = 0.05, 0.5  # a verdict older than this at the takeover is not used
-
-
-@dataclass(frozen=True)
-class Timing:
-    window_s: float
-    lead_s: float
-
-    @property
-    def start_after_s(self) -> float:
-        """Silence (from the peer's deadtime) at which a round starts."""
-        return self.window_s + self.lead_s
-
-    @property
-    def fresh_s(self) -> float:
-        return min(FRESH_MAX_S, max(FRESH_MIN_S, self.window_s + 2 * self.lead_s))
-
-
-def timing(deadtime_s: float) -> Timing:
-    """The probe window and lead for a peer with this deadtime (both fractions of it, bounded)."""
-    scaled = probe_timing(round(deadtime_s * 1000))
-    return Timing(scaled.window_ms / 1000, scaled.lead_ms / 1000)
 
 
 @dataclass(frozen=True)
@@ -109,29 +88,23 @@ def probe_repeated(iface: str, mac: str, ip: str, seconds: float) -> str | None:
 
 
 class PreProbe:
-    def __init__(self, roots: Mapping[str, ResourceNode], *, window_s: float | None = None,
-                 lead_s: float | None = None,
+    def __init__(self, roots: Mapping[str, ResourceNode], *,
                  probe: Callable[[str, str, str, float], str | None] = probe_repeated,
                  locate: Callable[[ResourceNode], Target | None] | None = None,
                  resolve: Callable[[ResourceNode], Agent] = default_resolve,
                  clock: Callable[[], float] = time.monotonic):
         self.vips = {key: vip_nodes(root, resolve) for key, root in roots.items()}
-        self.window_s, self.lead_s = window_s, lead_s  # fixed values (tests); None: scaled to the deadtime
         self.probe, self.clock = probe, clock
         self.locate = locate or locate_with(resolve)
         self.verdicts: dict[str, Verdict] = {}  # by resource (the node's primary, e.g. IPaddr2::192.0.2.50)
         self.targets: dict[str, Target] = {}  # located once: the probe must start on time
         self._lock = threading.Lock()
         self._busy = False
-        self._fresh_s = FRESH_MAX_S
-        self._rounds: list[tuple[list[ResourceNode], float]] = []  # for the prober thread
+        self._rounds: list[tuple[frozenset[str], float]] = []  # (groups, window) for the prober thread
+        # what each round heard, per group, handed to the node core (the daemon: on the event loop)
+        self.on_verdicts: Callable[[list[PreProbeVerdict]], None] = lambda verdicts: None
         self._wake = threading.Event()
         self._prober: threading.Thread | None = None
-
-    def timing(self, deadtime_s: float) -> Timing:
-        scaled = timing(deadtime_s)
-        return Timing(scaled.window_s if self.window_s is None else self.window_s,
-                      scaled.lead_s if self.lead_s is None else self.lead_s)
 
     def prepare(self) -> None:
         """Locate every VIP (interface, MAC) ahead of need; a VIP not located yet is located when probed.
@@ -171,23 +144,6 @@ class PreProbe:
                 self.targets[node.primary] = found
         return found
 
-    def wanted(self, peer_holds: frozenset[str]) -> bool:
-        return any(self.vips.get(key) for key in peer_holds)
-
-    def due_in(self, silent_s: float, deadtime_s: float) -> float:
-        """Seconds until a round is due (0 or less: due now)."""
-        return deadtime_s - self.timing(deadtime_s).start_after_s - silent_s
-
-    def due(self, silent_s: float, deadtime_s: float) -> bool:
-        return self.due_in(silent_s, deadtime_s) <= 0
-
-    def maybe_start(self, silent_s: float, deadtime_s: float, peer_holds: frozenset[str]) -> bool:
-        """Starts one round of probes when the verdict is near (and no round is running)."""
-        if not self.due(silent_s, deadtime_s):
-            return False
-        t = self.timing(deadtime_s)
-        return self.start_round(peer_holds, t.window_s, t.lead_s)
-
     def start_round(self, groups: frozenset[str], window_s: float, lead_s: float) -> bool:
         """Probe the VIPs of `groups` for `window_s` now, in the prober thread (one round at a time): what
         the node core's `ProbeNow` asks for."""
@@ -198,29 +154,48 @@ class PreProbe:
             if self._busy:
                 return False
             self._busy = True
-        self._fresh_s = Timing(window_s, lead_s).fresh_s
         log_hb(LOG, "debug", f"peer silent, verdict due in {window_s + lead_s:.3f} s: probing "
                              f"{' '.join(n.primary for n in nodes)} for {window_s:g} s")
         self._ensure_prober()
         with self._lock:
-            self._rounds.append((nodes, window_s))
+            self._rounds.append((frozenset(k for k in groups if self.vips.get(k)), window_s))
         self._wake.set()
         return True
 
-    def _round(self, nodes: list[ResourceNode], window_s: float) -> None:
+    def _round(self, groups: frozenset[str], window_s: float) -> None:
+        nodes = [n for key in sorted(groups) for n in self.vips.get(key, ())]
+        heard: dict[str, Verdict] = {}  # by resource, this round's only
         try:
-            threads = [threading.Thread(target=self._one, args=(n, window_s), daemon=True) for n in nodes[1:]]
+            threads = [threading.Thread(target=self._one, args=(n, window_s, heard), daemon=True)
+                       for n in nodes[1:]]
             for t in threads:
                 t.start()
             if nodes:
-                self._one(nodes[0], window_s)  # the first VIP in this thread: one thread start fewer
+                self._one(nodes[0], window_s, heard)  # the first VIP in this thread: one thread start fewer
             for t in threads:
                 t.join(window_s * 5 + 1)
         finally:
             with self._lock:
                 self._busy = False
+        with self._lock:
+            verdicts = [self._group_verdict(key, heard) for key in sorted(groups)]
+        try:
+            self.on_verdicts(verdicts)
+        except Exception:  # a bug in the hand-over must not stop the prober
+            LOG.exception("handing the pre-probe verdicts over failed (bug)", extra={"hb_level": "ERROR"})
 
-    def _one(self, node: ResourceNode, window_s: float) -> None:
+    def _group_verdict(self, key: str, heard: Mapping[str, Verdict]) -> PreProbeVerdict:
+        """What the round heard of the group: silent only if every one of its VIPs was probed and none answered
+        (a VIP not located, or whose probe failed or did not end, is not silent)."""
+        found = [heard.get(n.primary) for n in self.vips.get(key, ())]
+        done = [v for v in found if v is not None]
+        silent = bool(found) and len(done) == len(found) and all(v.answered_by is None for v in done)
+        listened_s = min((v.ended - v.began for v in done), default=0.0)
+        ended_s = min((v.ended for v in done), default=self.clock())
+        log_hb(LOG, "debug", f"pre-probe verdict for {key}: {'silent' if silent else 'not silent'} {found}")
+        return PreProbeVerdict(key, silent, int(listened_s * 1000), round(ended_s * 1000))
+
+    def _one(self, node: ResourceNode, window_s: float, heard: dict[str, Verdict]) -> None:
         target = self._target(node)
         if target is None:
             return
@@ -235,17 +210,6 @@ class PreProbe:
             return
         with self._lock:
             self.verdicts[node.primary] = verdict
+            heard[node.primary] = verdict
         if owner:
             log_hb(LOG, "info", f"{target.ip} still answers from {owner}: a takeover will probe again")
-
-    def clear(self, key: str) -> bool:
-        """Whether every VIP of the group stayed silent during a fresh, whole window."""
-        nodes = self.vips.get(key, ())
-        if not nodes:
-            return False
-        now = self.clock()
-        with self._lock:
-            verdicts = [self.verdicts.get(n.primary) for n in nodes]
-        log_hb(LOG, "debug", f"pre-probe verdicts for {key} at {now:.3f}: {verdicts}")
-        return all(v is not None and v.answered_by is None and v.ended - v.began >= v.window_s * 0.95
-                   and now - v.ended <= self._fresh_s for v in verdicts)

@@ -34,7 +34,6 @@ from simnet import MediumFaults
 
 NODES = ("n1", "n2")
 KEYS = AuthKeys("authkeys", 1, (AuthKey(1, "sha1", b"simulated"),))
-FRESH_MS = (50, 500)  # the runtime's freshness bounds of a pre-probe verdict (runtime/preprobe.py)
 
 
 @dataclass
@@ -67,7 +66,6 @@ class Node:
     nic_cut: bool = False
     restart_ms: int | None = None  # own heartbeat lost: restart this long after the shutdown
     up_since: int = 0
-    verdicts: dict[str, tuple[int, int, bool]] = field(default_factory=dict)  # key -> began, ended, answered
     log: list[str] = field(default_factory=list)
 
 
@@ -157,9 +155,9 @@ class NodeWorld(Invariants):
                 self.quiet_since = self.now  # a death verdict (true, or false under loss): settling again
             case m.PeerReturned() | m.PeerRestarted():
                 self.quiet_since = self.now  # a false death healed (loss), or a restart: settling starts again
-            case o.StartGroup(key, _, cause):
+            case o.StartGroup(key):
                 self.check_start(name, key)
-                ok = self.address_probe(name, key, cause)
+                ok = self.address_probe(name, action)
                 node.actual.add(key)
                 self.at(self.now + self.rng.randint(10, 200), "started", name, node.inc, key, ok)
             case o.StopGroup(key):
@@ -184,17 +182,14 @@ class NodeWorld(Invariants):
             case _:
                 pass
 
-    def address_probe(self, name: str, key: str, cause: o.Cause) -> bool:
+    def address_probe(self, name: str, start: o.StartGroup) -> bool:
         """IPaddr2's duplicate-address probe: a start fails while the peer's kernel answers for the address.
-        A takeover from a dead peer skips it when the pre-probe found the address silent (the runtime's rule)."""
-        node, peer = self.nodes[name], self.nodes[self.other(name)]
-        if cause.released_by_peer:
-            return True  # the peer said it released it: no probe (IPaddr2 started with the release option)
-        verdict = node.verdicts.get(key)
-        fresh = min(FRESH_MS[1], max(FRESH_MS[0], 3 * TIMING.deadtime_ms // 5))
-        if cause is o.Cause.PEER_DEAD and verdict is not None and not verdict[2] and self.now - verdict[1] <= fresh:
-            return True  # silent just before the verdict: started without probing again
-        return key not in peer.actual
+        It is skipped when the core's start option says the peer released it (the peer said so, or the
+        pre-probe found the addresses silent just before the verdict: the core's rule, pre_probe.py)."""
+        peer = self.nodes[self.other(name)]
+        if start.peer_released:
+            return True  # IPaddr2 started with the release option: no probe
+        return start.key not in peer.actual
 
     def transmit(self, src: str, send: m.Send) -> None:
         node = self.nodes[src]
@@ -221,7 +216,6 @@ class NodeWorld(Invariants):
         node.inc += 1
         node.up_since = self.now
         node.restart_ms = None
-        node.verdicts.clear()
         self.quiet_since = self.now
         for key in list(self.last_rx):
             if key[0] == name:
@@ -324,7 +318,8 @@ class NodeWorld(Invariants):
     def ev_probe_end(self, name: str, inc: int, key: str, began: int, answered_then: bool) -> None:
         node, peer = self.nodes[name], self.nodes[self.other(name)]
         if node.inc == inc:
-            node.verdicts[key] = (began, self.now, answered_then or key in peer.actual)
+            answered = answered_then or key in peer.actual
+            self.feed(name, n.PreProbeVerdict(key, not answered, self.now - began, self.now))
 
     def ev_exit(self, name: str, inc: int) -> None:
         node = self.nodes[name]

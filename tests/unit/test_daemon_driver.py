@@ -35,9 +35,9 @@ def test_events_wait_for_the_probe_then_the_group_starts_when_the_peer_is_dead()
     async def scenario() -> OwnershipDriver:
         driver = make(world, sent)
         driver.feed(o.CommUp(peer_alive=False))  # before the probe: queued
-        assert driver.core.phase == "probing" and len(driver.pending) == 1
+        assert driver.view.phase == "probing" and len(driver.pending) == 1
         driver.start(asyncio.get_running_loop())
-        await until(lambda: driver.core.state["ip1"] is o.GroupState.RUNNING)
+        await until(lambda: driver.view.groups["ip1"] is o.GroupState.RUNNING)
         driver.close()
         return driver
 
@@ -56,7 +56,7 @@ def _probe_then_alone(world: World, sent: list) -> OwnershipDriver:
         driver.start(asyncio.get_running_loop())
         await until(lambda: driver.probed)
         driver.feed(o.CommUp(peer_alive=False))
-        await until(lambda: driver.core.stable)
+        await until(lambda: driver.view.stable)
         driver.close()
         return driver
 
@@ -70,7 +70,7 @@ def test_a_group_found_partly_running_is_completed_in_plan_order() -> None:
     driver = _probe_then_alone(world, sent)
     assert world.journal[:2] == ["ip1 status", "svc status"]  # every resource asked
     assert world.journal[2:] == ["ip1 start", "svc start"]  # the start plan: the running ip1 is idempotent
-    assert driver.core.state["ip1"] is o.GroupState.RUNNING and world.up == {"ip1", "svc"}
+    assert driver.view.groups["ip1"] is o.GroupState.RUNNING and world.up == {"ip1", "svc"}
     states = driver.runner.resource_states()["ip1"]
     assert states == [("ip1", "running"), ("svc", "running")]
 
@@ -78,7 +78,7 @@ def test_a_group_found_partly_running_is_completed_in_plan_order() -> None:
 def test_a_group_found_running_is_kept_and_not_started_again() -> None:
     world, sent = World(up={"ip1", "svc"}), []
     driver = _probe_then_alone(world, sent)
-    assert driver.core.state["ip1"] is o.GroupState.RUNNING
+    assert driver.view.groups["ip1"] is o.GroupState.RUNNING
     assert "ip1 start" not in world.journal and "svc start" not in world.journal
 
 
@@ -109,10 +109,10 @@ def test_the_loop_keeps_running_while_an_agent_blocks() -> None:
         driver.feed(o.CommUp(peer_alive=False))
         await until(blocked.is_set)
         # the agent is blocked in the worker; the loop still runs coroutines and core steps
-        assert driver.core.busy == "ip1"
+        assert driver.view.busy == "ip1"
         driver.feed(o.Tick())
         release.set()
-        await until(lambda: driver.core.state["ip1"] is o.GroupState.RUNNING)
+        await until(lambda: driver.view.groups["ip1"] is o.GroupState.RUNNING)
         driver.close()
         return driver
 
@@ -137,11 +137,10 @@ def test_admin_request_is_answered_and_unknown_outcome_times_out() -> None:
     assert not waiting.ok
 
 
-def test_the_duplicate_address_probe_is_skipped_by_cause_never_by_reason_text() -> None:
-    """Issue 11 item 1: the driver decided from StartGroup.reason (`== "standby"`, `.endswith(" is dead")`)."""
-    cleared = {"ip1": False}
-    driver = OwnershipDriver(Ownership("n1", "n2", TOPOLOGY, o.Policy()), GroupRunner({}, {}), lambda body: None,
-                             probe_cleared=lambda key: cleared[key])
+def test_the_duplicate_address_probe_is_skipped_by_the_cores_start_option_never_by_reason_text() -> None:
+    """Issue 11 item 1: the driver decided from StartGroup.reason (`== "standby"`, `.endswith(" is dead")`);
+    then from a pre-probe verdict of its own. Now it carries out the core's typed option (peer_released)."""
+    driver = OwnershipDriver(Ownership("n1", "n2", TOPOLOGY, o.Policy()), GroupRunner({}, {}), lambda body: None)
     released: list[bool] = []
     driver._run = lambda work, key, started: released.append(  # type: ignore[method-assign]
         work.keywords["options"].peer_released)
@@ -149,8 +148,8 @@ def test_the_duplicate_address_probe_is_skipped_by_cause_never_by_reason_text() 
         for cause, text in ((o.Cause.PEER_DEAD, "standby"), (o.Cause.PREFERRED, "n2 gave up its resources"),
                             (o.Cause.HANDOVER, "n2 is dead"), (o.Cause.PEER_GAVE_UP, "")):
             driver._apply(o.StartGroup("ip1", text, cause))
-        cleared["ip1"] = True  # the pre-probe heard nothing from the VIP before the death verdict
-        driver._apply(o.StartGroup("ip1", "standby", o.Cause.PEER_DEAD))
+        # the node core found the VIPs silent in the pre-probe just before the death verdict
+        driver._apply(o.StartGroup("ip1", "standby", o.Cause.PEER_DEAD, pre_probe_silent=True))
         driver._apply(o.StartGroup("ip1", "n2 is dead", o.Cause.PREFERRED))
     finally:
         driver.close()
