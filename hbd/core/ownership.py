@@ -68,18 +68,6 @@ class Ownership(PeerEvents):
     # --- queries --------------------------------------------------------------------------------
 
     @property
-    def state(self) -> Mapping[str, GroupState]:
-        return self.groups.state
-
-    @property
-    def busy(self) -> str | None:
-        return self.groups.busy
-
-    @property
-    def queue(self) -> tuple[Queued, ...]:
-        return tuple(self.groups.queue)
-
-    @property
     def held(self) -> frozenset[str]:
         return self.groups.held
 
@@ -104,8 +92,8 @@ class Ownership(PeerEvents):
     def view(self) -> OwnershipView:
         pv = self.peer_view
         return OwnershipView(
-            self.me, self.topology, self.phase, self.stable, {k: self.state[k] for k in self.topology.keys},
-            self.busy, self.queue,
+            self.me, self.topology, self.phase, self.stable, {k: self.groups.state[k] for k in self.topology.keys},
+            self.groups.busy, tuple(self.groups.queue),
             PeerSnapshot(self.peer, pv.alive, pv.stable, pv.hold, pv.gave_up, pv.fenced, pv.hbd, pv.disputed),
             self.standby.snapshot(), self.fence_at is not None and not pv.alive)
 
@@ -179,7 +167,7 @@ class Ownership(PeerEvents):
     # --- outcomes of group operations -----------------------------------------------------------
 
     def _group_started(self, ev: GroupStarted, now: int, out: Outbox) -> None:
-        if self.busy != ev.key:
+        if self.groups.busy != ev.key:
             return
         if ev.ok:
             self.groups.finish(ev.key, GroupState.RUNNING, out)
@@ -193,7 +181,7 @@ class Ownership(PeerEvents):
         self.handoff.add(ev.key)  # offered to the peer once both sides are stable
 
     def _group_stopped(self, ev: GroupStopped, now: int, out: Outbox) -> None:
-        if self.busy != ev.key:
+        if self.groups.busy != ev.key:
             return
         if ev.ok:
             self.groups.finish(ev.key, GroupState.STOPPED, out)
@@ -229,7 +217,7 @@ class Ownership(PeerEvents):
             self.standby.request_takeover(ev.which, now, out, ev.request_id)
 
     def _hand_off(self, ev: HandOff, now: int, out: Outbox) -> None:
-        if self.phase is not Phase.RUNNING or self.state.get(ev.key) is not GroupState.RUNNING:
+        if self.phase is not Phase.RUNNING or self.groups.state.get(ev.key) is not GroupState.RUNNING:
             return  # it left, or is being stopped already
         self.start_failed[ev.key] = now  # not taken back on our own within failed_retry_ms
         self.handoff.add(ev.key)
@@ -250,10 +238,11 @@ class Ownership(PeerEvents):
             self.enqueue(Op.STOP, key, Cause.SHUTDOWN, "shutdown")
 
     def _tick(self, now: int, out: Outbox) -> None:
-        if self.retry_at is not None and now >= self.retry_at and self.busy is not None:
+        busy = self.groups.busy
+        if self.retry_at is not None and now >= self.retry_at and busy is not None:
             self.retry_at = None
-            out.log("info", f"Retrying failed stop operation [{self.busy}]")
-            out.add(StopGroup(self.busy, "retry", Cause.RETRY))
+            out.log("info", f"Retrying failed stop operation [{busy}]")
+            out.add(StopGroup(busy, "retry", Cause.RETRY))
         if self.fence_at is not None and now >= self.fence_at and not self.peer_view.alive:
             out.add(Fence(self.peer))
             self.fence_at = now + self.policy.fence_retry_ms
@@ -302,7 +291,7 @@ class Ownership(PeerEvents):
         return self.placement
 
     def _facts(self) -> rules.Facts:
-        return rules.Facts(self.me, self.peer, self.topology, self.policy, self.phase, self.state, self.held,
+        return rules.Facts(self.me, self.peer, self.topology, self.policy, self.phase, self.groups.state, self.held,
                            self.peer_view, self.start_failed, self.start_deadline,
                            self._may_take_from_dead())
 

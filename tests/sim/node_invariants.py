@@ -25,7 +25,7 @@ class Invariants:
         pv = core.ownership.peer_view
         if key in node.actual:
             self.fail(f"{name} starts {key} which already runs there")
-        peer_holds = peer.core is not None and peer.core.ownership.state[key].held
+        peer_holds = peer.core is not None and key in peer.core.ownership_view().held
         # judged by membership's verdict (and the ground truth), not by the composed core's own flags
         dead_to_us = core.membership.nodes[peer.name].status == "dead"
         if self.connected() and not dead_to_us and not pv.gave_up and peer_holds:
@@ -87,7 +87,7 @@ class Invariants:
             return False
         for key in self.topology.keys:
             holders = [name for name, node in self.nodes.items()
-                       if node.core is not None and node.core.ownership.state[key].held]
+                       if node.core is not None and key in node.core.ownership_view().held]
             running = [name for name, node in self.nodes.items() if key in node.actual]
             if len(holders) != 1 or running != holders:
                 self.fail(f"after the quiet period {key} is held by {holders or 'nobody'}, runs on {running or 'nobody'}")

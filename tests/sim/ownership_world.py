@@ -154,7 +154,7 @@ class World:
         assert core is not None
         if key in node.actual:
             self.fail(f"{name} starts {key} which already runs there")
-        peer_holds = peer.core is not None and peer.core.state[key].held
+        peer_holds = peer.core is not None and key in peer.core.held
         if self.connected and node.sees_peer and not core.peer_view.gave_up and peer_holds:
             self.fail(f"{name} starts {key} while live connected peer {peer.name} holds it")
         if self.opts.fencing and peer.core is not None and not node.sees_peer and not core.peer_view.gave_up:
@@ -172,14 +172,14 @@ class World:
         if not reply.ok or asker != name or node.core is None:
             return
         if kind == "takeover":
-            left = [k for k in groups if not node.core.state[k].held]
+            left = [k for k in groups if k not in node.core.held]
             if left:
                 self.fail(f"{name}: takeover reported done ({reply.text}) but {left} are not held here")
         elif kind == "standby" and self.opts.heartbeat_peer_word_only:
             return  # a Heartbeat taker's `done` carries no holdings: the giver cannot tell (see standby.py)
         elif kind == "standby" and peer.core is not None and peer.incarnation == peer_inc and self.connected:
             if peer.core.phase == "running":
-                left = [k for k in groups if not peer.core.state[k].held]
+                left = [k for k in groups if k not in peer.core.held]
                 if left:
                     self.fail(f"{name}: standby reported done ({reply.text}) but {peer.name} does not hold {left}")
 
@@ -236,7 +236,7 @@ class World:
         if self.opts.start_fail or self.opts.stop_fail:
             return
         for key in self.topology.keys:
-            holders = [n for n in NODES if self.nodes[n].core.state[key].held]  # type: ignore[union-attr]
+            holders = [n for n in NODES if key in self.nodes[n].core.held]  # type: ignore[union-attr]
             if len(holders) != 1:
                 self.fail(f"after the quiet period {key} is held by {holders or 'nobody'}")
             running = [n for n in NODES if key in self.nodes[n].actual]

@@ -76,7 +76,7 @@ def test_the_simulator_catches_a_core_that_ignores_the_peer(monkeypatch: pytest.
     """The invariants can fail: a core whose start gate ignores the peer's report is caught."""
     monkeypatch.setattr(Ownership, "_may_start", lambda self, key: self.phase == "running")
     monkeypatch.setattr(Ownership, "_wanted", lambda self, now: [
-        k for k in self.topology.keys if self.state[k].value == "stopped"])
+        k for k in self.topology.keys if self.groups.state[k].value == "stopped"])
     caught = sum(bool(run_world(seed, Options(partitions=False)).violations) for seed in range(30))
     assert caught >= 20
 

@@ -70,8 +70,8 @@ def test_no_takeover_while_fencing_fails_then_takeover_once_it_succeeds() -> Non
         driver, lane = build(world, fencer)
         await peer_dead(driver, lane)
         await until(lambda: len(fencer.calls) == 2)
-        assert "ip1 start" not in world.journal and driver.core.state["ip1"] is o.GroupState.STOPPED
-        await until(lambda: driver.core.state["ip1"] is o.GroupState.RUNNING)
+        assert "ip1 start" not in world.journal and driver.view.groups["ip1"] is o.GroupState.STOPPED
+        await until(lambda: driver.view.groups["ip1"] is o.GroupState.RUNNING)
         assert len(fencer.calls) == 3 and world.journal.index("ip1 start") >= 0
         assert lane.describe()["last"] == "n2 fenced by method pdu"
         driver.close()
@@ -91,7 +91,7 @@ def test_fence_ack_releases_the_takeover_only_while_fencing_is_pending() -> None
         assert "ip1 start" not in world.journal
         ok, text = lane.acknowledge("n2")
         assert ok and "acknowledged" in text
-        await until(lambda: driver.core.state["ip1"] is o.GroupState.RUNNING)
+        await until(lambda: driver.view.groups["ip1"] is o.GroupState.RUNNING)
         assert not lane.acknowledge("n2")[0]  # fenced now: nothing is waiting any more
         driver.close()
         lane.close()
@@ -109,7 +109,7 @@ def test_manual_only_fencing_waits_for_the_operator(caplog: pytest.LogCaptureFix
         await asyncio.sleep(0.3)  # several retry periods (50 ms): still nothing taken over
         assert "ip1 start" not in world.journal and not fencer.calls
         assert lane.acknowledge("n2")[0]
-        await until(lambda: driver.core.state["ip1"] is o.GroupState.RUNNING)
+        await until(lambda: driver.view.groups["ip1"] is o.GroupState.RUNNING)
         driver.close()
         lane.close()
 

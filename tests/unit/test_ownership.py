@@ -337,7 +337,7 @@ def test_a_failed_stop_is_retried_then_held_as_failed_without_a_reboot() -> None
     p.advance(12_000)
     retries = [line for line in p.logs["n1"] if line.startswith("info: Retrying failed stop operation [g1]")]
     assert len(retries) == 10
-    assert p.cores["n1"].state["g1"].value == "failed"
+    assert p.cores["n1"].view().groups["g1"].value == "failed"
     assert any(isinstance(a, StopFailedForGood) for a in p.other_actions["n1"])
     assert "g1" not in p.cores["n2"].held  # never started while it may still run on n1
     (reply,) = p.replies("n1")

@@ -121,13 +121,13 @@ def test_a_group_found_partly_running_is_held_then_completed_once_safe() -> None
     p = Pair()
     p.feed("n1", Probed(frozenset(), partial=frozenset({"g1"})))
     p.feed("n2", Probed(frozenset()))
-    assert p.cores["n1"].state["g1"].value == "partial" and p.held("n1") == ["g1"]
+    assert p.cores["n1"].view().groups["g1"].value == "partial" and p.held("n1") == ["g1"]
     p.feed("n1", CommUp(True))
     p.feed("n2", CommUp(True))
     p.run()
     assert p.held("n1") == ["g1"] and p.held("n2") == ["g2"]
     assert p.started["n1"] == ["g1"] and "g1" not in p.started["n2"]
-    assert p.cores["n1"].state["g1"].value == "running"
+    assert p.cores["n1"].view().groups["g1"].value == "running"
 
 
 def test_a_partly_running_group_the_peer_runs_is_released_not_completed() -> None:

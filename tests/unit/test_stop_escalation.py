@@ -34,7 +34,7 @@ def test_after_the_last_retry_the_core_decides_the_configured_escalation(escalat
     assert len(retries) == 2 and "attempt 1 of 3 failed" in retries[0]
     assert p.decisions == [o.StopFailedForGood("ipA", escalation)]
     assert any(f"on_stop_failure {escalation.value}" in line for line in p.logs["n1"])
-    assert p.cores["n1"].state["ipA"] is o.GroupState.FAILED  # blocked: held, never reported as stopped
+    assert p.cores["n1"].view().groups["ipA"] is o.GroupState.FAILED  # blocked: held, never reported as stopped
     assert "ipA" in p.cores["n1"].held and "ipA" not in p.held("n2")  # the peer never starts it
 
 
@@ -43,7 +43,7 @@ def test_no_decision_while_retries_remain() -> None:
     p.start_both()
     p.feed("n1", o.AdminRequest("standby", "local", 7))
     p.advance(p.policy.stop_retry_ms + 500)  # two of four attempts
-    assert p.decisions == [] and p.cores["n1"].state["ipA"] is o.GroupState.STOPPING
+    assert p.decisions == [] and p.cores["n1"].view().groups["ipA"] is o.GroupState.STOPPING
 
 
 def test_settings_from_hacf(tmp_path: Path) -> None:
