@@ -68,13 +68,13 @@ def main() -> int:
             acked = len(pg.journal().acked)
         print(f"{form}: {args.rounds} rounds in {time.monotonic() - t0:.0f} s, {acked} commits acknowledged, "
               "invariant watcher clean", flush=True)
-    print("\n| form | scenario | events | outage median / max | lost acknowledged commits | in doubt (present/absent) |")
+    print("\n| form | scenario | events | outage median / max | lost acknowledged commits | in doubt by then (present / absent) |")
     print("|---|---|---|---|---|---|")
     for (form, event), rs in results.items():
         outs = [r.outage_s for r in rs]
         lost = sum(len(r.verdict.lost) for r in rs)
         print(f"| {form} | {event} | {len(rs)} | {statistics.median(outs):.2f} s / {max(outs):.2f} s | {lost} | "
-              f"{rs[-1].verdict.doubt_present}/{rs[-1].verdict.doubt_absent} |")
+              f"{rs[-1].verdict.doubt_present} / {rs[-1].verdict.doubt_absent} |")
     return 0
 
 
