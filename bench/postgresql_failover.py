@@ -11,8 +11,9 @@ tests/lab/pg_config.py): a client in the client namespace commits numbered rows 
 
 After each event: every acknowledged commit on the node now serving, none twice, none never committed;
 PostgreSQL's last start in its log is clean or a completed crash recovery; the invariant watcher (file
-system mounted once, VIP on one node, one Primary while connected) on throughout. Outage: the client's
-first failed statement -> its next acknowledged commit. Prints every event, then per scenario the
+system mounted once, VIP on one node, one Primary while connected) on throughout. Outage: the longest
+time without an acknowledged commit, from the last one before the event (0: the client saw no failure;
+a commit hanging on a node that lost power counts). Prints every event, then per scenario the
 median / max outage and the lost commits.
 
     sudo .venv/bin/python bench/postgresql_failover.py --rounds 3 --form haresources

@@ -81,7 +81,7 @@ def init_database(cluster: HbdCluster, node: str = "n1") -> None:
 class Settled:
     event: str
     node: str           # where PostgreSQL runs afterwards
-    outage_s: float     # first failed statement -> next acknowledged commit (0: the client saw no failure)
+    outage_s: float     # the longest time without an acknowledged commit around the event (0: no failure seen)
     verdict: Verdict
     log: str            # "clean start" or "crash recovery"
 
@@ -196,6 +196,12 @@ class PgCluster:
         pid = self.postmaster_pid(node)
         at = time.monotonic()
         self.lab.exec(node, ["kill", "-9", str(pid)])
+        # A backend that is never idle may commit on for a while after its postmaster died (it notices only
+        # when it waits): the event has happened for the client once one of its statements failed.
+        deadline = time.monotonic() + WAIT_S
+        while not any(e >= at for e in self.journal().error_times):
+            assert time.monotonic() < deadline, f"the client saw no failure within {WAIT_S} s of the kill"
+            time.sleep(0.05)
         return at
 
     def power_off(self, node: str) -> float:
@@ -244,7 +250,13 @@ class PgCluster:
     def settle(self, event: str, at: float, expect: str | None, acks: int = 20) -> Settled:
         """Wait for `acks` commits acknowledged after the event on `expect` (None: on the one node that has the
         file system mounted), then check the rows there and the server's log."""
-        self.wait_acks(acks, after=at)
+        deadline = time.monotonic() + WAIT_S
+        while True:  # `acks` commits after the event's last failure seen by the client
+            since = max([at, *(e for e in self.journal().error_times if e >= at)])
+            j = self.wait_acks(acks, after=since, timeout=max(deadline - time.monotonic(), 1.0))
+            if max([at, *(e for e in j.error_times if e >= at)]) == since:
+                break
+            assert time.monotonic() < deadline, f"after {event}: still failing after {WAIT_S} s: {j.errors[-5:]}"
         if expect is None:
             expect = self.active()
         assert self.active() == expect, f"after {event}: the database runs on {self.active()}, not {expect}"
@@ -257,7 +269,7 @@ class PgCluster:
         assert verdict.ok, f"after {event} on {expect}: {verdict.describe()}"
         spans = [(b, e) for b, e in j.outages() if b >= at - 0.001]
         assert all(e is not None for _, e in spans), spans
-        outage = max((e - b for b, e in spans if e is not None), default=0.0)
+        outage = j.longest_gap(at) if spans else 0.0  # no failure seen: the client noticed nothing
         result = Settled(event, expect, outage, verdict, self.log_verdict(expect))
         self.results.append(result)
         return result

@@ -110,6 +110,14 @@ class Journal:
     def acks_after(self, t: float) -> int:
         return sum(1 for at in self.ack_times if at > t)
 
+    def longest_gap(self, since: float) -> float:
+        """The longest time without an acknowledged commit from the last one before `since` on: what the
+        client lived through, a commit left hanging on a node that lost power included."""
+        acks = sorted(self.ack_times)
+        start = max([i for i, t in enumerate(acks) if t <= since], default=0)
+        window = acks[start:]
+        return max((b - a for a, b in zip(window, window[1:])), default=0.0)
+
     def outages(self) -> list[tuple[float, float | None]]:
         """(first failure, next acknowledged commit) for each run of failures; end None: still failing."""
         spans: list[tuple[float, float | None]] = []

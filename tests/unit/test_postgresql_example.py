@@ -153,3 +153,11 @@ def test_the_checker_finds_lost_duplicated_and_never_committed_rows(tmp_path: Pa
     assert pg_workload.check_rows(j, [1, 2, 3, 5]).ok  # in doubt: either way
     bad = pg_workload.check_rows(j, [1, 1, 4, 5])
     assert not bad.ok and bad.lost == [2] and bad.duplicates == [1] and bad.never_committed == [4]
+
+
+def test_the_outage_is_the_longest_time_without_an_acknowledged_commit(tmp_path: Path) -> None:
+    import pg_workload
+
+    j = pg_workload.Journal(ack_times=[1.0, 1.1, 1.2, 4.5, 4.6], error_times=[4.2])
+    assert abs(j.longest_gap(1.15) - 3.3) < 1e-9  # from the last commit before the event, not the first error
+    assert j.outages() == [(4.2, 4.5)]
