@@ -55,7 +55,8 @@ def apply(request: AdminRequest, catalog: Catalog, table: Table, members: frozen
         return Refusal.FROZEN
     new: Entry
     if op is AdminOp.DISABLE:
-        new = replace(entry, enabled=False, disabled_by=DisabledBy.ADMIN)
+        # a new generation: each disable is one more attempt at a copy whose stop failed (service_node.py)
+        new = replace(entry, enabled=False, disabled_by=DisabledBy.ADMIN, generation=entry.generation + 1)
     elif op is AdminOp.FREEZE:
         new = replace(entry, frozen=True)
     elif op is AdminOp.UNFREEZE:

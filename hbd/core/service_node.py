@@ -41,6 +41,7 @@ class ServiceNode:
         self.seen_seq = 0
         self.generation: dict[str, int] = {}  # the table generation of each copy started here
         self.next_step: dict[str, Step] = {}  # what follows a recovery stop
+        self.failed_at: dict[str, int] = {}  # service -> the table's generation when its stop failed here
         self.hold: dict[str, RecoveryOp] = {}  # a recovery request is out: no start here until it shows
         self.suspects: dict[str, int] = {}  # departed node -> ms when it can no longer run anything
         self.coordinator = Coordinator(me, catalog)
@@ -209,7 +210,7 @@ class ServiceNode:
             state = self.local[name]
             if state is S.STARTED and (not mine or self.generation.get(name, 0) < entry.generation):
                 self._stop(name, S.STOPPING, out)
-            elif state is S.FAILED and not entry.enabled:
+            elif state is S.FAILED and not entry.enabled and entry.generation > self.failed_at.get(name, -1):
                 self._stop(name, S.STOPPING, out)
             elif state is S.STOPPED and mine and entry.go and entry.enabled \
                     and not entry.frozen and name not in self.hold:
@@ -236,6 +237,9 @@ class ServiceNode:
         elif event.op is Op.STOP and state in (S.STOPPING, S.RECOVERING):
             if not event.ok:
                 self._change(name, S.FAILED, out)
+                # tried again only at the admin's next disable (a new generation), never at once: a stop
+                # that always fails would otherwise run in a loop
+                self.failed_at[name] = self.current.table[name].generation if self.current is not None else -1
                 self.recovery.left(name, now)
                 if not self.quorate:
                     out.append(SelfFence(name, FenceCause.STOP_FAILED_WITHOUT_QUORUM))

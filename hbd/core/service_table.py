@@ -32,7 +32,7 @@ class Entry:
     placement: str | None = None  # the node that should run it; None: nowhere
     go: bool = False  # the placement may start it now
     since: int = 0  # the announcement that gave the current placement
-    generation: int = 0  # bumped by an admin restart: the owner stops and starts it again
+    generation: int = 0  # bumped by an admin restart (the owner stops and starts it again) and by a disable
     avoid: frozenset[str] = frozenset()  # nodes a recovery relocation moved it away from
     owner: str | None = None  # the member that holds it now (per the reports)
     last_owner: str | None = None

@@ -210,3 +210,21 @@ def test_restart_in_place_up_to_max_restarts_then_relocate() -> None:
     assert net.state("n1", "db") is S.STOPPED  # the second within the window: relocated
     net.start_up("n2", "db")
     assert net.cores["n1"].recovery.counts("db", 1000).failures == 2
+
+
+def test_a_failed_stop_is_tried_again_only_when_the_admin_disables_again() -> None:
+    # rgmanager: a service whose stop failed stays `failed` until the admin disables it; each disable is
+    # one more attempt. Retrying at once, unasked, would loop for ever on a stop that always fails.
+    net = running_on_n1(nodes=2)
+    assert net.admin("n2", AdminOp.DISABLE, "db") is None
+    assert net.pending("n1", e.StopService) == ["db"]
+    net.done("n1", "db", e.Op.STOP, ok=False)
+    assert net.state("n1", "db") is S.FAILED
+    assert net.pending("n1", e.StopService) == []
+    net.feed("n1", e.Tick())
+    net.form()  # a new view and announcement change nothing either
+    assert net.state("n1", "db") is S.FAILED and net.pending("n1", e.StopService) == []
+    assert net.admin("n2", AdminOp.DISABLE, "db") is None  # the admin tries again: one more stop
+    assert net.pending("n1", e.StopService) == ["db"]
+    net.done("n1", "db", e.Op.STOP)
+    assert net.state("n1", "db") is S.DISABLED

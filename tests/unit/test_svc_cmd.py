@@ -137,7 +137,7 @@ def test_disable_enable_freeze_restart(cluster: tuple[Path, Cluster], capsys: py
     assert svc(path, "unfreeze", "web") == 0
     assert svc(path, "restart", "web") == 0
     assert capsys.readouterr().out.endswith("service:web is now running on n3\n")
-    assert fake.table()["web"].generation == 1
+    assert fake.table()["web"].generation == 2  # one disable, one restart: each a new generation
 
 
 def test_no_outcome_in_time_is_exit_4(cluster: tuple[Path, Cluster], capsys: pytest.CaptureFixture[str]) -> None:
