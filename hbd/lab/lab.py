@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hbd.errors import LabError
-from hbd.lab import cleanup, disk, drbd_setup, faults, nodes, topology
+from hbd.lab import cleanup, disk, drbd_setup, faults, nodes, reboot_guard, topology
 from hbd.lab.cgroups import NodeCgroup
 from hbd.lab.layout import MEDIA_NETS, RESPONDER_PORT, LabLayout, base_dir, check_name, new_name
 from hbd.lab.shell import run
@@ -78,6 +78,7 @@ class Lab:
         self.state["loop"] = disk.create(layout.disk_image, self.state["disk_mb"])
         self._save()
         drbd_setup.install(layout, self.state["loop"])
+        reboot_guard.install(layout)
         for node in layout.nodes:
             nodes.prepare_dirs(layout, node)
             drbd_setup.write_node_config(layout, node, self.state["loop"])

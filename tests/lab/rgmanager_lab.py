@@ -5,21 +5,15 @@ from __future__ import annotations
 import re
 
 from hbd.lab.hbd_cluster import AUTHKEYS, HbdCluster
+from hbd.lab.reboot_guard import REQUESTS_DIR, REQUESTS_FILE
 
 CONF_DIR = "/etc/cluster"
 STEP_LINE = re.compile(r"Running (\S+) (start|stop)$")
-REBOOTED = "/var/log/hbd/reboot-asked"  # per node
-# The daemon's self-fence without a fence plan is `reboot -f`: inside a lab node that would reboot this machine.
-# The lab's bin directory comes first on every node's PATH, so this `reboot` answers instead and records it.
-REBOOT_GUARD = f"#!/bin/sh\necho \"reboot $*\" >> {REBOOTED}\nexit 0\n"
 
 
 def write_cluster_conf(cluster: HbdCluster, text: str) -> None:
-    """cluster.conf and its key on every node, and each node's /etc/hosts naming the lab's nodes; `reboot`
-    guarded (REBOOT_GUARD)."""
-    guard = cluster.lab.layout.bin_dir / "reboot"
-    guard.write_text(REBOOT_GUARD)
-    guard.chmod(0o755)
+    """cluster.conf and its key on every node, and each node's /etc/hosts naming the lab's nodes (a self-fence's
+    `reboot` is answered by the lab's guard, hbd/lab/reboot_guard.py)."""
     for node in cluster.lab.nodes:
         etc = cluster.lab.path(node, CONF_DIR)
         (etc / "cluster.conf").write_text(text)
@@ -54,7 +48,7 @@ def reboots_asked(cluster: HbdCluster) -> dict[str, str]:
     """The nodes whose daemon asked for a reboot (a self-fence), with what it ran."""
     out = {}
     for node in cluster.lab.nodes:
-        path = cluster.lab.path(node, "/var/log/hbd") / "reboot-asked"
+        path = cluster.lab.path(node, REQUESTS_DIR) / REQUESTS_FILE
         if path.exists():
             out[node] = path.read_text()
     return out

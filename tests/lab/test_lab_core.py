@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from hbd.errors import LabError
-from hbd.lab import Lab, netns
+from hbd.lab import Lab, netns, reboot_guard
 from hbd.lab.cleanup import traces
 
 pytestmark = pytest.mark.lab
@@ -43,6 +43,17 @@ def test_private_dirs_are_bind_mounted_per_node(lab: Lab) -> None:
     assert not lab.path("n1", "/var/lib/hbd").joinpath("generation").exists()
     with pytest.raises(ValueError):
         lab.path("n1", "/etc/passwd")
+
+
+def test_reboot_inside_a_node_is_recorded_and_never_reaches_this_machine(lab: Lab) -> None:
+    for name in reboot_guard.COMMANDS:  # first: were the guard missing, the next lines would reboot this machine
+        found = lab.exec("n1", ["sh", "-c", f"command -v {name}"]).stdout.strip()
+        assert found == str(lab.layout.bin_dir / name), found
+    for argv in (["reboot", "-f"], ["poweroff"], ["halt", "-f"]):
+        assert lab.exec("n1", argv).returncode == 0
+    asked = lab.path("n1", reboot_guard.REQUESTS_DIR) / reboot_guard.REQUESTS_FILE
+    assert asked.read_text() == "reboot -f\npoweroff \nhalt -f\n"
+    assert not (lab.path("n2", reboot_guard.REQUESTS_DIR) / reboot_guard.REQUESTS_FILE).exists()
 
 
 def test_commands_run_in_the_node_cgroup_and_namespaces(lab: Lab) -> None:
