@@ -13,7 +13,7 @@ from hbd.cli import advise_cmd
 from hbd.cli.advise_cmd import advise, quantile_upper_ms, round_up_ms
 from hbd.runtime.metrics import Metrics
 from hbd.runtime.control_messages import encode
-from tests.unit.service_daemon import daemon_args, free_udp_port, hbd, stop_daemon, write_config
+from tests.unit.service_daemon import free_udp_port, hbd, running_daemon, write_config
 
 NOW = 1_000_000.0
 
@@ -161,15 +161,9 @@ def test_no_daemon_exits_3(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root: SO_BINDTODEVICE on the heartbeat socket")
 def test_real_daemon_with_a_silent_peer_exits_1(tmp_path: Path) -> None:
     config = write_config(tmp_path, free_udp_port())
-    started = hbd(*daemon_args(tmp_path, config))
-    assert started.returncode == 0, started.stderr
-    sock = str(tmp_path / "hbd.sock")
-    try:
+    with running_daemon(tmp_path, config) as sock:
         done = hbd("advise", "--socket", sock, "--json")
         assert done.returncode == 1, done.stdout + done.stderr
         out = json.loads(done.stdout)
         assert not out["ok"] and out["current"] == {"keepalive_ms": 200, "warntime_ms": 1000, "deadtime_ms": 2000}
         assert any(r.startswith("n2: 0 heartbeat intervals") for r in out["reasons"]), out["reasons"]
-    finally:
-        stopped = stop_daemon(tmp_path)
-        assert stopped.returncode == 0, stopped.stderr

@@ -16,7 +16,7 @@ import pytest
 
 from hbd.runtime import drbd_status
 from hbd.runtime.status import SCHEMA_VERSION
-from tests.unit.service_daemon import daemon_args, free_udp_port, hbd, stop_daemon, write_config
+from tests.unit.service_daemon import free_udp_port, hbd, running_daemon, write_config
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (setup.cfg test extra; Debian python3-jsonschema)")
 
@@ -48,16 +48,10 @@ def live_status(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     config = write_config(tmp, free_udp_port(), "n1 IPaddr2::192.0.2.77/24/lo\n")
     with open(config / "ha.cf", "a") as hacf:
         hacf.write("stonith_host * meatware\n")
-    started = hbd(*daemon_args(tmp, config))
-    assert started.returncode == 0, started.stderr
-    sock = str(tmp / "hbd.sock")
-    try:
+    with running_daemon(tmp, config) as sock:
         done = hbd("status", "--json", "--socket", sock)
         assert done.returncode == 0, done.stderr
         yield json.loads(done.stdout)
-    finally:
-        stopped = stop_daemon(tmp)
-        assert stopped.returncode == 0, stopped.stderr
 
 
 def test_real_status_validates(live_status: dict[str, Any]) -> None:
