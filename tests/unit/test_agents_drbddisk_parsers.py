@@ -171,7 +171,10 @@ def test_demote_retries_three_times(fake: FakeDrbd) -> None:
 
 def test_retries_stop_at_the_deadline(fake: FakeDrbd) -> None:
     fake.set(peer="Primary")
-    result = agent().call("start", timeout_s=0.6)  # less than one retry interval left after the first try
+    # less than one retry interval left after the first try: the interval is far longer than the whole
+    # deadline (not a short deadline, which a loaded machine spends before the first try)
+    slow = Drbddisk("r0", retry_interval_s=60.0, sleep=lambda s: None)
+    result = slow.call("start", timeout_s=20.0)
     assert fake.state["calls"].count("primary") == 1 and not result.ok
 
 
