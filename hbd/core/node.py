@@ -48,9 +48,9 @@ from hbd.core import link_rule
 from hbd.core.placement import PreferredNode
 from hbd.core.resource_messages import PING_FIELD, ping_count
 from hbd.core.ownership_view import OwnershipView
+from hbd.core.node_isolation import RESTART_EXTRA_MS, IsolationRules
 from hbd.core.pre_probe import PreProbeClock, ProbeTarget
 
-RESTART_EXTRA_MS = 1000  # own heartbeat lost: restart after deadtime + this (Heartbeat)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,9 @@ def _ms_after(seconds: float) -> int:
     return int(seconds * 1000) + 1
 
 
-class NodeCore:
+class NodeCore(IsolationRules):
+    """One node's decisions (the module's docstring); the isolation rule lives in node_isolation.py."""
+
     def __init__(self, config: NodeConfig, now_ms: int, *, generation: int, rng: random.Random | None = None):
         self.config = config
         self.me = config.membership.local
@@ -240,55 +242,6 @@ class NodeCore:
             return
         self.restarting = True
         out.append(n.Restart(self.config.membership.timing.deadtime_ms + RESTART_EXTRA_MS))
-        self._feed(o.ShutdownRequested(), out)
-
-    # --- isolation: no ping node and no peer -----------------------------------------------------------
-
-    def _cut_off(self) -> bool:
-        """Ping nodes are configured and none answers (or none has been judged yet)."""
-        return self.config.ping_nodes > 0 and not self.ping_reachable
-
-    def _takeover(self, event: o.CommUp | o.PeerDied, out: list[n.Action]) -> None:
-        """An event that lets ownership take over from a dead peer waits while no ping node answers."""
-        if (isinstance(event, o.PeerDied) or not event.peer_alive) and self._cut_off():
-            out.append(m.Log("WARN", f"peer {self.peer} dead but no ping node answers: taking nothing over "
-                                     "until a ping node answers (isolated)"))
-            self.held_back.append(event)
-            return
-        self._feed(event, out)
-
-    def _joined(self, event: o.PeerJoined, out: list[n.Action]) -> None:
-        held, self.held_back = self.held_back, []
-        if any(isinstance(e, o.CommUp) for e in held):
-            self._feed(o.CommUp(peer_alive=True), out)  # ownership never heard the peer was dead
-        elif not held:
-            self._feed(event, out)  # a held PeerDied and this PeerJoined cancel out
-
-    def _silent_since_ms(self) -> int:
-        """Since when the peer has been silent (ms); 0 if it is dead or was never heard."""
-        node = self.membership.nodes.get(self.peer)
-        if self.peer_dead or node is None or node.last is None:
-            return 0
-        return int(node.last * 1000)
-
-    def _isolation_armed(self) -> bool:
-        return (self.ping_reachable is not None and not self.ping_reachable and self.config.ping_nodes > 0
-                and not self.isolated and not self.restarting and bool(self.ownership_view().held))
-
-    def _isolation_due(self) -> int | None:
-        if not self._isolation_armed():
-            return None
-        return self._silent_since_ms() + self.config.membership.timing.warntime_ms + 1
-
-    def _check_isolation(self, now: int, out: list[n.Action]) -> None:
-        due = self._isolation_due()
-        if due is None or now < due:
-            return
-        self.isolated = self.restarting = True
-        silent = "dead" if self.peer_dead else f"silent for {now - self._silent_since_ms()} ms"
-        out.append(m.Log("CRIT", f"isolated: no ping node answers and peer {self.peer} is {silent}; giving up "
-                                 "every group, then restarting"))
-        out.append(n.Restart(self.config.membership.timing.deadtime_ms + RESTART_EXTRA_MS, isolated=True))
         self._feed(o.ShutdownRequested(), out)
 
     # --- ipfail: the better-connected node holds the groups ---------------------------------------------
