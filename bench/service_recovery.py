@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "lab")
 
 from daemon_lab import lab_cluster, watched  # noqa: E402
 from monitor_lab import PORT, SERVICE, answered_again, install_service, kill9  # noqa: E402
+from monitor_recovery import summary  # noqa: E402  (the same figures line as the haresources bench)
 from rgmanager_lab import CONF_DIR, service, wait_running_on, write_cluster_conf  # noqa: E402
 
 from hbd.lab.hbd_cluster import VIP  # noqa: E402
@@ -80,11 +80,6 @@ def one_run(interval_s: int, timeout_s: int) -> tuple[float, float]:
                 return in_place, on_peer
             finally:
                 probe.stop()
-
-
-def summary(name: str, values: list[float]) -> str:
-    return (f"{name}: median {statistics.median(values):.2f} s, max {max(values):.2f} s, min {min(values):.2f} s "
-            f"({len(values)} runs)")
 
 
 def main() -> int:
