@@ -363,7 +363,7 @@ class ServiceDriver:
             services.append({
                 "name": spec.name, "state": entry.state.value, "owner": entry.owner, "last_owner": entry.last_owner,
                 "shown_owner": shown_owner, "shown_state": shown_state, "frozen": entry.frozen,
-                "enabled": entry.enabled, "disabled_by": entry.disabled_by.name if entry.disabled_by else None,
+                "enabled": entry.enabled, "disabled_by": entry.disabled_by.name.lower() if entry.disabled_by else None,
                 "local": self.node.local[spec.name].value, "restarts": count.restarts, "failures": count.failures,
                 "last_failure": last, "resources": [{"resource": k, "state": v} for k, v in seen.items()]})
         return {"quorum": {"quorate": q.quorate, "members": sorted(q.members), "total_votes": q.total_votes,

@@ -229,6 +229,22 @@ def test_a_failed_status_check_recovers_by_the_policy(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
+def test_recovery_disable_leaves_it_disabled_and_status_says_why_in_the_schema_spelling(tmp_path: Path) -> None:
+    action = '<action name="status" depth="0" interval="1" timeout="5"/>'
+
+    async def run() -> None:
+        _, net, n1, n2 = await two_nodes(tmp_path, recovery="disable", action=action)
+        n1.world.journal.clear()
+        n1.world.up.discard("script:db")  # the process died
+        await until(lambda: n1.driver.status()["services"][0]["state"] == "disabled", "disabled")
+        row = n1.driver.status()["services"][0]
+        assert (row["disabled_by"], row["enabled"], row["local"]) == ("recovery", False, "disabled")
+        assert n1.ops("start") == [] and n2.ops("start") == []
+        for n in (n1, n2):
+            n.driver.close()
+    asyncio.run(run())
+
+
 def test_without_quorum_it_stops_and_starts_nothing(tmp_path: Path) -> None:
     async def run() -> None:
         conf = write_conf(tmp_path, nodes=3)
