@@ -39,7 +39,8 @@ deps: apt venv
 test: deps
 	$(PY) -m mypy
 	$(PY) -m pytest -q -rs -n 2 $(PYTEST_ARGS) tests/unit tests/sim tests/pkg
-	$(PY) -m pytest -q -rs $(PYTEST_ARGS) tests/lab
+	$(PY) -m pytest -q -rs -n 2 -m 'not exclusive' $(PYTEST_ARGS) tests/lab
+	$(PY) -m pytest -q -rs -m exclusive $(PYTEST_ARGS) tests/lab
 	$(MAKE) --no-print-directory test-debian-libs
 
 # A venv on Debian's /usr/bin/python3 that sees only Debian's python3-* packages (no PyPI downloads).
