@@ -33,7 +33,8 @@ venv: $(VENV)/.installed
 deps: apt venv
 
 # Every test: mypy --strict over hbd/, unit, simulation and package tests in two workers, then the lab tests
-# one at a time (they measure timing; they skip with a reason when not root), then the unit tests
+# two at a time, then alone the lab files with tight timing bounds (marker `exclusive`, tests/lab/conftest.py;
+# lab tests skip with a reason when not root), then the unit tests
 # again on the library versions Debian 12 ships (pyroute2 0.7, scapy 2.5, lxml 4.9), which the Debian
 # package will use.
 test: deps
