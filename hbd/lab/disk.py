@@ -28,6 +28,14 @@ def create(image: Path, size_mb: int = SIZE_MB) -> str:
     return str(run(["losetup", "--find", "--show", str(image)], timeout=10).stdout).strip()
 
 
+def attach_blank(image: Path, size_mb: int = SIZE_MB) -> str:
+    """A sparse image of the same size, attached without a filesystem: a node's own disk once its data
+    forks from the shared one (hbd/lab/drbd_images.py copies the data in then)."""
+    with open(image, "wb") as fh:
+        fh.truncate(check_size_mb(size_mb) * 1024 * 1024)
+    return str(run(["losetup", "--find", "--show", str(image)], timeout=10).stdout).strip()
+
+
 def rdev(device: str) -> tuple[int, int]:
     st = os.stat(device)
     return os.major(st.st_rdev), os.minor(st.st_rdev)

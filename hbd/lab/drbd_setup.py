@@ -27,7 +27,7 @@ def install(layout: LabLayout, loop: str) -> None:
         "sys.exit(main(sys.argv[1:]))\n"
     )
     exe.chmod(0o755)
-    drbd_state.initialise(layout.drbd_dir, RESOURCE, list(layout.nodes))
+    drbd_state.initialise(layout.drbd_dir, RESOURCE, list(layout.nodes), image=loop)
 
 
 def resource_text(layout: LabLayout, loop: str) -> str:

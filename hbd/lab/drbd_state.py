@@ -41,6 +41,7 @@ class ResourceState:
     split_brain: bool = False
     written_kb: int | None = None  # device write counter at the last look
     cstates: dict[str, str] = field(default_factory=dict)  # last logged, to log changes only
+    images: dict[str, str] = field(default_factory=dict)  # node -> loop device holding its data (drbd_images)
 
     def peer(self, node: str) -> str:
         others = [n for n in self.nodes if n != node]
@@ -49,7 +50,8 @@ class ResourceState:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "ResourceState":
         nodes = {n: NodeDrbd(**v) for n, v in data["nodes"].items()}
-        return cls(data["name"], nodes, data.get("split_brain", False), data.get("written_kb"), data.get("cstates", {}))
+        return cls(data["name"], nodes, data.get("split_brain", False), data.get("written_kb"), data.get("cstates", {}),
+                   data.get("images", {}))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,24 +97,33 @@ def settle(res: ResourceState, link_ok: bool, written_kb: int | None) -> list[st
     return log
 
 
+def _drop_connection(res: ResourceState, why: str) -> list[str]:
+    for node in res.nodes.values():
+        node.standalone = True
+        node.discard_my_data = False
+    return [why]
+
+
 def _on_connect(res: ResourceState, diverged: list[str]) -> list[str]:
     if res.split_brain:
         victims = [n for n in res.nodes if res.nodes[n].discard_my_data]
         if len(victims) != 1:
-            for node in res.nodes.values():
-                node.standalone = True
-                node.discard_my_data = False
-            return ["Split-Brain detected but unresolved, dropping connection!"]
+            return _drop_connection(res, "Split-Brain detected but unresolved, dropping connection!")
         victim = victims[0]
+        if res.nodes[victim].role == "Primary":  # DRBD will not overwrite the data under a Primary's users
+            return _drop_connection(res, "I shall become SyncTarget, but I am primary!")
         survivor = res.peer(victim)
         lost = res.nodes[victim].changes_kb
         log = [f"Split-Brain detected, manually solved. Sync from {survivor}: {victim} discards {lost} KB of its changes"]
         res.split_brain = False
+        log += follow_image(res, survivor)
     elif diverged:
         source = diverged[0]
         log = [f"resync {source} -> {res.peer(source)}: {res.nodes[source].changes_kb} KB"]
+        log += follow_image(res, source)
     else:
-        log = []
+        primaries = [n for n, node in res.nodes.items() if node.role == "Primary"]
+        log = follow_image(res, primaries[0]) if primaries else []
     for node in res.nodes.values():
         node.primary_while_disconnected = False
         node.discard_my_data = False
@@ -120,6 +131,40 @@ def _on_connect(res: ResourceState, diverged: list[str]) -> list[str]:
         node.disk = "UpToDate"
         node.peer_disk = None
     return log
+
+
+def follow_image(res: ResourceState, source: str) -> list[str]:
+    """After a sync from `source` the peer's disk equals source's: it uses source's image from now on.
+
+    The peer is the SyncTarget, so Secondary and unopenable (drbd_device): nothing of it is mounted.
+    """
+    target = res.peer(source)
+    image = res.images.get(source)
+    if image is None or res.images.get(target) == image:
+        return []
+    res.images[target] = image
+    return [f"{target}: disk follows {source}'s image {image}"]
+
+
+def needs_own_image(res: ResourceState, node: str, link_ok: bool) -> bool:
+    """True when `node`, Primary apart from its peer, still shares the image of a peer whose data is its own.
+
+    The peer's data is of another generation when it is Primary (its writes are not replicated now) or
+    was Primary while disconnected: from here on the two sides' data differ, as two DRBD disks would.
+    """
+    me, peer_name = res.nodes[node], res.peer(node)
+    peer = res.nodes[peer_name]
+    if me.role != "Primary" or cstate(res, node, link_ok) == CONNECTED:
+        return False
+    if node not in res.images or res.images[node] != res.images.get(peer_name):
+        return False
+    return (peer.configured and peer.role == "Primary") or peer.primary_while_disconnected
+
+
+def free_image(res: ResourceState, candidates: list[str]) -> str | None:
+    """The first candidate image no node uses."""
+    used = set(res.images.values())
+    return next((c for c in candidates if c not in used), None)
 
 
 # ---- the store ------------------------------------------------------------------------------------
@@ -172,10 +217,14 @@ class ResourceStore:
             return []
 
 
-def initialise(directory: Path, resource: str, nodes: list[str]) -> None:
-    """Both sides up, Secondary, connected, UpToDate: where the seed's setup ends after the first sync."""
+def initialise(directory: Path, resource: str, nodes: list[str], image: str | None = None) -> None:
+    """Both sides up, Secondary, connected, UpToDate: where the seed's setup ends after the first sync.
+
+    `image`: the loop device both sides' data is on while it is one generation (drbd_images).
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    res = ResourceState(resource, {n: NodeDrbd() for n in nodes[:2]}, cstates={n: CONNECTED for n in nodes[:2]})
+    res = ResourceState(resource, {n: NodeDrbd() for n in nodes[:2]}, cstates={n: CONNECTED for n in nodes[:2]},
+                        images={n: image for n in nodes[:2]} if image else {})
     store = ResourceStore(directory, resource)
     store.file.write_text(json.dumps(res.to_json(), indent=1, sort_keys=True))
     store.log(None, [f"{n}: conn( Unconfigured -> Connected ) disk( UpToDate )" for n in nodes[:2]])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hbd.lab import drbd_device
+from hbd.lab import drbd_device, drbd_images
 from hbd.lab import drbd_format as fmt
 from hbd.lab import drbd_state as st
 from hbd.lab.layout import base_dir
@@ -178,7 +178,7 @@ def gather_facts(node: str, minor_device: str = "/dev/drbd0") -> Facts:
     cuts = lab_state.get("cuts", {})
     peers = lab_state.get("nodes", [])[:2]
     link_ok = not any(f"{n}:{repl}" in cuts for n in peers)
-    return Facts(node, link_ok, _written_kb(lab_state.get("loop")), _in_use(minor_device))
+    return Facts(node, link_ok, _written_kb(drbd_images.lab_images(lab_state)), _in_use(minor_device))
 
 
 def _lab_state() -> dict[str, Any]:
@@ -189,14 +189,18 @@ def _lab_state() -> dict[str, Any]:
     return state
 
 
-def _written_kb(loop: str | None) -> int | None:
-    if not loop:
+def _written_kb(loops: list[str]) -> int | None:
+    """KB written to the lab's data images (all of them: each side's writes count while apart)."""
+    if not loops:
         return None
-    try:
-        fields = Path(f"/sys/block/{Path(loop).name}/stat").read_text().split()
-    except OSError:
-        return None
-    return int(fields[6]) // 2  # sectors written
+    total = 0
+    for loop in loops:
+        try:
+            fields = Path(f"/sys/block/{Path(loop).name}/stat").read_text().split()
+        except OSError:
+            return None
+        total += int(fields[6]) // 2  # sectors written
+    return total
 
 
 def _in_use(device: str) -> str | None:
@@ -229,7 +233,8 @@ def _in_use(device: str) -> str | None:
 
 
 def run_command(command: str, options: set[str], resources: list[str], directory: Path, facts: Facts,
-                loop: str | None = None) -> Outcome:
+                lab_state: dict[str, Any] | None = None) -> Outcome:
+    lab_state = lab_state or {}
     known = configured_resources()
     names = sorted(known) if resources in ([], ["all"]) else resources
     total = Outcome()
@@ -246,11 +251,14 @@ def run_command(command: str, options: set[str], resources: list[str], directory
                 continue
             store.log(facts.node, st.settle(res, facts.link_ok, facts.written_kb))
             outcome, log = apply(res, known[name], command, options, facts)
+            if command == "primary" and outcome.rc == 0:
+                log += drbd_images.fork_if_diverged(res, facts.node, facts.link_ok, lab_state)
             store.log(facts.node, [f"drbdadm {' '.join(sorted(options))} {command}".replace("  ", " ")] + log
                       if log else [])
             store.log(facts.node, st.settle(res, facts.link_ok, facts.written_kb))
             me = res.nodes[facts.node]
-            drbd_device.follow_role(f"/dev/drbd{known[name]}", me.configured and me.role == "Primary", loop)
+            drbd_device.follow_role(f"/dev/drbd{known[name]}", me.configured and me.role == "Primary",
+                                    res.images.get(facts.node) or lab_state.get("loop"))
         total.out += outcome.out
         total.err += outcome.err
         total.rc = total.rc or outcome.rc
@@ -288,7 +296,7 @@ def main(argv: list[str]) -> int:
         if early is not None:
             sys.stderr.write(early.err)
             return early.rc
-    outcome = run_command(command, options, resources, base_dir() / name / "drbd", facts, _lab_state().get("loop"))
+    outcome = run_command(command, options, resources, base_dir() / name / "drbd", facts, _lab_state())
     sys.stdout.write(outcome.out)
     sys.stderr.write(outcome.err)
     return outcome.rc

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hbd.errors import LabError
-from hbd.lab import cleanup, disk, drbd_setup, faults, nodes, reboot_guard, topology
+from hbd.lab import cleanup, disk, drbd_setup, drbd_state, faults, nodes, reboot_guard, topology
 from hbd.lab.cgroups import NodeCgroup
 from hbd.lab.layout import MEDIA_NETS, RESPONDER_PORT, LabLayout, base_dir, check_name, new_name
 from hbd.lab.shell import run
@@ -77,6 +77,10 @@ class Lab:
         topology.create(layout)
         self.state["loop"] = disk.create(layout.disk_image, self.state["disk_mb"])
         self._save()
+        spares = self.state["spare_loops"] = {}
+        for node in layout.nodes[:2]:  # DRBD's two sides: each gets its own disk when the data forks
+            spares[node] = disk.attach_blank(layout.dir / f"disk-{node}.img", self.state["disk_mb"])
+            self._save()
         drbd_setup.install(layout, self.state["loop"])
         reboot_guard.install(layout)
         for node in layout.nodes:
@@ -162,6 +166,16 @@ class Lab:
     @property
     def loop_device(self) -> str:
         return str(self.state["loop"])
+
+    @property
+    def data_loops(self) -> list[str]:
+        """Every loop device that may hold the DRBD data: the shared one and the sides' own (drbd_images)."""
+        return [self.loop_device, *self.state.get("spare_loops", {}).values()]
+
+    def drbd_image(self, node: str) -> str:
+        """The loop device node's DRBD data is on now."""
+        res = drbd_state.ResourceStore(self.layout.drbd_dir, self.drbd_resource).read()
+        return res.images.get(node) or self.loop_device
 
     def holder_pid(self, node: str) -> int:
         self.layout.check_node(node)
@@ -271,7 +285,8 @@ class Lab:
             },
             "cuts": self.state["cuts"],
             "netem": self.state["netem"],
-            "drbd": {"resource": self.drbd_resource, "device": self.drbd_device, "loop": self.state["loop"]},
+            "drbd": {"resource": self.drbd_resource, "device": self.drbd_device, "loop": self.state["loop"],
+                     "spare_loops": self.state.get("spare_loops", {})},
         }
 
 

@@ -112,13 +112,13 @@ class InvariantWatcher(BackgroundLoop):
         pid = self.lab.state["holders"].get(node)
         if pid is None:
             return False
-        rdev = os.stat(self.lab.loop_device).st_rdev
-        dev_id = f"{os.major(rdev)}:{os.minor(rdev)}"
+        # any of the data's images: after a fork (hbd/lab/drbd_images.py) each side mounts its own
+        dev_ids = {f"{os.major(r)}:{os.minor(r)}" for r in (os.stat(loop).st_rdev for loop in self.lab.data_loops)}
         try:
             with open(f"/proc/{pid}/mountinfo") as fh:
                 for line in fh:
                     fields = line.split()
-                    if fields[2] == dev_id and (self.mountpoint is None or fields[4] == self.mountpoint):
+                    if fields[2] in dev_ids and (self.mountpoint is None or fields[4] == self.mountpoint):
                         return True
         except OSError:
             return False  # node went down between the look at its state and the read

@@ -3,10 +3,14 @@ no fencing and no ping nodes, so both nodes take the DRBD group; after the heal,
 exactly one node (n1, the preferred node) holds it, the VIP answers from n1 and the client's neighbour
 entry has n1's MAC; the emulator finds the split brain and `hbd status` says so; `hbd splitbrain plan
 --keep n1` shows the commands; `resolve` refuses while n2 has something mounted on the filesystem's mount
-point, changing nothing; `resolve --keep n1 --yes` brings DRBD back to Connected/UpToDate."""
+point, changing nothing; `resolve --keep n1 --yes` brings DRBD back to Connected/UpToDate with n1's data: a
+file n2 wrote during the partition is gone, one n1 wrote survives (each side wrote its own disk then: the
+emulator forks the data when n2 becomes the second Primary, hbd/lab/drbd_images.py)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 
 import pytest
@@ -46,6 +50,14 @@ def mac(cluster: HbdCluster, node: str) -> str:
     return str(json.loads(out)[0]["address"])
 
 
+def files_on(loop: str) -> set[str]:
+    """Names in the root directory of the ext4 on `loop`, read from the host (debugfs, read-only)."""
+    os.sync()  # a mounted filesystem's metadata reach the device first
+    out = subprocess.run(["debugfs", "-c", "-R", "ls -p /", loop], capture_output=True, text=True, timeout=10,
+                         check=True).stdout
+    return {fields[5] for fields in (line.split("/") for line in out.splitlines()) if len(fields) > 5}
+
+
 def test_partition_heal_one_owner_then_splitbrain_resolve(capsys: pytest.CaptureFixture[str]) -> None:
     begin = time.monotonic()
     with lab_cluster(SETTINGS) as cluster:
@@ -65,6 +77,8 @@ def test_partition_heal_one_owner_then_splitbrain_resolve(capsys: pytest.Capture
             started = "Resource group drbddisk::r0 started."
             wait_until(lambda: started in cluster.log("n2") and probe.current() == "n2", 10, "n2 takes over", cluster)
             assert holds(cluster, "n1")  # both: the documented risk without fencing or ping nodes
+            for node in lab.nodes:  # each on the filesystem of its own Primary
+                lab.exec(node, ["sh", "-c", f"echo {node} > /srv/db/from-{node} && sync"])
             time.sleep(max(0.0, cut + 2 * deadtime_s - time.monotonic()))
             stopped = "Resource group drbddisk::r0 stopped."  # n2's log: its whole group is stopped
             stops = cluster.log("n2").count(stopped)
@@ -105,6 +119,10 @@ def test_partition_heal_one_owner_then_splitbrain_resolve(capsys: pytest.Capture
             return {"split_brain": state["split_brain"],
                     **{n: [v[k] for k in keys] for n, v in state["nodes"].items()}}
 
+        n1_disk, n2_disk = lab.drbd_image("n1"), lab.drbd_image("n2")
+        assert n1_disk != n2_disk, "the data forked when n2 became the second Primary"
+        assert {"from-n1"} <= files_on(n1_disk) and "from-n2" not in files_on(n1_disk)
+        assert {"from-n2"} <= files_on(n2_disk) and "from-n1" not in files_on(n2_disk)
         before = drbd_state()
         assert before["split_brain"] is True and before["n2"] == [True, "Secondary", "UpToDate", True, False, True]
         lab.exec("n2", ["mount", "-t", "tmpfs", "hbd-lab-splitbrain", "/srv/db"])  # still mounted on the victim
@@ -123,6 +141,12 @@ def test_partition_heal_one_owner_then_splitbrain_resolve(capsys: pytest.Capture
         assert drbd(cluster, "n1", "role") == "Primary/Secondary"
         assert "Split-Brain detected, manually solved. Sync from n1" in (lab.layout.drbd_dir / "r0.log").read_text()
         assert holds(cluster, "n1") and not holds(cluster, "n2")
+        # n1's data everywhere: on the survivor's mounted filesystem and on the disk n2 syncs to
+        assert lab.exec("n1", ["cat", "/srv/db/from-n1"]).stdout == "n1\n"
+        assert lab.exec("n1", ["test", "-e", "/srv/db/from-n2"], check=False).returncode == 1
+        assert lab.drbd_image("n2") == lab.drbd_image("n1")
+        victim_files = files_on(lab.drbd_image("n2"))
+        assert "from-n1" in victim_files and "from-n2" not in victim_files, victim_files
     with capsys.disabled():
         print(f"\nsplit brain: one owner {one_owner:.2f} s after the heal (deadtime {deadtime_s:g} s); "
               f"test {time.monotonic() - begin:.1f} s")
