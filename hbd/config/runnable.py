@@ -10,7 +10,8 @@ Two kinds of finding:
   whose arguments no agent accepts (an address .300, drbddisk without a resource name);
 - node-local facts (NODE_CHECKS), checked only on the node itself (the daemon always; config check when
   the local node is this machine): a medium's or an address's interface that does not exist is an
-  error (the daemon cannot send or place the address); a script that is not installed or a DRBD
+  error (the daemon cannot send or place the address), and so are media that are all ucasts to this
+  node's own addresses (it would send no heartbeat at all); a script that is not installed or a DRBD
   resource that is not defined is a warning (the daemon runs, but that group cannot start here).
 """
 from __future__ import annotations
@@ -85,9 +86,11 @@ def refuse_cluster_conf(cfg: LoadedConfig) -> list[Problem]:
         out += [_error(cfg.path, None, f"services on the heartbeat media: {text}")
                 for text in check_catalog(conf.catalog)]  # type: ignore[attr-defined]
     for spec in conf.catalog.services if conf.catalog is not None else ():  # type: ignore[attr-defined]
-        if spec.enforce_timeouts:
-            out.append(_warning(cfg.path, spec.line, f"service {spec.name}: __enforce_timeouts is not enforced "
-                                                     "yet: each agent's own timeout applies"))
+        if spec.enforce_timeouts:  # rgmanager reads the flag per resource: on <service>, it bounds service.sh only
+            out.append(_warning(cfg.path, spec.line, f"service {spec.name}: __enforce_timeouts on the <service> "
+                                                     "bounds none of its resources (the flag is per resource, as in "
+                                                     "rgmanager): set it on each resource whose timeouts should be "
+                                                     "enforced"))
         for subtree in spec.independent:
             if subtree.non_critical:
                 out.append(_warning(cfg.path, spec.line, f"service {spec.name}: {subtree.ident} is non-critical "
@@ -172,6 +175,36 @@ def _has_interface(name: str) -> bool:
     return True
 
 
+def is_local_address(address: str) -> bool:
+    """Whether `address` is an address of this node (the transport sends nothing on a ucast to it)."""
+    try:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError:
+        return False
+    try:
+        probe.bind((address, 0))  # binding succeeds only for an address of this host
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def media_that_cannot_send(cfg: LoadedConfig) -> list[Problem]:
+    """A node whose every medium is a ucast to one of its own addresses sends no heartbeat at all: its peer
+    would never hear it, and it would take the resources over after initdead. (A ucast line naming this node
+    is normal in an ha.cf shared by both nodes: receive only here, as in Heartbeat; it is the only one.)"""
+    hacf = cfg.heartbeat.hacf if cfg.heartbeat else None
+    if hacf is None or not hacf.media:
+        return []
+    if any(m.kind != "ucast" or m.address is None or not is_local_address(m.address) for m in hacf.media):
+        return []
+    first = hacf.media[0]
+    return [_error(hacf.path, first.line, f"no medium sends from this node: every medium is a ucast to this "
+                                          f"node's own address ({', '.join(str(m.address) for m in hacf.media)}), "
+                                          f"which is receive only; add a ucast to the peer, a bcast or an mcast")]
+
+
 def missing_interfaces(cfg: LoadedConfig) -> list[Problem]:
     hacf = cfg.heartbeat.hacf if cfg.heartbeat else None
     out = []
@@ -237,7 +270,8 @@ def missing_scripts_and_resources(cfg: LoadedConfig) -> list[Problem]:
     return out
 
 
-NODE_CHECKS: tuple[Callable[[LoadedConfig], list[Problem]], ...] = (missing_interfaces, missing_scripts_and_resources)
+NODE_CHECKS: tuple[Callable[[LoadedConfig], list[Problem]], ...] = (
+    missing_interfaces, media_that_cannot_send, missing_scripts_and_resources)
 
 
 def check(cfg: LoadedConfig, on_node: bool = True) -> list[Problem]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from hbd.config.model import Medium
+from hbd.config.runnable import is_local_address
 from hbd.errors import HbdError
 from hbd.runtime import socket_filter
 
@@ -145,7 +146,7 @@ class Transport:
         elif medium.kind == "ucast":
             assert medium.address is not None
             out = self._sender(medium, iface, broadcast=False)
-            to_self = medium.address == iface.address or _is_local(medium.address)
+            to_self = medium.address == iface.address or is_local_address(medium.address)
             self._outputs.append(_Output(medium, out, None if to_self else (medium.address, medium.port), False, link))
             self._receiver(medium, None)
             self.notes.append(("info", f"UDP unicast heartbeat started on port {medium.port} interface {link} "
@@ -269,17 +270,3 @@ class Transport:
 
 def _ip_int(address: str) -> int:
     return int.from_bytes(socket.inet_aton(address), "big")
-
-
-def _is_local(address: str) -> bool:
-    try:
-        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    except OSError:
-        return False
-    try:
-        probe.bind((address, 0))  # binding succeeds only for an address of this host
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()

@@ -52,6 +52,9 @@ REFUSED = [
          "resource drbddisk: drbddisk: a single DRBD resource name is required", runnable.refuse_bad_arguments),
     Case("no such interface", f"bcast hbdnosuch9\nnode {HERE} n2\n" + TAIL, "# none\n", "ha.cf", 1,
          "bcast hbdnosuch9: there is no interface hbdnosuch9 on this node", runnable.missing_interfaces),
+    Case("every medium a ucast to this node", f"ucast lo 127.0.0.1\nucast lo 127.0.0.2\nnode {HERE} n2\n" + TAIL,
+         "# none\n", "ha.cf", 1, "no medium sends from this node: every medium is a ucast to this node's own "
+         "address (127.0.0.1, 127.0.0.2)", runnable.media_that_cannot_send),
     Case("address on no such interface", f"bcast lo\nnode {HERE} n2\n" + TAIL,
          f"{HERE} IPaddr2::192.0.2.50/24/hbdnosuch9\n", "haresources", 1,
          "there is no interface hbdnosuch9 on this node", runnable.missing_interfaces),
