@@ -1,6 +1,7 @@
 """PostgreSQL behind the VIP through repeated failures, both forms of etc/examples/postgresql/ (lab values of
 tests/lab/pg_config.py): a client in the client namespace commits numbered rows over the VIP all along
-(tests/lab/pg_workload.py). One lab per form; each round, on the node A that serves:
+(tests/lab/pg_workload.py). One lab per form (and one more per form, with fencing, for the last two
+scenarios); each round, on the node A that serves:
 
   kill -9 postmaster   status check fails -> restarted in place (beyond max_restarts=2 in 10 min: moved)
   kill -9 hbd          haresources: the peer's takeover fails (the address answers), A's daemon started again
@@ -8,74 +9,163 @@ tests/lab/pg_config.py): a client in the client namespace commits numbered rows 
   move                 hbd-standby on A (haresources) / hbd svc relocate pgsql -m B (cluster.conf) -> B
   stop hbd             graceful stop of hbd on the holder -> the other node; the daemon is started again
   power-off            of the holder -> the other node; it is booted and its daemon started again
+with fencing (the lab's power switch as fence device, DRBD resource-level fencing; tests/lab/pg_fencing.py):
+  partition            every medium of one node dropped (the holder in odd rounds, the other in even ones):
+                       the holder fences the other and keeps the database; the fenced node's daemon started
+  cut link + power-off the replication link of A pulled, commits go on, A loses power: B must not promote its
+                       disk (nothing acknowledged while A is off); link back, A up: the database runs again.
+                       Its outage is the whole time A is off; "refused after" is power-off -> B's refusal.
 
 After each event: every acknowledged commit on the node now serving, none twice, none never committed;
 PostgreSQL's last start in its log is clean or a completed crash recovery; the invariant watcher (file
 system mounted once, VIP on one node, one Primary while connected) on throughout. Outage: the longest
-time without an acknowledged commit, from the last one before the event (0: the client saw no failure;
-a commit hanging on a node that lost power counts). Prints every event, then per scenario the
-median / max outage and the lost commits.
+time without an acknowledged commit, from the last one before the event. Each event is printed as it
+ends and appended to --results (JSON lines); the summary is over every event in that file, so a long run
+can be done in pieces (--max-seconds bounds one piece: no round starts after it).
 
     sudo .venv/bin/python bench/postgresql_failover.py --rounds 3 --form haresources
+    sudo .venv/bin/python bench/postgresql_failover.py --rounds 50 --max-seconds 540 --results /var/tmp/pg.jsonl
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "lab"))
 
+import pg_fencing  # noqa: E402
 from pg_lab import FORMS, PgCluster, Settled, pg_cluster  # noqa: E402
 
-SCENARIOS = ("kill -9 postmaster", "kill -9 hbd", "move", "stop hbd", "power-off")
+PLAIN = ("kill -9 postmaster", "kill -9 hbd", "move", "stop hbd", "power-off")
+FENCED = ("partition", "cut link + power-off")
+SCENARIOS = PLAIN + FENCED
 
 
-def one_round(pg: PgCluster) -> list[Settled]:
+def record(s: Settled, **extra: Any) -> dict[str, Any]:
+    return {"scenario": s.event, "node": s.node, "outage_s": round(s.outage_s, 3), "lost": len(s.verdict.lost),
+            "duplicates": len(s.verdict.duplicates), "never_committed": len(s.verdict.never_committed),
+            "doubt_present": s.verdict.doubt_present, "doubt_absent": s.verdict.doubt_absent, "log": s.log, **extra}
+
+
+def plain_round(pg: PgCluster, wanted: set[str]) -> list[dict[str, Any]]:
     out = []
-    a = pg.active()
-    out.append(pg.settle("kill -9 postmaster", pg.kill_postmaster(a), expect=None))
-    a = pg.active()
-    out.append(pg.settle("kill -9 hbd", pg.kill_hbd_and_restart(a), expect=a if pg.form == "haresources" else None))
-    a = pg.active()
-    out.append(pg.settle("move", pg.move(a), expect=pg.other(a)))
-    a = pg.active()
-    out.append(pg.settle("stop hbd", pg.stop_hbd(a), expect=pg.other(a)))
-    pg.start_hbd(a)
-    pg.wait_joined(a, pg.other(a))
-    a = pg.active()
-    out.append(pg.settle("power-off", pg.power_off(a), expect=pg.other(a)))
-    pg.boot(a)
-    pg.wait_joined(a, pg.other(a))
+    if "kill -9 postmaster" in wanted:
+        out.append(record(pg.settle("kill -9 postmaster", pg.kill_postmaster(pg.active()), expect=None)))
+    if "kill -9 hbd" in wanted:
+        a = pg.active()
+        at = pg.kill_hbd_and_restart(a)
+        out.append(record(pg.settle("kill -9 hbd", at, expect=a if pg.form == "haresources" else None)))
+    if "move" in wanted:
+        a = pg.active()
+        out.append(record(pg.settle("move", pg.move(a), expect=pg.other(a))))
+    if "stop hbd" in wanted:
+        a = pg.active()
+        out.append(record(pg.settle("stop hbd", pg.stop_hbd(a), expect=pg.other(a))))
+        pg.start_hbd(a)
+        pg.wait_joined(a, pg.other(a))
+    if "power-off" in wanted:
+        a = pg.active()
+        out.append(record(pg.settle("power-off", pg.power_off(a), expect=pg.other(a))))
+        pg.boot(a)
+        pg.wait_joined(a, pg.other(a))
     return out
+
+
+def fenced_round(pg: PgCluster, wanted: set[str], number: int) -> list[dict[str, Any]]:
+    out = []
+    if "partition" in wanted:
+        holder = pg.active()
+        cut = holder if number % 2 else pg.other(holder)
+        at, fenced = pg_fencing.partition(pg, cut)
+        out.append(record(pg.settle("partition", at, expect=holder), cut=cut, fenced=fenced))
+        pg.booted(fenced)
+        pg.wait_joined(fenced, holder)
+    if "cut link + power-off" in wanted:
+        a = pg.active()
+        at, refused = pg_fencing.cut_link_then_power_off(pg, a)
+        pg_fencing.bring_back(pg, a)
+        s = pg.settle("cut link + power-off", at, expect=None)
+        out.append(record(s, survivor_disk=refused.disk, refused_after_s=round(refused.waited_s, 2),
+                          failures=refused.failures, acks_while_off=refused.acks_after))
+        pg.wait_joined(pg.other(s.node), s.node)
+    return out
+
+
+def run_lab(form: str, fencing: bool, rounds: int, wanted: set[str], deadline: float, out: Path) -> bool:
+    """Rounds in one lab until `rounds` or the deadline; False when the deadline stopped it."""
+    t0 = time.monotonic()
+    done = 0
+    with pg_cluster(form, fencing=fencing) as pg:
+        for r in range(rounds):
+            if time.monotonic() > deadline:
+                break
+            events = fenced_round(pg, wanted, r + 1) if fencing else plain_round(pg, wanted)
+            with out.open("a") as f:
+                for e in events:
+                    e = {"form": form, "round": r + 1, **e}
+                    f.write(json.dumps(e) + "\n")
+                    extra = (f", refused after {e['refused_after_s']} s ({e['survivor_disk']}), "
+                             f"{e['acks_while_off']} acknowledged while off" if "refused_after_s" in e else "")
+                    print(f"{form} round {r + 1} {e['scenario']}: on {e['node']}, outage {e['outage_s']:.2f} s, "
+                          f"lost {e['lost']}, {e['log']}{extra}", flush=True)
+            done += 1
+        acked = len(pg.journal().acked)
+    print(f"{form}{' (fencing)' if fencing else ''}: {done} rounds in {time.monotonic() - t0:.0f} s, {acked} commits "
+          "acknowledged, invariant watcher clean", flush=True)
+    return done == rounds
+
+
+def summary(path: Path) -> None:
+    events: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for line in path.read_text().splitlines():
+        e = json.loads(line)
+        events.setdefault((e["form"], e["scenario"]), []).append(e)
+    print(f"\nall events in {path}:")
+    print("| form | scenario | events | outage median / max | lost acknowledged commits | duplicates / never committed |")
+    print("|---|---|---|---|---|---|")
+    for (form, scenario), es in sorted(events.items(), key=lambda kv: (kv[0][0], SCENARIOS.index(kv[0][1]))):
+        outs = [e["outage_s"] for e in es]
+        bad = sum(e["duplicates"] for e in es), sum(e["never_committed"] for e in es)
+        print(f"| {form} | {scenario} | {len(es)} | {statistics.median(outs):.2f} s / {max(outs):.2f} s | "
+              f"{sum(e['lost'] for e in es)} | {bad[0]} / {bad[1]} |")
+        refused = [e["refused_after_s"] for e in es if "refused_after_s" in e]
+        if refused:
+            print(f"|  | refused after (median / max) | {len(refused)} | {statistics.median(refused):.2f} s / "
+                  f"{max(refused):.2f} s | acknowledged while off: {sum(e['acks_while_off'] for e in es)} | |")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3, help="events of each scenario (default 3)")
     ap.add_argument("--form", choices=(*FORMS, "both"), default="both")
+    ap.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS), metavar="SCENARIO",
+                    help=f"any of: {', '.join(repr(s) for s in SCENARIOS)} (default all)")
+    ap.add_argument("--max-seconds", type=float, default=None, help="start no round after this many seconds")
+    ap.add_argument("--results", type=Path, default=None, help="JSON lines, appended to (default: a new file)")
     args = ap.parse_args()
-    results: dict[tuple[str, str], list[Settled]] = {}
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+    out = args.results or Path(f"/var/tmp/postgresql_failover.{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
+    out.touch()
+    print(f"results: {out}", flush=True)
+    deadline = time.monotonic() + (args.max_seconds if args.max_seconds is not None else float("inf"))
+    wanted = set(args.scenarios)
+    complete = True
     for form in FORMS if args.form == "both" else (args.form,):
-        t0 = time.monotonic()
-        with pg_cluster(form) as pg:
-            for r in range(args.rounds):
-                for s in one_round(pg):
-                    results.setdefault((form, s.event), []).append(s)
-                    print(f"{form} round {r + 1} {s.event}: on {s.node}, outage {s.outage_s:.2f} s, "
-                          f"{s.verdict.describe()}, {s.log}", flush=True)
-            acked = len(pg.journal().acked)
-        print(f"{form}: {args.rounds} rounds in {time.monotonic() - t0:.0f} s, {acked} commits acknowledged, "
-              "invariant watcher clean", flush=True)
-    print("\n| form | scenario | events | outage median / max | lost acknowledged commits | in doubt by then (present / absent) |")
-    print("|---|---|---|---|---|---|")
-    for (form, event), rs in results.items():
-        outs = [r.outage_s for r in rs]
-        lost = sum(len(r.verdict.lost) for r in rs)
-        print(f"| {form} | {event} | {len(rs)} | {statistics.median(outs):.2f} s / {max(outs):.2f} s | {lost} | "
-              f"{rs[-1].verdict.doubt_present} / {rs[-1].verdict.doubt_absent} |")
+        for fencing, names in ((False, PLAIN), (True, FENCED)):
+            if wanted & set(names) and time.monotonic() < deadline:
+                complete &= run_lab(form, fencing, args.rounds, wanted, deadline, out)
+            elif wanted & set(names):
+                complete = False
+    summary(out)
+    if not complete:
+        print(f"\nstopped by --max-seconds before {args.rounds} rounds everywhere: run again with --results {out} "
+              "and the scenarios still short to add to it")
     return 0
 
 

@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pg_config as cfg
+import pg_fencing
 from daemon_lab import FAST, lab_cluster
 from pg_workload import SCHEMA, Journal, Verdict, check_rows
 from rgmanager_lab import CONF_DIR, mount_hosts, service, write_cluster_conf
 
 from hbd.errors import LabError
 from hbd.lab.hbd_cluster import HbdCluster
+from hbd.lab.power_switch import PowerSwitch
 from hbd.lab.watch import InvariantWatcher
 
 FORMS = ("haresources", "cluster")
@@ -44,15 +46,19 @@ def pg_exec(cluster: HbdCluster, node: str, argv: list[str], timeout: float = 60
     return str(done.stdout)
 
 
-def install(cluster: HbdCluster, form: str) -> None:
-    """The example's files on every node; the init script in the node's own /etc/init.d (a bind mount)."""
+def install(cluster: HbdCluster, form: str, switch: PowerSwitch | None = None) -> None:
+    """The example's files on every node; the init script in the node's own /etc/init.d (a bind mount). With a
+    switch: fencing configured (pg_fencing.py), the node's and DRBD's."""
     lab = cluster.lab
     if form == "cluster":
-        write_cluster_conf(cluster, cfg.cluster_conf())
+        text = cfg.cluster_conf()
+        write_cluster_conf(cluster, text if switch is None else pg_fencing.cluster_fencing(text, switch, lab.nodes))
+    if switch is not None:
+        pg_fencing.drbd_fencing(cluster)
     for node in lab.nodes:
         ha_d = lab.path(node, "/etc/ha.d")
         if form == "haresources":
-            (ha_d / "ha.cf").write_text(cfg.hacf())
+            (ha_d / "ha.cf").write_text(cfg.hacf() + (pg_fencing.hacf_fencing(switch) if switch else ""))
             (ha_d / "haresources").write_text(cfg.haresources())
         (ha_d / "init.d").mkdir(exist_ok=True)
         (ha_d / "init.d" / cfg.SCRIPT).write_text(cfg.init_script())
@@ -81,14 +87,14 @@ def init_database(cluster: HbdCluster, node: str = "n1") -> None:
 class Settled:
     event: str
     node: str           # where PostgreSQL runs afterwards
-    outage_s: float     # the longest time without an acknowledged commit around the event (0: no failure seen)
+    outage_s: float     # the longest time without an acknowledged commit from the last one before the event
     verdict: Verdict
     log: str            # "clean start" or "crash recovery"
 
 
 class PgCluster:
-    def __init__(self, cluster: HbdCluster, form: str, journal: Path):
-        self.cluster, self.form, self.journal_path = cluster, form, journal
+    def __init__(self, cluster: HbdCluster, form: str, journal: Path, switch: PowerSwitch | None = None):
+        self.cluster, self.form, self.journal_path, self.switch = cluster, form, journal, switch
         self.lab = cluster.lab
         self.workload: subprocess.Popen[bytes] | None = None
         self.results: list[Settled] = []
@@ -136,6 +142,10 @@ class PgCluster:
     def boot(self, node: str) -> None:
         """Power on again: fresh namespaces, so the bind mounts again, then the daemon."""
         self.lab.boot(node)
+        self.booted(node)
+
+    def booted(self, node: str) -> None:
+        """A node just powered on (by boot(), or by a fence device's reboot): the bind mounts, then the daemon."""
         self.lab.exec(node, ["mount", "--bind", "/etc/ha.d/init.d", "/etc/init.d"])
         if self.form == "cluster":
             mount_hosts(self.cluster, node)
@@ -269,7 +279,7 @@ class PgCluster:
         assert verdict.ok, f"after {event} on {expect}: {verdict.describe()}"
         spans = [(b, e) for b, e in j.outages() if b >= at - 0.001]
         assert all(e is not None for _, e in spans), spans
-        outage = j.longest_gap(at) if spans else 0.0  # no failure seen: the client noticed nothing
+        outage = j.longest_gap(at)  # failed statements or none (one left hanging over a healed cut counts)
         result = Settled(event, expect, outage, verdict, self.log_verdict(expect))
         self.results.append(result)
         return result
@@ -290,16 +300,19 @@ class PgCluster:
 
 
 @contextlib.contextmanager
-def pg_cluster(form: str) -> Iterator[PgCluster]:
-    """Both daemons up with the database on n1, the watcher on, the workload committing."""
+def pg_cluster(form: str, fencing: bool = False, workload: bool = True) -> Iterator[PgCluster]:
+    """Both daemons up with the database on n1, the watcher on, the workload committing (unless not
+    `workload`: another client, e.g. pgbench); `fencing`: the lab's power switch as both nodes' fence device,
+    and DRBD's resource-level fencing (pg_fencing.py)."""
     assert form in FORMS, form
-    with lab_cluster(FAST) as cluster:
-        install(cluster, form)
+    with lab_cluster(FAST) as cluster, contextlib.ExitStack() as stack:
+        switch = stack.enter_context(PowerSwitch(cluster.lab)) if fencing else None
+        install(cluster, form, switch)
         init_database(cluster)
         path = CONF_DIR if form == "cluster" else "/etc/ha.d"
         check = cluster.cli("n1", ["hbd", "config", "check", "-c", path])
         assert check.returncode == 0, check.stdout + check.stderr
-        pg = PgCluster(cluster, form, cluster.lab.layout.client_dir / "pg_journal")
+        pg = PgCluster(cluster, form, cluster.lab.layout.client_dir / "pg_journal", switch)
         watcher = InvariantWatcher(cluster.lab, vip=cfg.VIP, mountpoint=cfg.MOUNT, drbd="r0", interval=0.02).start()
         try:
             pg.start_hbd("n1")
@@ -309,12 +322,12 @@ def pg_cluster(form: str) -> Iterator[PgCluster]:
                 for observer, peer in (("n2", "n1"), ("n1", "n2")):  # judged by the configured deadtime
                     pg.wait_status(observer, lambda st, p=peer: any(
                         n["name"] == p and n["deadtime_ms"] == FAST.deadtime_ms for n in st["nodes"]))
-            pg.start_workload()
-            pg.wait_acks(20)
+            if workload:
+                pg.start_workload()
+                pg.wait_acks(20)
             yield pg
             pg.stop_workload()
-            final = pg.journal()
-            assert final.acked, "no commit was acknowledged"
+            assert pg.journal().acked or not workload, "no commit was acknowledged"
         finally:
             pg.stop_workload()
             watcher.stop()
