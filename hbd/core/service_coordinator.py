@@ -111,6 +111,12 @@ class Coordinator:
         self.table = new
         return [Announce(self.me, self.seq, self.members, dict(new))]
 
+    def holders(self, name: str) -> frozenset[str]:
+        """The members whose report shows `service` held (empty until every member has reported)."""
+        if self.table is None:
+            return frozenset()
+        return frozenset(m for m, _ in self._holding().get(name, []))
+
     def _holding(self) -> dict[str, list[tuple[str, ServiceState]]]:
         """Per service, the members that hold it and their state, by nodeid."""
         out: dict[str, list[tuple[str, ServiceState]]] = {name: [] for name in self.catalog.names}

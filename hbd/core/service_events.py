@@ -126,7 +126,26 @@ class SelfFence:
     cause: FenceCause
 
 
-Action = Union[StartService, StopService, RestartSubtree, Send, ServiceTransition, AdminReply, SelfFence, Log]
+@dataclass(frozen=True)
+class DoubleOwnership:
+    """After a partition, `service` runs here and on other nodes too (each side was quorate alone: two_node
+    without fencing); `keeper` is where the coordinator places it: it keeps it, the others stop it."""
+
+    service: str
+    keeper: str | None
+    holders: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Reannounce:
+    """The double ownership of `service` is over and it runs here: announce its addresses again (the other
+    holder's stop took them away, and the clients' neighbour caches may still point at that node)."""
+
+    service: str
+
+
+Action = Union[StartService, StopService, RestartSubtree, Send, ServiceTransition, AdminReply, SelfFence, Log,
+               DoubleOwnership, Reannounce]
 
 
 # --- the recovery policy's steps (hbd/core/service_recovery.py) ---------------------------------------

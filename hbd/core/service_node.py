@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from hbd.core.service_coordinator import Coordinator
 from hbd.core.service_events import (
-    Action, AdminReply, AdminRequested, Event, FenceCause, MembersChanged, MessageReceived, NodeFenced, Op,
-    OperationDone, QuorumChanged, RestartSubtree, SelfFence, Send, ServiceTransition,
+    Action, AdminReply, AdminRequested, DoubleOwnership, Event, FenceCause, MembersChanged, MessageReceived,
+    NodeFenced, Op, OperationDone, QuorumChanged, Reannounce, RestartSubtree, SelfFence, Send, ServiceTransition,
     StartService, StatusFailed, Step, StopService, Tick,
 )
 from hbd.core.service_model import Catalog
@@ -45,6 +45,7 @@ class ServiceNode:
         self.hold: dict[str, RecoveryOp] = {}  # a recovery request is out: no start here until it shows
         self.suspects: dict[str, int] = {}  # departed node -> ms when it can no longer run anything
         self.coordinator = Coordinator(me, catalog)
+        self.double: set[str] = set()  # services found running here and elsewhere after a partition
         self._request_ids = 0
         self.now = 0
 
@@ -156,8 +157,32 @@ class ServiceNode:
         self.current = self.last = ann
         self.seen_seq = ann.seq
         self.hold = {k: op for k, op in self.hold.items() if not self._shows(ann.table[k], op)}
+        self._double_ownership(ann, out)  # before _follow: a loser's copy is still started here
         self._follow(out)
         self._report(out)
+
+    def _others_holding(self, name: str, entry: Entry) -> frozenset[str]:
+        """Other members that hold `name`: the coordinator knows from every report; another member from the
+        table's owner, the lowest-nodeid holder (enough with two nodes, the only case where both sides of a
+        partition are quorate: two_node)."""
+        if self.coordinating:
+            return self.coordinator.holders(name) - {self.me}
+        return frozenset({entry.owner} - {self.me}) if entry.owner is not None else frozenset()
+
+    def _double_ownership(self, ann: Announce, out: list[Action]) -> None:
+        """A healed partition where both sides ran a service: say so once; the keeper announces its addresses
+        again once the others no longer hold it (the placement itself is the coordinator's, as always)."""
+        for name, state in self.local.items():
+            entry = ann.table[name]
+            others = self._others_holding(name, entry)
+            running = state in (S.STARTED, S.FROZEN)
+            if running and others and name not in self.double:
+                self.double.add(name)
+                out.append(DoubleOwnership(name, entry.placement, others | {self.me}))
+            elif name in self.double and (not others or not state.held):
+                self.double.discard(name)  # over: the others stopped it, or this node did
+                if running and not others and entry.placement == self.me:
+                    out.append(Reannounce(name))
 
     def _shows(self, entry: Entry, op: RecoveryOp) -> bool:
         """The coordinator has applied this node's recovery request to the service."""

@@ -33,6 +33,7 @@ from hbd.config.model import HaCf
 from hbd.config.units import parse_msec
 from hbd.core import membership_events as m
 from hbd.core import ownership_types as o
+from hbd.core.service_events import DoubleOwnership
 from hbd.runtime.logsetup import log_hb
 
 LOG = logging.getLogger("hbd.alerts")
@@ -98,6 +99,13 @@ class AlertRunner:
         elif isinstance(item, o.Fenced):
             self.emit(Alert("fencing", "fenced" if item.ok else "fence_failed", item.node,
                             desc="" if item.ok else "no takeover until it is fenced", rc=0 if item.ok else 1))
+
+    def service(self, action: object) -> None:
+        """A services core action (cluster.conf mode): the double ownership found after a partition."""
+        if isinstance(action, DoubleOwnership) and action.keeper != self.local_node:
+            self.emit(Alert("split_brain", "double_ownership", self.local_node, action.service,
+                            f"{action.keeper or 'no node'} holds {action.service} too and keeps it: stopping it here",
+                            rc=1))
 
     def membership(self, action: m.Action) -> None:
         if isinstance(action, m.NodeChanged) and action.node == self.peer:

@@ -46,6 +46,7 @@ from hbd.errors import ConfigError, Problems
 from hbd.fencing.execute import fence
 from hbd.runtime import control_messages as cm
 from hbd.runtime import logsetup, service_trees
+from hbd.runtime.alerts import AlertRunner, settings_of
 from hbd.runtime.control import ControlServer
 from hbd.runtime.daemon import Options, Outcome
 from hbd.runtime.fencing_lane import DEFAULT_DELAY_S, FencingLane, LaneSettings
@@ -88,6 +89,15 @@ def with_logging(hacf: HaCf, beside: Path) -> HaCf:
     return hacf
 
 
+def alert_settings(hacf: HaCf, beside: Path) -> tuple[tuple[str, ...], float]:
+    """The `alert` and `alert_timeout` lines of an ha.cf beside cluster.conf (doc/alerts.md); none without one."""
+    if beside.is_file():
+        other, _ = read_hacf(beside, Problems(), hacf.local_node)
+        if other is not None:
+            return settings_of(other)
+    return settings_of(hacf)
+
+
 def fence_delay_s(conf: ClusterConf) -> float:
     """How long a lane waits before fencing a departed node: <fence_daemon post_fail_delay> (cman's), else
     none with majority quorum (only the quorate side fences), else (two_node: both halves fence) the ha.cf
@@ -116,6 +126,10 @@ class ClusterDaemon:
         grace = service_trees.grace_ms(self.conf, trees, self.hacf.timing.deadtime_ms)
         self.driver = ServiceDriver(self.me, self.catalog, trees, self.runner, Quorum(membership.quorum), grace,
                                     self._send, self_fence=self._self_fence)
+        others = [n.name for n in self.catalog.nodes if n.name.lower() != self.me.lower()]
+        self.alerts = AlertRunner(*alert_settings(self.hacf, Path(cfg.path).parent / "ha.cf"), self.me,
+                                  others[0] if len(others) == 1 else "")
+        self.driver.observers.append(self.alerts.service)
         self.plans = {p.node.lower(): p for p in self.conf.fence_plans}
         self.lanes: dict[str, FencingLane] = {}
         self.departed: set[str] = set()
@@ -166,6 +180,7 @@ class ClusterDaemon:
             for lane in self.lanes.values():
                 lane.close()
             self.membership.stop()
+            self.alerts.drain()
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
         if not self.outcome.restart:
@@ -208,6 +223,7 @@ class ClusterDaemon:
 
     def _membership_action(self, action: m.Action) -> None:
         assert self.membership is not None
+        self.alerts.membership(action)
         if isinstance(action, m.Deliver):
             self._delivered(action.message)
         elif isinstance(action, m.PeerRestarted):

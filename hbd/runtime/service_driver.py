@@ -42,8 +42,9 @@ from hbd.core import recovery as r
 from hbd.core.ownership_types import Log
 from hbd.core.quorum import Quorum
 from hbd.core.service_events import (
-    Action, AdminReply, AdminRequested, Event, MembersChanged, MessageReceived, NodeFenced, Op, OperationDone,
-    QuorumChanged, RestartSubtree, SelfFence, Send, ServiceTransition, StartService, StatusFailed, StopService, Tick,
+    Action, AdminReply, AdminRequested, DoubleOwnership, Event, MembersChanged, MessageReceived, NodeFenced, Op,
+    OperationDone, QuorumChanged, Reannounce, RestartSubtree, SelfFence, Send, ServiceTransition, StartService,
+    StatusFailed, StopService, Tick,
 )
 from hbd.core.service_model import Catalog
 from hbd.core.service_node import ServiceNode
@@ -112,6 +113,7 @@ class ServiceDriver:
         self._waits: dict[int, tuple[AdminWait, asyncio.Future[AdminOutcome]]] = {}  # admin requests under way
         self.newest: dict[tuple[str, type], Announce | Report] = {}  # (sender, kind) -> its newest message
         self.order: dict[tuple[str, type], tuple[int, int]] = {}  # ... and its (generation, seq) on the membership
+        self.observers: list[Callable[[Action], None]] = []  # see each action carried out (alerts)
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -246,7 +248,16 @@ class ServiceDriver:
             self._timer = self.loop.call_later(max(0, due - now) / 1000, self.step, Tick())
 
     def _carry_out(self, action: Action) -> None:
-        if isinstance(action, StartService):
+        for observer in self.observers:
+            observer(action)
+        if isinstance(action, DoubleOwnership):
+            self._double_ownership(action)
+        elif isinstance(action, Reannounce):
+            log_hb(LOG, "info", f"Service {action.service}: announcing its addresses again (the double ownership "
+                                "is over)")
+            assert self.loop is not None
+            self.loop.run_in_executor(self.worker, self._announce, action.service)  # agents' I/O off the loop
+        elif isinstance(action, StartService):
             self._operate(action.service, Op.START, lambda: self.runner.start(action.service))
         elif isinstance(action, StopService):
             self._operate(action.service, Op.STOP, lambda: self.runner.stop(action.service))
@@ -274,6 +285,20 @@ class ServiceDriver:
             self.self_fence(action)
         elif isinstance(action, Log):
             log_hb(LOG, action.level, action.text)
+
+    def _announce(self, service: str) -> None:
+        try:
+            self.runner.announce(service)
+        except Exception:  # an agent bug: the addresses stay, only the announcement is missing
+            LOG.exception("announcing %s failed (bug)", service, extra={"hb_level": "ERROR"})
+
+    def _double_ownership(self, action: DoubleOwnership) -> None:
+        """Heartbeat's wording (doc/split-brain.md), then which node keeps the service."""
+        keeps = action.keeper == self.me
+        log_hb(LOG, "ERROR", f"Both machines own {'our' if keeps else 'foreign'} resources!")
+        holders = " and ".join(sorted(action.holders))
+        log_hb(LOG, "CRIT", f"Service {action.service} runs on {holders} after a partition (split brain): "
+                            f"{action.keeper or 'no node'} keeps it" + ("" if keeps else ", stopping it here"))
 
     def _restart(self, key: str) -> GroupResult:
         stopped = self.runner.stop(key)
