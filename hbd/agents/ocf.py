@@ -31,11 +31,22 @@ class OcfParameter:
 
 
 @dataclass(frozen=True)
+class OcfAction:
+    """One `<action>` of the meta-data, its attributes as written (hbd/runtime/service_meta.py reads the times)."""
+
+    name: str
+    timeout: str | None = None
+    interval: str | None = None
+    depth: str | None = None
+
+
+@dataclass(frozen=True)
 class OcfMetaData:
     name: str
     version: str
     parameters: tuple[OcfParameter, ...]
     actions: tuple[str, ...]
+    timings: tuple[OcfAction, ...] = ()
 
     def parameter(self, name: str) -> OcfParameter | None:
         return next((p for p in self.parameters if p.name == name), None)
@@ -61,12 +72,14 @@ def parse_meta_data(xml: str) -> OcfMetaData:
             default=content.get("default") if content is not None else None,
             shortdesc=(p.findtext("shortdesc") or "").strip(),
         ))
-    actions = tuple(a.get("name", "") for a in root.iterfind("actions/action"))
-    return OcfMetaData(root.get("name", ""), root.get("version", ""), tuple(params), actions)
+    found = list(root.iterfind("actions/action"))
+    actions = tuple(a.get("name", "") for a in found)
+    timings = tuple(OcfAction(a.get("name", ""), a.get("timeout"), a.get("interval"), a.get("depth")) for a in found)
+    return OcfMetaData(root.get("name", ""), root.get("version", ""), tuple(params), actions, timings)
 
 
 def ocf_env(provider: str, type_: str, instance: str, params: Mapping[str, str], root: Path,
-            timeout_ms: int | None = None) -> dict[str, str]:
+            timeout_ms: int | None = None, check_level: int = 0) -> dict[str, str]:
     env = {
         "OCF_ROOT": str(root),
         "OCF_RA_VERSION_MAJOR": "1",
@@ -74,7 +87,7 @@ def ocf_env(provider: str, type_: str, instance: str, params: Mapping[str, str],
         "OCF_RESOURCE_INSTANCE": instance,
         "OCF_RESOURCE_TYPE": type_,
         "OCF_RESOURCE_PROVIDER": provider,
-        "OCF_CHECK_LEVEL": "0",
+        "OCF_CHECK_LEVEL": str(check_level),
     }
     if timeout_ms is not None:
         # Agents written for Pacemaker bound their own waits by the operation's timeout (resource-agents'
@@ -99,6 +112,7 @@ class OcfAgent(Agent):
         self.params = dict(params or {})
         self.instance = instance or f"{type_}_{next(iter(self.params.values()), 'default')}"
         self._meta: OcfMetaData | None = None
+        self.check_level = 0  # OCF_CHECK_LEVEL of its monitor: the depth of the status check it runs for
 
     @property
     def label(self) -> str:
@@ -106,7 +120,7 @@ class OcfAgent(Agent):
 
     def _run(self, action: str, deadline: Deadline) -> runner.RunResult:
         env = ocf_env(self.provider, self.type, self.instance, self.params, self.root,
-                      int(deadline.remaining() * 1000))
+                      int(deadline.remaining() * 1000), self.check_level if action == "monitor" else 0)
         return run_script([str(self.path), action], deadline, env)
 
     def meta_data(self, deadline: Deadline) -> OcfMetaData:

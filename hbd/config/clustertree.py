@@ -49,6 +49,7 @@ class Resource:
     maxinstances: int
     line: int | None
     actions: tuple[Action, ...] = ()  # the rule's actions after this resource's `<action>` overrides
+    overrides: tuple[ActionOverride, ...] = ()  # its `<action>` elements (laid over an agent's meta-data too)
 
     @property
     def primary(self) -> str:
@@ -68,11 +69,12 @@ class _Entry:
     line: int | None
     actions: tuple[Action, ...] = ()
     refs: int = 0
+    overrides: tuple[ActionOverride, ...] = ()
 
     def freeze(self) -> Resource:
         flags = frozenset({"INLINE"}) if self.inline else frozenset()
         return Resource(self.rule.type, tuple(self.attrs), flags, self.refs, self.rule.maxinstances, self.line,
-                        self.actions)
+                        self.actions, self.overrides)
 
 
 _MISSING = object()  # a child that lacks its primary or a required attribute
@@ -158,9 +160,12 @@ class _Builder:
         at = next((i for i, a in enumerate(attrs) if primary is not None and a.name == primary.name), 0)
         if at:
             attrs[0], attrs[at] = attrs[at], attrs[0]
-        return _Entry(rule, attrs, inline, elem.sourceline, self._actions(rule, elem))
+        overrides = self._overrides(elem)
+        actions, notes = apply_overrides(rule.actions, overrides)
+        self.out.notes.extend(notes)
+        return _Entry(rule, attrs, inline, elem.sourceline, actions, overrides=tuple(overrides))
 
-    def _actions(self, rule: Rule, elem: Any) -> tuple[Action, ...]:
+    def _overrides(self, elem: Any) -> list[ActionOverride]:
         overrides = []
         for action in elem.iterchildren("action"):
             try:
@@ -173,9 +178,7 @@ class _Builder:
             except ValueError:
                 self.problems.error(self.file, action.sourceline,
                                     "<action> depth must be a number or *, timeout and interval a time like 30s or 5m")
-        actions, notes = apply_overrides(rule.actions, overrides)
-        self.out.notes.extend(notes)
-        return actions
+        return overrides
 
     def _store(self, entry: _Entry) -> bool:
         rule = entry.rule

@@ -29,6 +29,7 @@ RECOVERIES = ("restart", "relocate")  # haresources has no disabled state
 class CheckTiming:
     interval_ms: int  # 0: not checked
     timeout_ms: int
+    depth: int = 0  # OCF_CHECK_LEVEL of the check (cluster.conf status actions; OCF agents only)
 
 
 # Per agent type, then per class; the OCF class default yields to the agent's meta-data monitor action.

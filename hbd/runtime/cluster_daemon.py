@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hbd import __version__
+from hbd.agents.registry import Registry
 from hbd.config import LoadedConfig
 from hbd.config.clusterconf import ClusterConf, parse_xml
 from hbd.config.clustermembership import ClusterMembership, load_cluster_membership
@@ -45,7 +46,7 @@ from hbd.core.service_table import AdminOp, AdminRequest, ServiceMessage
 from hbd.errors import ConfigError, Problems
 from hbd.fencing.execute import fence
 from hbd.runtime import control_messages as cm
-from hbd.runtime import logsetup, service_trees
+from hbd.runtime import logsetup, service_meta, service_timeouts, service_trees
 from hbd.runtime.alerts import AlertRunner, settings_of
 from hbd.runtime.control import ControlServer
 from hbd.runtime.daemon import Options, Outcome
@@ -121,8 +122,10 @@ class ClusterDaemon:
         self.me = self.hacf.local_node
         self.outcome = Outcome()
         self.started_wall = time.time()
-        trees = service_trees.build(self.conf)
-        self.runner = GroupRunner(trees.plans, child_type_table())
+        # each OCF agent's meta-data is read here, once, before any heartbeat (hbd/runtime/service_meta.py)
+        trees = service_meta.with_meta_data(service_trees.build(self.conf), Registry().resolve)
+        self.runner = GroupRunner(trees.plans, child_type_table(),
+                                  resolve=service_timeouts.bounded(trees, Registry().resolve))
         grace = service_trees.grace_ms(self.conf, trees, self.hacf.timing.deadtime_ms)
         self.driver = ServiceDriver(self.me, self.catalog, trees, self.runner, Quorum(membership.quorum), grace,
                                     self._send, self_fence=self._self_fence)

@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 from hbd.agents.base import Agent
+from hbd.agents.ocf import OcfAgent
 from hbd.config.model import ResourceNode
 from hbd.config.monitoring import MonitorSettings
 from hbd.config.rules import child_type_table
@@ -86,6 +87,9 @@ class ServiceMonitor(Monitor):
             if timing is None:
                 continue  # its rule has no polled status action: not checked (rgmanager)
             check.timing = timing
+            inner = getattr(check.agent, "inner", check.agent)  # service_timeouts.BoundedAgent's own agent
+            if isinstance(inner, OcfAgent):
+                inner.check_level = timing.depth  # this instance runs the checks only
             self._arm(check)
 
 

@@ -9,9 +9,12 @@ subtrees, the status check of each resource, and the grace a departed node is gi
   the lowest depth (depth 0 is the cheapest check, as rgmanager runs it most often). A timeout of 0 (the
   `script` rule) means the agent class's default (hbd/config/monitoring.py); no action with an interval: the
   resource is not checked. Containers (`service`) run nothing and are not checked.
+- Actions: each resource's actions are its rule's, after its own `<action>` elements; a resource run by an
+  OCF agent gets its agent's meta-data actions first (hbd/runtime/service_meta.py). They give the check
+  above and the bound of every start, stop and status (hbd/runtime/service_timeouts.py; `__enforce_timeouts`).
 - Grace (doc/services.md "Departed nodes"): the time a node that left the membership may still run a service.
   With majority quorum it is the token (the minority notices the split as late as the majority does) plus
-  the longest stop of any service: the sum of the `stop` action timeouts of its resources (0: STOP_DEFAULT_S).
+  the longest stop of any service: the sum of the bounds of its resources' stops (service_timeouts.bound_s).
   With `two_node="1"` both halves of a split keep quorum and neither stops anything, so no wait protects a
   service there (only fencing does; config check warns about two_node without fencing): the grace is the
   token alone, the time the other node needs to be declared dead.
@@ -19,16 +22,16 @@ subtrees, the status check of each resource, and the grace a departed node is gi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from hbd.agents.base import DEFAULT_TIMEOUT_S, Op
 from hbd.config.model import ResourceNode
 from hbd.config.monitoring import DEFAULT_CHECKS, CheckTiming
-from hbd.config.rules import Action
+from hbd.config.rules import Action, ActionOverride
 from hbd.core.service_model import Catalog
 
 SUBTREE_SEP = "//"
-STOP_DEFAULT_S = 60  # an agent's own stop timeout when the rule gives none (hbd/agents/base.py's default)
 CONTAINERS = ("service", "group", "vm")
 
 
@@ -50,9 +53,26 @@ class ServiceTrees:
     plans: Mapping[str, ResourceNode]  # runner key (service, or SERVICE//type:primary) -> plan root
     subtree_of: Mapping[tuple[str, str], str]  # (service, resource ident) -> its independent root's ident
     timings: Mapping[str, CheckTiming]  # resource ident -> its status check (absent: not checked)
+    actions: Mapping[str, tuple[Action, ...]] = field(default_factory=dict)  # resource ident -> its actions
+    overrides: Mapping[str, tuple[ActionOverride, ...]] = field(default_factory=dict)  # ... its <action>s
+    enforced: frozenset[str] = frozenset()  # resources with __enforce_timeouts="1" (rgmanager: per resource)
 
     def subtree(self, service: str, resource: str) -> str | None:
         return self.subtree_of.get((service, resource))
+
+    def resources(self) -> Iterator[ResourceNode]:
+        """Every resource of every service that runs an agent, once."""
+        seen: set[str] = set()
+        for root in self.services.values():
+            for node in _walk(root):
+                if node.type not in CONTAINERS and node.ident not in seen:
+                    seen.add(node.ident)
+                    yield node
+
+    def with_actions(self, actions: Mapping[str, tuple[Action, ...]]) -> ServiceTrees:
+        """The same trees with these resources' actions (and the checks they give) replaced."""
+        merged = {**self.actions, **actions}
+        return replace(self, actions=merged, timings=timings_of(merged))
 
 
 def status_action(actions: tuple[Action, ...]) -> Action | None:
@@ -65,7 +85,17 @@ def check_timing(rtype: str, actions: tuple[Action, ...]) -> CheckTiming | None:
     if action is None:
         return None
     default = DEFAULT_CHECKS.get("lsb" if rtype == "script" else rtype, DEFAULT_CHECKS["*"])
-    return CheckTiming(action.interval * 1000, action.timeout * 1000 if action.timeout > 0 else default.timeout_ms)
+    return CheckTiming(action.interval * 1000, action.timeout * 1000 if action.timeout > 0 else default.timeout_ms,
+                       action.depth)
+
+
+def timings_of(actions: Mapping[str, tuple[Action, ...]]) -> dict[str, CheckTiming]:
+    out = {}
+    for ident, acts in actions.items():
+        timing = check_timing(ident.partition(":")[0], acts)
+        if timing is not None:
+            out[ident] = timing
+    return out
 
 
 def build(conf: Any) -> ServiceTrees:
@@ -82,29 +112,40 @@ def build(conf: Any) -> ServiceTrees:
                 plans[subtree_key(spec.name, node.ident)] = node
                 for inner in _walk(node):
                     subtree_of.setdefault((spec.name, inner.ident), node.ident)
-    timings: dict[str, CheckTiming] = {}
-    for resource in conf.resources:
-        if resource.type in CONTAINERS:
-            continue
-        timing = check_timing(resource.type, resource.actions)
-        if timing is not None:
-            timings[f"{resource.type}:{resource.primary}"] = timing
-    return ServiceTrees(services, plans, subtree_of, timings)
+    actions = {f"{r.type}:{r.primary}": r.actions for r in conf.resources if r.type not in CONTAINERS}
+    overrides = {f"{r.type}:{r.primary}": r.overrides for r in conf.resources if r.type not in CONTAINERS}
+    enforced = frozenset(node.ident for root in services.values() for node in _walk(root)
+                         if "ENFORCE-TIMEOUTS" in node.flags and node.type not in CONTAINERS)
+    return ServiceTrees(services, plans, subtree_of, timings_of(actions), actions, overrides, enforced)
 
 
-def stop_bound_ms(conf: Any, service: ResourceNode) -> int:
-    """The longest a stop of `service` may take: its resources' stop timeouts added up."""
-    actions = {f"{r.type}:{r.primary}": r.actions for r in conf.resources}
-    total = 0
+def bound_s(actions: tuple[Action, ...], op: Op, enforced: bool) -> float:
+    """How long one start, stop or status call of a resource may run. Its timeout is its `op` action's (a
+    status: the action of its check, else of depth 0); 0 or none means hbd's default for the operation
+    (hbd/agents/base.py). With `__enforce_timeouts` that timeout is the bound (rgmanager kills the agent at it);
+    without, rgmanager treats it as a hint and waits for ever: hbd still bounds every call (a hung agent must
+    not hold a service, nor the grace, for ever), by the timeout or its default, whichever is longer."""
+    if op == "status":
+        action = status_action(actions) or next((a for a in actions if a.name == op and a.depth == 0), None)
+    else:
+        action = next((a for a in actions if a.name == op), None)
+    declared = float(action.timeout) if action is not None else 0.0
+    default = DEFAULT_TIMEOUT_S[op]
+    if enforced:
+        return declared if declared > 0 else default
+    return max(declared, default)
+
+
+def stop_bound_ms(trees: ServiceTrees, service: ResourceNode) -> int:
+    """The longest a stop of `service` may take: the bounds of its resources' stops added up."""
+    total = 0.0
     for node in _walk(service):
-        if node.type in CONTAINERS:
-            continue
-        stop = next((a for a in actions.get(node.ident, ()) if a.name == "stop"), None)
-        total += (stop.timeout if stop is not None and stop.timeout > 0 else STOP_DEFAULT_S) * 1000
-    return total
+        if node.type not in CONTAINERS:
+            total += bound_s(trees.actions.get(node.ident, ()), "stop", node.ident in trees.enforced)
+    return round(total * 1000)
 
 
 def grace_ms(conf: Any, trees: ServiceTrees, token_ms: int) -> int:
     if conf.two_node:
         return token_ms
-    return token_ms + max((stop_bound_ms(conf, root) for root in trees.services.values()), default=0)
+    return token_ms + max((stop_bound_ms(trees, root) for root in trees.services.values()), default=0)

@@ -7,7 +7,8 @@ outside the restricted domain); the invariant watcher never sees the address on 
 heals: n1 rejoins and, the domain being ordered without nofailback, the service moves back to n1.
 
 The grace without fencing is the token plus the longest stop of the service (doc/services.md, "In the
-daemon"): the resources' stop timeouts are set to 5 s here so that it is 2 + 5 + 5 = 12 s.
+daemon"): the resources' stop timeouts are set to 5 s here, enforced (`__enforce_timeouts="1"`: without it the
+timeout is a hint and hbd bounds each stop by its own 60 s default), so that it is 2 + 5 + 5 = 12 s.
 """
 from __future__ import annotations
 
@@ -38,8 +39,8 @@ CONF = f"""<?xml version="1.0"?>
       </failoverdomain>
     </failoverdomains>
     <service name="database" domain="pair" recovery="restart" max_restarts="1" restart_expire_time="600">
-      <ip address="{VIP}/24" monitor_link="0"><action name="stop" timeout="5"/></ip>
-      <script name="db" file="/etc/init.d/{SERVICE}">
+      <ip address="{VIP}/24" monitor_link="0" __enforce_timeouts="1"><action name="stop" timeout="5"/></ip>
+      <script name="db" file="/etc/init.d/{SERVICE}" __enforce_timeouts="1">
         <action name="stop" timeout="5"/><action name="status" depth="0" interval="2" timeout="5"/>
       </script>
     </service>
