@@ -2,8 +2,8 @@
 
 Real DRBD refuses to open a Secondary (8.4: EMEDIUMTYPE for a read-only open, EROFS for a writable one),
 so nothing can mount it read-write, or at all, on the node that is not Primary. The lab has no DRBD
-module; the emulator gets the same effect by pointing the node's device node at the shared loop device
-only while the node is Primary, and at an unregistered block device (0:0, every open fails with ENXIO,
+module; the emulator gets the same effect by pointing the node's device node at its data's loop device
+(the shared one, or its own once the data forked: drbd_images.py) only while the node is Primary, and at an unregistered block device (0:0, every open fails with ENXIO,
 "No such device or address") otherwise. The node keeps a block device at the path in both roles, as a
 configured DRBD minor does. Only a node's private /dev (the lab's tmpfs) is ever changed.
 """
