@@ -133,3 +133,23 @@ def test_a_hanging_meta_data_is_cut_at_its_bound(tmp_path: Path, caplog: pytest.
     assert time.monotonic() - begin < 5  # the agent sleeps 10 s
     assert trees.timings["apache:web"] == RULE_TABLE_CHECK
     assert any("not usable" in r.getMessage() for r in caplog.records)
+
+
+def test_the_drivers_check_of_the_resource_runs_at_that_depth(tmp_path: Path) -> None:
+    import asyncio
+
+    from hbd.runtime.service_driver import ServiceMonitor
+
+    only_deep = META.replace('<action name="monitor" depth="0" timeout="7s" interval="3s"/>', "")
+    trees = trees_of(tmp_path, conf_of(tmp_path, only_deep))
+    resolve = service_timeouts.bounded(trees, Registry(ocf_root=tmp_path / "ocf").resolve)
+    loop = asyncio.new_event_loop()
+    try:
+        monitor = ServiceMonitor(trees, resolve, lambda event: None, lambda service: False)
+        monitor.start(loop)
+        (check,) = [c for c in monitor.checks if c.node.ident == "apache:web"]
+        assert check.timing == CheckTiming(120_000, 30_000, 10)
+        assert isinstance(check.agent, service_timeouts.BoundedAgent) and check.agent.inner.check_level == 10
+        monitor.close()
+    finally:
+        loop.close()

@@ -151,3 +151,23 @@ def test_a_status_check_over_its_timeout_is_a_failure_that_drives_recovery(tmp_p
         for n in (n1, n2):
             n.driver.close()
     asyncio.run(run())
+
+
+def test_config_check_warns_only_about_the_flag_on_a_service_and_the_daemon_bounds_what_it_accepts(
+        tmp_path: Path) -> None:
+    from hbd.config import load
+    from hbd.runtime.daemon import check_runnable
+    from test_config_runnable import seed_copy
+
+    def warned(edit: Any) -> list[str]:
+        path = seed_copy(tmp_path, edit=edit)
+        return [w.text for w in check_runnable(load(path)) if "__enforce_timeouts" in w.text]
+
+    on_resource = warned(lambda t: t.replace("<script\n", '<script __enforce_timeouts="1"\n', 1))
+    assert on_resource == []  # enforced: nothing to warn about
+    trees = service_trees.build(load(tmp_path / "cluster.conf").cluster)
+    assert trees.enforced == {"script:postgresql"}
+    on_service = warned(lambda t: t.replace('<service name="database"', '<service name="database" '
+                                                                         '__enforce_timeouts="1"', 1))
+    assert len(on_service) == 1 and "bounds none of its resources" in on_service[0], on_service
+    assert service_trees.build(load(tmp_path / "cluster.conf").cluster).enforced == frozenset()
