@@ -101,6 +101,8 @@ def format_services(st: dict[str, Any]) -> list[str]:
         lines.append(f"  {'Service Name':<{width}}  {'Owner (Last)':<{max(owners, 12)}}  State")
     for svc in services:
         why = f"  ({_disabled_by(svc.get('disabled_by'))})" if svc.get("disabled_by") and not svc["enabled"] else ""
+        if svc.get("pending"):
+            why += "  (last known: a new placement is being agreed)"
         lines.append(f"  {'service:' + svc['name']:<{width}}  {svc['shown_owner']:<{max(owners, 12)}}  "
                      f"{svc['shown_state']}{why}")
         for res in svc.get("resources", []):

@@ -62,6 +62,14 @@ class ServiceNode:
     def table(self) -> dict[str, Entry] | None:
         return dict(self.current.table) if self.current is not None else None
 
+    def shown_table(self) -> tuple[dict[str, Entry] | None, bool]:
+        """What status shows, and whether it is pending: the table in force, else (after a membership change,
+        until the coordinator announces one) the last one followed, as clustat keeps showing the last known
+        state. Decisions never read it: they wait for a table of the current membership."""
+        if self.current is not None:
+            return dict(self.current.table), False
+        return (dict(self.last.table) if self.last is not None else None), True
+
     def next_deadline(self, now: int) -> int | None:
         return min(self.suspects.values(), default=None)
 

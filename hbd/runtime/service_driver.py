@@ -374,9 +374,10 @@ class ServiceDriver:
         q = self.quorum.state
         states = self.runner.resource_states()
         services = []
+        table, pending = self.node.shown_table()
         for spec in self.catalog.services:
-            entry = self.entry(spec.name) or Entry(enabled=spec.autostart, state=ServiceState.STOPPED
-                                                   if spec.autostart else ServiceState.DISABLED)
+            entry = (table or {}).get(spec.name) or Entry(enabled=spec.autostart, state=ServiceState.STOPPED
+                                                          if spec.autostart else ServiceState.DISABLED)
             count = self.node.recovery.counts(spec.name, now)
             last = None
             if count.last is not None:
@@ -393,7 +394,8 @@ class ServiceDriver:
                 "name": spec.name, "state": entry.state.value, "owner": entry.owner, "last_owner": entry.last_owner,
                 "shown_owner": shown_owner, "shown_state": shown_state, "frozen": entry.frozen,
                 "enabled": entry.enabled, "disabled_by": entry.disabled_by.name.lower() if entry.disabled_by else None,
-                "local": self.node.local[spec.name].value, "restarts": count.restarts, "failures": count.failures,
+                "local": self.node.local[spec.name].value, "pending": pending,
+                "restarts": count.restarts, "failures": count.failures,
                 "last_failure": last, "resources": [{"resource": k, "state": v} for k, v in seen.items()]})
         return {"quorum": {"quorate": q.quorate, "members": sorted(q.members), "total_votes": q.total_votes,
                            "expected_votes": q.expected_votes, "quorum": q.quorum},

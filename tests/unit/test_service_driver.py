@@ -270,6 +270,30 @@ def test_without_quorum_it_stops_and_starts_nothing(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
+def test_status_shows_the_last_placement_while_a_new_one_is_agreed(tmp_path: Path) -> None:
+    """A membership change clears the table in force until the coordinator announces one; status meanwhile
+    shows the last placement followed (marked pending), not every service stopped with no owner."""
+    async def run() -> None:
+        conf = write_conf(tmp_path, nodes=3)
+        net = Net()
+        nodes = [net.add(Node(f"n{i}", conf, net)) for i in (1, 2, 3)]
+        for node in nodes:
+            node.driver.start(asyncio.get_running_loop())
+            node.driver.members(frozenset({"n1", "n2", "n3"}))
+        await until(lambda: all(owner(n) == "n1" for n in nodes) and not any(
+            n.driver.status()["services"][0]["pending"] for n in nodes), "started on n1, agreed by all")
+        net.cut.add("n1")
+        nodes[2].driver.members(frozenset({"n2", "n3"}))  # n3 learns first: no announcement can have come yet
+        row = nodes[2].driver.status()["services"][0]
+        assert nodes[2].driver.node.table() is None
+        assert (row["pending"], row["owner"], row["state"]) == (True, "n1", "started"), row
+        nodes[1].driver.members(frozenset({"n2", "n3"}))
+        await until(lambda: not nodes[2].driver.status()["services"][0]["pending"], "a new placement agreed")
+        for node in nodes:
+            node.driver.close()
+    asyncio.run(run())
+
+
 def test_a_failed_start_up_stop_keeps_the_node_out(tmp_path: Path) -> None:
     async def run() -> None:
         conf = write_conf(tmp_path)

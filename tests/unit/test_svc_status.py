@@ -26,7 +26,7 @@ def service(name: str, entry: Entry, **over: Any) -> dict[str, Any]:
     row = {"name": name, "state": entry.state.value, "owner": entry.owner, "last_owner": entry.last_owner,
            "shown_owner": shown_owner, "shown_state": shown_state, "frozen": entry.frozen, "enabled": entry.enabled,
            "disabled_by": entry.disabled_by.name.lower() if entry.disabled_by else None, "local": "stopped",
-           "restarts": 0, "failures": 0, "last_failure": None, "resources": []}
+           "pending": False, "restarts": 0, "failures": 0, "last_failure": None, "resources": []}
     row.update(over)
     return row
 
