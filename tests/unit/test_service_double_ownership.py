@@ -69,3 +69,19 @@ def test_a_normal_relocation_is_no_double_ownership() -> None:
     net.done("n1", "database", e.Op.STOP)
     net.start_up("n2", "database")
     assert all(not of(net, n, e.DoubleOwnership) and not of(net, n, e.Reannounce) for n in ("n1", "n2"))
+
+
+def test_the_node_that_stops_runs_the_double_ownership_alert() -> None:
+    from hbd.runtime.alerts import Alert, AlertRunner
+
+    for me, expected in (("n2", 1), ("n1", 0)):
+        runner = AlertRunner([], 10, me, "n1" if me == "n2" else "n2")
+        seen: list[Alert] = []
+        runner.emit = seen.append  # type: ignore[method-assign]
+        runner.service(e.DoubleOwnership("database", "n1", frozenset({"n1", "n2"})))
+        runner.service(e.Reannounce("database"))
+        assert len(seen) == expected
+        if expected:
+            assert (seen[0].kind, seen[0].event, seen[0].group, seen[0].rc) == (
+                "split_brain", "double_ownership", "database", 1)
+            assert seen[0].desc == "n1 holds database too and keeps it: stopping it here"
