@@ -44,6 +44,8 @@ from pg_lab import FORMS, PgCluster, Settled, pg_cluster  # noqa: E402
 PLAIN = ("kill -9 postmaster", "kill -9 hbd", "move", "stop hbd", "power-off")
 FENCED = ("partition", "cut link + power-off")
 SCENARIOS = PLAIN + FENCED
+PARTITIONS = ("partition, holder cut off", "partition, other node cut off")  # as reported
+ORDER = PLAIN + PARTITIONS + FENCED
 
 
 def record(s: Settled, **extra: Any) -> dict[str, Any]:
@@ -82,7 +84,8 @@ def fenced_round(pg: PgCluster, wanted: set[str], number: int) -> list[dict[str,
         holder = pg.active()
         cut = holder if number % 2 else pg.other(holder)
         at, fenced = pg_fencing.partition(pg, cut)
-        out.append(record(pg.settle("partition", at, expect=holder), cut=cut, fenced=fenced))
+        name = PARTITIONS[0] if cut == holder else PARTITIONS[1]
+        out.append(record(pg.settle(name, at, expect=holder), cut=cut, fenced=fenced))
         pg.booted(fenced)
         pg.wait_joined(fenced, holder)
     if "cut link + power-off" in wanted:
@@ -128,7 +131,7 @@ def summary(path: Path) -> None:
     print(f"\nall events in {path}:")
     print("| form | scenario | events | outage median / max | lost acknowledged commits | duplicates / never committed |")
     print("|---|---|---|---|---|---|")
-    for (form, scenario), es in sorted(events.items(), key=lambda kv: (kv[0][0], SCENARIOS.index(kv[0][1]))):
+    for (form, scenario), es in sorted(events.items(), key=lambda kv: (kv[0][0], ORDER.index(kv[0][1]) if kv[0][1] in ORDER else 0)):
         outs = [e["outage_s"] for e in es]
         bad = sum(e["duplicates"] for e in es), sum(e["never_committed"] for e in es)
         print(f"| {form} | {scenario} | {len(es)} | {statistics.median(outs):.2f} s / {max(outs):.2f} s | "

@@ -100,6 +100,24 @@ class PgCluster:
         self.results: list[Settled] = []
 
     # ---- daemons
+    def prepare(self) -> None:
+        """`hbd config check` in n1 (every node-local check: interfaces, scripts, DRBD) calls it usable."""
+        path = CONF_DIR if self.form == "cluster" else "/etc/ha.d"
+        check = self.cluster.cli("n1", ["hbd", "config", "check", "-c", path])
+        assert check.returncode == 0, check.stdout + check.stderr
+
+    def wait_started(self) -> None:
+        """Both daemons started: the database running on n1; haresources: each node judges the other by the
+        configured deadtime (the first one is longer)."""
+        self.wait_serving("n1")
+        if self.form == "haresources":
+            for observer, peer in (("n2", "n1"), ("n1", "n2")):
+                self.wait_status(observer, lambda st, p=peer: any(
+                    n["name"] == p and n["deadtime_ms"] == FAST.deadtime_ms for n in st["nodes"]))
+
+    def close(self) -> None:
+        """Anything of its own to stop before the lab goes (the lab fixture stops hbd)."""
+
     def daemon_args(self) -> list[str]:
         return ["-c", CONF_DIR] if self.form == "cluster" else []
 
@@ -300,28 +318,24 @@ class PgCluster:
 
 
 @contextlib.contextmanager
-def pg_cluster(form: str, fencing: bool = False, workload: bool = True) -> Iterator[PgCluster]:
+def pg_cluster(form: str, fencing: bool = False, workload: bool = True,
+               kind: type[PgCluster] = PgCluster) -> Iterator[PgCluster]:
     """Both daemons up with the database on n1, the watcher on, the workload committing (unless not
     `workload`: another client, e.g. pgbench); `fencing`: the lab's power switch as both nodes' fence device,
-    and DRBD's resource-level fencing (pg_fencing.py)."""
+    and DRBD's resource-level fencing (pg_fencing.py); `kind`: another cluster manager running the same
+    files (bench/postgresql_heartbeat.py: Heartbeat 3.0.6)."""
     assert form in FORMS, form
     with lab_cluster(FAST) as cluster, contextlib.ExitStack() as stack:
         switch = stack.enter_context(PowerSwitch(cluster.lab)) if fencing else None
         install(cluster, form, switch)
         init_database(cluster)
-        path = CONF_DIR if form == "cluster" else "/etc/ha.d"
-        check = cluster.cli("n1", ["hbd", "config", "check", "-c", path])
-        assert check.returncode == 0, check.stdout + check.stderr
-        pg = PgCluster(cluster, form, cluster.lab.layout.client_dir / "pg_journal", switch)
+        pg = kind(cluster, form, cluster.lab.layout.client_dir / "pg_journal", switch)
+        pg.prepare()
         watcher = InvariantWatcher(cluster.lab, vip=cfg.VIP, mountpoint=cfg.MOUNT, drbd="r0", interval=0.02).start()
         try:
             pg.start_hbd("n1")
             pg.start_hbd("n2")
-            pg.wait_serving("n1")
-            if form == "haresources":
-                for observer, peer in (("n2", "n1"), ("n1", "n2")):  # judged by the configured deadtime
-                    pg.wait_status(observer, lambda st, p=peer: any(
-                        n["name"] == p and n["deadtime_ms"] == FAST.deadtime_ms for n in st["nodes"]))
+            pg.wait_started()
             if workload:
                 pg.start_workload()
                 pg.wait_acks(20)
@@ -330,6 +344,7 @@ def pg_cluster(form: str, fencing: bool = False, workload: bool = True) -> Itera
             assert pg.journal().acked or not workload, "no commit was acknowledged"
         finally:
             pg.stop_workload()
+            pg.close()
             watcher.stop()
         watcher.check()
         assert watcher.polls > 10, "the invariant watcher did not run"
