@@ -21,6 +21,7 @@ EXCLUSIVE_FILES = frozenset({
     "test_membership_interop.py",       # detection within deadtime + 0.25 s, beside Heartbeat
     "test_isolation_lab.py",            # release within max(deadping, deadtime / 2) + keepalive
     "test_splitbrain_lab.py",           # one owner within deadtime + 2 s of the heal
+    "test_splitbrain_cluster_lab.py",   # the service stopped on the other node within 4 s of the heal
     "test_advise_lab.py",               # measured heartbeat delays below deadtime
     "test_agents_filesystem.py",        # a bounded wait measured to within 2 s
     "test_watchdog_lab.py",             # a frozen daemon against the watchdog's period
