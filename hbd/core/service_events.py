@@ -73,8 +73,17 @@ class Tick:
     """Time passed (the driver calls at `next_deadline`)."""
 
 
+@dataclass(frozen=True)
+class StartupStopFailed:
+    """The stop of every service that the daemon runs before it joins failed for these: each may still run
+    here. They join as FAILED (placed here, started nowhere else) until an admin disables them, which tries
+    the stop again, as after any failed stop; the node takes part in the cluster's other services."""
+
+    services: frozenset[str]
+
+
 Event = Union[MembersChanged, QuorumChanged, NodeFenced, MessageReceived, OperationDone, StatusFailed,
-              AdminRequested, Tick]
+              AdminRequested, Tick, StartupStopFailed]
 
 
 # --- actions ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from hbd.core.service_coordinator import Coordinator
 from hbd.core.service_events import (
     Action, AdminReply, AdminRequested, DoubleOwnership, Event, FenceCause, MembersChanged, MessageReceived,
     NodeFenced, Op, OperationDone, QuorumChanged, Reannounce, RestartSubtree, SelfFence, Send, ServiceTransition,
-    StartService, StatusFailed, Step, StopService, Tick,
+    StartService, StartupStopFailed, StatusFailed, Step, StopService, Tick,
 )
 from hbd.core.service_model import Catalog
 from hbd.core.service_recovery import Decision, ServiceRecovery
@@ -42,6 +42,7 @@ class ServiceNode:
         self.generation: dict[str, int] = {}  # the table generation of each copy started here
         self.next_step: dict[str, Step] = {}  # what follows a recovery stop
         self.failed_at: dict[str, int] = {}  # service -> the table's generation when its stop failed here
+        self.failed_at_start: set[str] = set()  # failed at the start-up stop: failed_at is the first table's
         self.hold: dict[str, RecoveryOp] = {}  # a recovery request is out: no start here until it shows
         self.suspects: dict[str, int] = {}  # departed node -> ms when it can no longer run anything
         self.coordinator = Coordinator(me, catalog)
@@ -85,8 +86,10 @@ class ServiceNode:
             self.quorate = event.quorate
             self._new_view()
             if not self.quorate:  # a copy whose stop failed may still run: the quorate side will start it
+                # (not one failed at start-up and never yet in a table: no other side waited on this node
+                # for it, and a stop that always fails would reboot the node at every boot)
                 out += [SelfFence(n, FenceCause.STOP_FAILED_WITHOUT_QUORUM) for n, st in self.local.items()
-                        if st is S.FAILED]
+                        if st is S.FAILED and n not in self.failed_at_start]
         elif isinstance(event, NodeFenced):
             self.suspects.pop(event.node, None)
             self._recheck(out)
@@ -100,6 +103,11 @@ class ServiceNode:
             self._admin(event, out)
         elif isinstance(event, Tick):
             pass
+        elif isinstance(event, StartupStopFailed):
+            for name in sorted(event.services & set(self.local)):
+                if self.local[name] is S.STOPPED:
+                    self._change(name, S.FAILED, out)
+                    self.failed_at_start.add(name)
         if expired:
             self._recheck(out)
         if isinstance(event, (MembersChanged, QuorumChanged)):
@@ -241,6 +249,9 @@ class ServiceNode:
             elif state is S.FROZEN and not entry.frozen:
                 self._change(name, S.STARTED, out)
             state = self.local[name]
+            if name in self.failed_at_start:  # only a disable after the first table tries the stop again
+                self.failed_at_start.discard(name)
+                self.failed_at[name] = entry.generation
             if state is S.STARTED and (not mine or self.generation.get(name, 0) < entry.generation):
                 self._stop(name, S.STOPPING, out)
             elif state is S.FAILED and not entry.enabled and entry.generation > self.failed_at.get(name, -1):

@@ -47,6 +47,7 @@ TRANSITIONS: frozenset[tuple[ServiceState, ServiceState]] = frozenset({
     (S.RECOVERING, S.DISABLED),  # recovery=disable, or restart-disable past its threshold
     (S.RECOVERING, S.FAILED),  # the recovery stop failed
     (S.FAILED, S.STOPPING),  # an admin disable tries the stop again
+    (S.STOPPED, S.FAILED),  # the daemon's start-up stop failed (StartupStopFailed): it may still run here
 })
 
 

@@ -45,7 +45,7 @@ from hbd.core.quorum import Quorum
 from hbd.core.service_events import (
     Action, AdminReply, AdminRequested, DoubleOwnership, Event, MembersChanged, MessageReceived, NodeFenced, Op,
     OperationDone, QuorumChanged, Reannounce, RestartSubtree, SelfFence, Send, ServiceTransition, StartService,
-    StatusFailed, StopService, Tick,
+    StartupStopFailed, StatusFailed, StopService, Tick,
 )
 from hbd.core.service_model import Catalog
 from hbd.core.service_node import ServiceNode
@@ -138,14 +138,19 @@ class ServiceDriver:
             failed = [GroupResult("?", False, f"internal error: {exc}")]
         if self.closing:
             return
-        if failed:
-            for res in failed:
-                log_hb(LOG, "CRIT", f"Service {res.key} could not be stopped at start-up: {res.reason}; this node "
-                                    "takes no part in the cluster's services until it is stopped by hand and hbd "
-                                    "restarted")
-            return
-        log_hb(LOG, "info", "Every service is stopped here: taking part in the cluster's services")
+        names = {res.key for res in failed}
+        if names - set(self.trees.services):  # an agent bug names no service: any of them may still run
+            names = set(self.trees.services)
+        for name in sorted(names):
+            log_hb(LOG, "CRIT", f"Service {name} could not be stopped at start-up: "
+                                f"{next((r.reason for r in failed if r.key == name), 'internal error')}; it is "
+                                f"failed here and starts nowhere else until an admin disables it (hbd svc disable "
+                                f"{name}), which tries the stop again")
+        if not names:
+            log_hb(LOG, "info", "Every service is stopped here: taking part in the cluster's services")
         self.ready = True
+        if names:
+            self.step(StartupStopFailed(frozenset(names)))
         assert self.loop is not None
         self.monitor.start(self.loop)
         if self.alive is not None:
