@@ -86,10 +86,8 @@ class ServiceNode:
             self.quorate = event.quorate
             self._new_view()
             if not self.quorate:  # a copy whose stop failed may still run: the quorate side will start it
-                # (not one failed at start-up and never yet in a table: no other side waited on this node
-                # for it, and a stop that always fails would reboot the node at every boot)
                 out += [SelfFence(n, FenceCause.STOP_FAILED_WITHOUT_QUORUM) for n, st in self.local.items()
-                        if st is S.FAILED and n not in self.failed_at_start]
+                        if st is S.FAILED]
         elif isinstance(event, NodeFenced):
             self.suspects.pop(event.node, None)
             self._recheck(out)

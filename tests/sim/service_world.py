@@ -28,6 +28,7 @@ from hbd.core.service_states import IllegalTransition, ServiceState
 from hbd.core.service_table import AdminOp, AdminRequest
 
 OP_MAX_MS = 40
+STARTUP_STOP_FAIL = 0.3  # a restarted daemon's stop of a service still up fails (often, to exercise it)
 DETECT_MS = 60
 GRACE_MS = DETECT_MS + 2 * OP_MAX_MS + 20  # >= detection + a start that must finish + its stop
 
@@ -199,6 +200,19 @@ class World:
         if announce:
             self._topology()
 
+    def _restart_daemon(self, node: str) -> None:
+        """The daemon restarts on a powered node (killed, then started again) with its services still up: its
+        new core first stops every one of them, and those whose stop fails join as failed (StartupStopFailed)."""
+        kept = set(self.up[node])
+        self._crash(node)
+        self._boot(node, announce=False)
+        failed = {s for s in sorted(kept) if self.rng.random() < STARTUP_STOP_FAIL}
+        self.up[node] = failed
+        if failed:
+            self.stats["start-up stop failed"] += 1
+            self._feed(node, e.StartupStopFailed(frozenset(failed)))
+        self._topology()
+
     def _crash(self, node: str) -> None:
         self.cores[node] = None
         self.up[node] = set()
@@ -293,7 +307,11 @@ class World:
                 self.comp[n] = 0
             self._topology()
         elif roll < 0.42 and powered:
-            self._crash(rng.choice(powered))
+            node = rng.choice(powered)
+            if rng.random() < 0.3:
+                self._restart_daemon(node)
+            else:
+                self._crash(node)
         elif roll < 0.55:
             down = [n for n in self.names if self.cores.get(n) is None]
             if down:

@@ -38,7 +38,8 @@ def test_the_histories_exercise_what_they_claim() -> None:
     total: Counter[str] = Counter()
     for seed in range(300):
         total += run_world(seed, Options(fencing=seed % 2 == 1)).stats
-    for kind in ("start", "failover", "minority stop", "recovery", "self-fence", "refusal", "partition", "fenced"):
+    for kind in ("start", "failover", "minority stop", "recovery", "self-fence", "refusal", "partition", "fenced",
+                 "start-up stop failed"):
         assert total[kind] > 0, (kind, total)
 
 

@@ -17,7 +17,7 @@ from hbd.config.model import ResourceNode
 from hbd.config.rules import child_type_table
 from hbd.core.ordering import targeted_plan
 from hbd.core.quorum import Quorum, QuorumConfig
-from hbd.core.service_events import SelfFence
+from hbd.core.service_events import FenceCause, SelfFence
 from hbd.core.service_outcome import AdminResult
 from hbd.core.service_states import ServiceState
 from hbd.core.service_table import AdminOp, AdminRequest, Refusal, Report, ServiceMessage
@@ -294,6 +294,25 @@ def test_status_shows_the_last_placement_while_a_new_one_is_agreed(tmp_path: Pat
     asyncio.run(run())
 
 
+def test_a_copy_whose_start_up_stop_failed_self_fences_without_quorum(tmp_path: Path) -> None:
+    """Left alone in a three-node cluster, the copy may run while the other two, quorate, start the service."""
+    async def run() -> None:
+        conf = write_conf(tmp_path, nodes=3)
+        net = Net()
+        n1 = net.add(Node("n1", conf, net))
+        n1.world.up.add("script:db")
+        n1.world.fail.add("script:db stop")
+        n1.driver.start(asyncio.get_running_loop())
+        n1.driver.members(frozenset({"n1", "n2", "n3"}))  # cman's expected votes rise to the 3 seen
+        await until(lambda: n1.driver.ready and n1.driver.status()["quorum"]["quorate"], "joined, quorate")
+        assert n1.fences == [] and n1.driver.status()["services"][0]["local"] == "failed"
+        n1.driver.members(frozenset({"n1"}))
+        await until(lambda: n1.fences != [], "a self-fence")
+        assert [(f.service, f.cause) for f in n1.fences] == [("database", FenceCause.STOP_FAILED_WITHOUT_QUORUM)]
+        n1.driver.close()
+    asyncio.run(run())
+
+
 def test_a_failed_start_up_stop_leaves_the_service_failed_here_and_the_node_takes_part(tmp_path: Path) -> None:
     """A service whose start-up stop fails may still run here: it joins as failed (placed here, started nowhere
     else) until an admin disable tries the stop again; the node is not kept out (a member that never reported
@@ -306,16 +325,15 @@ def test_a_failed_start_up_stop_leaves_the_service_failed_here_and_the_node_take
         n1.world.fail.add("script:db stop")
         for node in (n1, n2, n3):
             node.driver.start(asyncio.get_running_loop())
-        n1.driver.members(frozenset({"n1"}))  # alone, not quorate: no self-fence for a copy failed at start-up
         await until(lambda: n1.driver.ready, "the start-up stop ran")
-        assert n1.driver.status()["services"][0]["local"] == "failed" and n1.fences == []
+        assert n1.driver.status()["services"][0]["local"] == "failed"
         for node in (n1, n2, n3):
             node.driver.members(frozenset({"n1", "n2", "n3"}))
         await until(lambda: all(n.driver.status()["services"][0]["state"] == "failed"
                                 and not n.driver.status()["services"][0]["pending"] for n in (n1, n2, n3)),
                     "a table for all three, the service failed on n1")
         assert n1.driver.entry("database").placement == "n1"  # type: ignore[union-attr]
-        assert n2.ops("start") == [] and n3.ops("start") == [] and n1.ops("start") == []
+        assert n2.ops("start") == [] and n3.ops("start") == [] and n1.ops("start") == [] and n1.fences == []
         n1.world.fail.discard("script:db stop")  # the admin fixed it; a disable tries the stop again
         out = await n2.driver.admin(AdminRequest(AdminOp.DISABLE, "database"), 10)
         assert out.result is AdminResult.DONE, out
