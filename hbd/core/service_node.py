@@ -29,9 +29,17 @@ from hbd.core.service_table import (
 S = ServiceState
 
 
+UNTIL_FENCED_MS = 10 ** 14  # a suspect's grace that no time ends (within the wire's 15-digit milliseconds)
+
+
 class ServiceNode:
-    def __init__(self, me: str, catalog: Catalog, grace_ms: int, recovery: ServiceRecovery | None = None):
+    def __init__(self, me: str, catalog: Catalog, grace_ms: int, recovery: ServiceRecovery | None = None,
+                 until_fenced: frozenset[str] = frozenset()):
         self.me, self.catalog, self.grace_ms = me, catalog, grace_ms
+        # departed nodes whose grace ends only when they are fenced (NodeFenced: the fence succeeded, or an
+        # admin's fence-ack): with two_node both halves of a split keep quorum, so no wait proves the other
+        # stopped; rgmanager recovers only after fenced reports success
+        self.until_fenced = until_fenced
         self.recovery = recovery if recovery is not None else ServiceRecovery(catalog)
         self.members: frozenset[str] = frozenset({me})
         self.quorate = False
@@ -121,7 +129,8 @@ class ServiceNode:
 
     def _members(self, members: frozenset[str]) -> None:
         for node in self.members - members:
-            self.suspects[node] = max(self.suspects.get(node, 0), self.now + self.grace_ms)
+            grace = UNTIL_FENCED_MS if node in self.until_fenced else self.grace_ms
+            self.suspects[node] = max(self.suspects.get(node, 0), self.now + grace)
         for node in members:
             self.suspects.pop(node, None)  # a member reports what it runs
         self.members = members | {self.me}

@@ -127,8 +127,11 @@ class ClusterDaemon:
         self.runner = GroupRunner(trees.plans, child_type_table(),
                                   resolve=service_timeouts.bounded(trees, Registry().resolve))
         grace = service_trees.grace_ms(self.conf, trees, self.hacf.timing.deadtime_ms)
+        # two_node: both halves of a split stay quorate, so a departed node that has a fence device is given
+        # up only once fenced (rgmanager waits for fenced); without one, the grace (config check warns)
+        until_fenced = frozenset(p.node for p in self.conf.fence_plans) if self.conf.two_node else frozenset()
         self.driver = ServiceDriver(self.me, self.catalog, trees, self.runner, Quorum(membership.quorum), grace,
-                                    self._send, self_fence=self._self_fence)
+                                    self._send, self_fence=self._self_fence, until_fenced=until_fenced)
         others = [n.name for n in self.catalog.nodes if n.name.lower() != self.me.lower()]
         self.alerts = AlertRunner(*alert_settings(self.hacf, Path(cfg.path).parent / "ha.cf"), self.me,
                                   others[0] if len(others) == 1 else "")

@@ -96,11 +96,13 @@ class ServiceMonitor(Monitor):
 class ServiceDriver:
     def __init__(self, me: str, catalog: Catalog, trees: ServiceTrees, runner: GroupRunner, quorum: Quorum,
                  grace_ms: int, send: Callable[[str, ServiceMessage], None], *,
-                 self_fence: Callable[[SelfFence], None], workers: int = MAX_WORKERS):
+                 self_fence: Callable[[SelfFence], None], workers: int = MAX_WORKERS,
+                 until_fenced: frozenset[str] = frozenset()):
         self.names = {n.name.lower(): n.name for n in catalog.nodes}  # membership names are lower case
         self.me = self.names.get(me.lower(), me)
         self.catalog, self.trees, self.runner, self.quorum = catalog, trees, runner, quorum
-        self.node = ServiceNode(self.me, catalog, grace_ms)
+        self.node = ServiceNode(self.me, catalog, grace_ms,
+                                until_fenced=frozenset(self.names.get(n.lower(), n) for n in until_fenced))
         self.send = send
         self.self_fence = self_fence
         self.worker = ThreadPoolExecutor(max_workers=max(1, min(workers, len(trees.plans))),

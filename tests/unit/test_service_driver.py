@@ -170,6 +170,27 @@ def test_the_survivor_starts_it_after_the_grace(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
+def test_a_node_with_a_fence_device_is_given_up_only_once_fenced(tmp_path: Path) -> None:
+    """two_node with fencing: the survivor starts the service once the fence succeeded, not after a grace
+    (both halves of a two_node split keep quorum, so no time proves the other stopped)."""
+    async def run() -> None:
+        _, net, n1, n2 = await two_nodes(tmp_path)
+        n2.driver.node.until_fenced = frozenset({"n1"})  # as the cluster daemon gives it when n1 has a device
+        loop = asyncio.get_running_loop()
+        net.cut.add("n1")
+        n1.driver.close()
+        n2.driver.members(frozenset({"n2"}))
+        # a condition that must not come: three graces pass, after which a time-based grace would have ended
+        await asyncio.sleep(3 * GRACE_MS / 1000)
+        assert n2.ops("start") == [] and owner(n2) != "n2"
+        fenced = loop.time()
+        n2.driver.fenced("n1")
+        await until(lambda: owner(n2) == "n2", "started on n2 once n1 is fenced")
+        assert loop.time() - fenced < GRACE_MS / 1000  # at once, not after another grace
+        n2.driver.close()
+    asyncio.run(run())
+
+
 def test_relocate_waits_for_the_outcome_and_stops_in_reverse_order(tmp_path: Path) -> None:
     async def run() -> None:
         conf, net, n1, n2 = await two_nodes(tmp_path)
