@@ -50,7 +50,8 @@ CONF = """<?xml version="1.0"?>
 """
 
 
-def setup(tmp_path: Path) -> tuple[Any, GroupRunner]:
+# Not named setup: Debian's pytest 7 would call a module-level setup() as a nose-style module fixture.
+def strict_and_lax(tmp_path: Path) -> tuple[Any, GroupRunner]:
     for name in ("strict", "lax"):
         script = tmp_path / name
         script.write_text(SCRIPT.format(state=tmp_path / f"{name}.up", slow=tmp_path / f"{name}.slow"))
@@ -77,7 +78,7 @@ def test_the_bound_is_the_timeout_when_enforced_else_the_longer_of_it_and_the_de
 
 
 def test_an_enforced_start_over_its_timeout_fails_and_is_killed_an_unenforced_one_runs_on(tmp_path: Path) -> None:
-    _, runner = setup(tmp_path)
+    _, runner = strict_and_lax(tmp_path)
     slow(tmp_path, "strict", "start", 3)
     slow(tmp_path, "lax", "start", 1.5)
     begin = time.monotonic()
@@ -91,7 +92,7 @@ def test_an_enforced_start_over_its_timeout_fails_and_is_killed_an_unenforced_on
 
 
 def test_an_enforced_stop_over_its_timeout_is_a_failed_stop(tmp_path: Path) -> None:
-    _, runner = setup(tmp_path)
+    _, runner = strict_and_lax(tmp_path)
     assert runner.start("strict").ok and runner.start("lax").ok
     slow(tmp_path, "strict", "stop", 3)
     slow(tmp_path, "lax", "stop", 1.5)
@@ -102,7 +103,7 @@ def test_an_enforced_stop_over_its_timeout_is_a_failed_stop(tmp_path: Path) -> N
 
 
 def test_the_grace_counts_the_same_stop_bounds_as_the_runner(tmp_path: Path) -> None:
-    conf, runner = setup(tmp_path)
+    conf, runner = strict_and_lax(tmp_path)
     trees = service_trees.build(conf)
     strict = runner.resolve(trees.services["strict"].children[0])
     lax = runner.resolve(trees.services["lax"].children[0])
