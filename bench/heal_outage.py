@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "lab"))
 
+from agent_helpers import has_address  # noqa: E402
 from failover_daemon import FineProbe, wait  # noqa: E402
 from pairs import PAIRS  # noqa: E402
 
@@ -61,8 +63,7 @@ def settled(samples: list[tuple[float, str | None]], after: float, now: float) -
 
 def holders(lab: Lab, vip: str) -> list[str]:
     """The nodes that have the VIP on eth0 now."""
-    return [n for n in lab.nodes
-            if f" {vip}/" in lab.exec(n, ["ip", "-o", "-4", "addr", "show", "dev", "eth0"], check=False).stdout]
+    return [n for n in lab.nodes if has_address(lab, n, vip)]
 
 
 def one_run(daemon: str) -> dict[str, object]:

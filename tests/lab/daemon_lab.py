@@ -7,7 +7,8 @@ are stopped, the lab is removed and checked for leftovers, and the watcher's ver
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 from hbd.lab import Lab
 from hbd.lab.cleanup import traces
@@ -68,3 +69,16 @@ def longest_outage(probe: VipProbe) -> float:
 
 def group_state(status: dict, key: str) -> str:
     return next(g["state"] for g in status["groups"] if g["key"] == key)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str,
+               log: Callable[[str], str] | None = None, nodes: tuple[str, ...] = ("n1", "n2")) -> float:
+    """Wait for `predicate` at most `timeout` s (polled every 50 ms); returns the time it took. On timeout the
+    AssertionError names `what` and, with `log` (a cluster's log or stderr reader), each node's last lines."""
+    begin = time.monotonic()
+    while not predicate():
+        if time.monotonic() - begin > timeout:
+            tails = "".join(f"\n--- {n}:\n{log(n)[-6000:]}" for n in nodes) if log else ""
+            raise AssertionError(f"not within {timeout} s: {what}{tails}")
+        time.sleep(0.05)
+    return time.monotonic() - begin

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from daemon_lab import wait_until
 from hbd.lab.hbd_cluster import HbdCluster
 from hbd.lab.power_switch import PowerSwitch
 
@@ -59,15 +60,6 @@ def drbd_fencing(cluster: HbdCluster) -> None:
         res.write_text(text[:-1] + DRBD_FENCING + "}\n")
 
 
-def wait_for(predicate, timeout: float, what: str) -> float:  # type: ignore[no-untyped-def]
-    begin = time.monotonic()
-    while not predicate():
-        if time.monotonic() - begin > timeout:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.05)
-    return time.monotonic() - begin
-
-
 def partition(pg: "PgCluster", cut: str) -> tuple[float, str]:
     """Both media of `cut` dropped; returns (time just before, the node fenced). The holder must be the one that
     fences, and the only one; the cut is healed once the other node was reset (it is up, no daemon running:
@@ -79,7 +71,7 @@ def partition(pg: "PgCluster", cut: str) -> tuple[float, str]:
     at = time.monotonic()
     pg.lab.cut(cut, how="filter")
     try:  # the agent's reboot: off, then on again (a node freshly booted, no daemon running)
-        wait_for(lambda: ("on", loser) in pg.switch.requests[before:], WAIT_S, f"{holder} fences {loser}")
+        wait_until(lambda: ("on", loser) in pg.switch.requests[before:], WAIT_S, f"{holder} fences {loser}")
         with pg.switch.lock:  # held by the switch while it boots the node (the request is recorded first)
             pass
     finally:
@@ -125,17 +117,17 @@ def cut_link_then_power_off(pg: "PgCluster", primary: str) -> tuple[float, Refus
     # Outdated by the handler (hbd fence-peer, over the heartbeat medium left). The cluster.conf daemon does not
     # answer it: the survivor's disk stays UpToDate/DUnknown, DRBD refuses it all the same (peer not outdated).
     if pg.form == "haresources":
-        wait_for(lambda: dstate(pg, survivor).startswith("Outdated/"), WAIT_S, f"{survivor}'s disk outdated")
+        wait_until(lambda: dstate(pg, survivor).startswith("Outdated/"), WAIT_S, f"{survivor}'s disk outdated")
     pg.wait_acks(20, after=time.monotonic())  # commits acknowledged on the Primary alone, after the cut
     disk = dstate(pg, survivor)
     before = len(daemon_log(pg, survivor))
     requests = len(pg.switch.requests) if pg.switch is not None else 0
     at = time.monotonic()
     pg.cluster.power_off(primary)
-    waited = wait_for(lambda: refusal(daemon_log(pg, survivor)[before:]) is not None, WAIT_S,
+    waited = wait_until(lambda: refusal(daemon_log(pg, survivor)[before:]) is not None, WAIT_S,
                       f"{survivor} refuses its disk")
     if pg.switch is not None:  # the survivor fenced the Primary first (off, on: it is up again, nothing running)
-        wait_for(lambda: ("on", primary) in pg.switch.requests[requests:], WAIT_S, f"{survivor} fences {primary}")
+        wait_until(lambda: ("on", primary) in pg.switch.requests[requests:], WAIT_S, f"{survivor} fences {primary}")
         with pg.switch.lock:
             pass
     line = refusal(daemon_log(pg, survivor)[before:]) or ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-from daemon_lab import lab_cluster
+from daemon_lab import lab_cluster, wait_until
 from monitor_lab import SERVICE, install_service
 from rgmanager_lab import CONF_DIR, service, steps, wait_running_on, write_cluster_conf
 
@@ -52,16 +52,6 @@ def mac(cluster: HbdCluster, node: str) -> str:
     return str(json.loads(out)[0]["address"])
 
 
-def wait_until(predicate, timeout: float, what: str, cluster: HbdCluster | None = None) -> float:  # type: ignore[no-untyped-def]
-    begin = time.monotonic()
-    while not predicate():
-        if time.monotonic() - begin > timeout:
-            logs = "".join(f"\n--- {n}:\n{cluster.stderr(n)[-4000:]}" for n in ("n1", "n2")) if cluster else ""
-            raise AssertionError(f"not within {timeout} s: {what}{logs}")
-        time.sleep(0.05)
-    return time.monotonic() - begin
-
-
 def test_partition_heal_one_node_keeps_the_service() -> None:
     begin = time.monotonic()
     with lab_cluster() as cluster:
@@ -77,18 +67,18 @@ def test_partition_heal_one_node_keeps_the_service() -> None:
             assert probe.wait_for("n1", 5), probe.transitions
             lab.cut("n1", how="filter")  # every frame of n1 dropped, links up: each side alone is quorate
             wait_until(lambda: lsb_running(cluster, "n2") and probe.current() == "n2", 30, "n2 starts it too",
-                       cluster)
+                       cluster.stderr)
             assert lsb_running(cluster, "n1")  # both: two_node without fencing, the documented risk
             marks = {n: len(cluster.stderr(n)) for n in lab.nodes}
             lab.restore("n1")
             healed = time.monotonic()
             bound = TOKEN_S + 2
             one_owner = wait_until(lambda: sum(lsb_running(cluster, n) for n in lab.nodes) == 1, bound,
-                                   "one node runs it", cluster)
+                                   "one node runs it", cluster.stderr)
             keeper, loser = "n1", "n2"
             assert lsb_running(cluster, keeper), "n1, first in the ordered domain, keeps it"
             wait_until(lambda: "Service database: stopping -> stopped" in cluster.stderr(loser)[marks[loser]:],
-                       max(0.1, healed + bound - time.monotonic()), "the loser's whole stop", cluster)
+                       max(0.1, healed + bound - time.monotonic()), "the loser's whole stop", cluster.stderr)
             assert probe.wait_for(keeper, max(0.1, healed + bound - time.monotonic())), probe.transitions
             keeper_mac = mac(cluster, keeper)
             wait_until(lambda: client_neighbours(lab).get(VIP) == keeper_mac,

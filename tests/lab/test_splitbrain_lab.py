@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from daemon_lab import group_state, lab_cluster
+from daemon_lab import group_state, lab_cluster, wait_until
 from hbd.lab.hbd_cluster import SERVICE, ClusterSettings, HbdCluster
 from hbd.lab.probes import VipProbe, client_neighbours
 
@@ -29,16 +29,6 @@ LINE = "n1 drbddisk::r0 Filesystem::/dev/drbd0::/srv/db::ext4 IPaddr2::{vip}/24/
 def holds(cluster: HbdCluster, node: str) -> bool:
     st = cluster.status(node)
     return st is not None and group_state(st, GROUP) in ("running", "starting", "stopping", "partial", "failed")
-
-
-def wait_until(predicate, timeout: float, what: str, cluster: HbdCluster | None = None) -> float:  # type: ignore[no-untyped-def]
-    begin = time.monotonic()
-    while not predicate():
-        if time.monotonic() - begin > timeout:
-            logs = "".join(f"\n--- {n} log:\n{cluster.log(n)[-6000:]}" for n in ("n1", "n2")) if cluster else ""
-            raise AssertionError(f"not within {timeout} s: {what}{logs}")
-        time.sleep(0.05)
-    return time.monotonic() - begin
 
 
 def drbd(cluster: HbdCluster, node: str, verb: str) -> str:
@@ -75,7 +65,7 @@ def test_partition_heal_one_owner_then_splitbrain_resolve(capsys: pytest.Capture
             lab.cut("n1", how="filter")  # both media (eth0 carries the clients too), links up
             cut = time.monotonic()
             started = "Resource group drbddisk::r0 started."
-            wait_until(lambda: started in cluster.log("n2") and probe.current() == "n2", 10, "n2 takes over", cluster)
+            wait_until(lambda: started in cluster.log("n2") and probe.current() == "n2", 10, "n2 takes over", cluster.log)
             assert holds(cluster, "n1")  # both: the documented risk without fencing or ping nodes
             for node in lab.nodes:  # each on the filesystem of its own Primary
                 lab.exec(node, ["sh", "-c", f"echo {node} > /srv/db/from-{node} && sync"])
@@ -86,7 +76,7 @@ def test_partition_heal_one_owner_then_splitbrain_resolve(capsys: pytest.Capture
             healed = time.monotonic()
             # read from the log (cheap); `hbd status` asks drbdadm three times and is too slow to poll with
             one_owner = wait_until(lambda: cluster.log("n2").count(stopped) > stops, deadtime_s + 2,
-                                   "n2 stops the group after the heal", cluster)
+                                   "n2 stops the group after the heal", cluster.log)
             assert probe.wait_for("n1", max(0.1, healed + deadtime_s + 2 - time.monotonic())), probe.transitions
             n1_mac = mac(cluster, "n1")
             wait_until(lambda: client_neighbours(lab).get(vip) == n1_mac,
