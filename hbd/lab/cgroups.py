@@ -13,6 +13,8 @@ V1_FREEZER = Path("/sys/fs/cgroup/freezer")
 V2_ROOT = Path("/sys/fs/cgroup")
 GROUP_DIR = "hbd-lab"
 SETTLE_TIMEOUT = 5.0
+# How long a power-off waits for a v1 freeze before it kills anyway (see kill_all).
+KILL_FREEZE_BOUND = 1.0
 POLL = 0.005
 
 
@@ -74,15 +76,15 @@ class NodeCgroup:
             return (self.path / "freezer.state").read_text().strip() == "FROZEN"
         return "frozen 1" in (self.path / "cgroup.events").read_text()
 
-    def _set_frozen(self, frozen: bool) -> None:
+    def _set_frozen(self, frozen: bool, bound: float = SETTLE_TIMEOUT) -> None:
         if self.version == 1:
             (self.path / "freezer.state").write_text("FROZEN" if frozen else "THAWED")
             want = "FROZEN" if frozen else "THAWED"
-            self._wait(lambda: (self.path / "freezer.state").read_text().strip() == want, f"state {want}")
+            self._wait(lambda: (self.path / "freezer.state").read_text().strip() == want, f"state {want}", bound)
         else:
             (self.path / "cgroup.freeze").write_text("1" if frozen else "0")
             want = f"frozen {int(frozen)}"
-            self._wait(lambda: want in (self.path / "cgroup.events").read_text(), want)
+            self._wait(lambda: want in (self.path / "cgroup.events").read_text(), want, bound)
 
     def kill_all(self) -> None:
         """SIGKILL every process, with the group frozen so nothing forks in between."""
@@ -91,14 +93,27 @@ class NodeCgroup:
         if self.version == 2 and (self.path / "cgroup.kill").exists():
             (self.path / "cgroup.kill").write_text("1")
         else:
-            self.freeze()
-            for pid in self.pids():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            self.thaw()
-        self._wait(lambda: not self.pids(), "empty")
+            # A v1 group stays FREEZING while one task sleeps uninterruptibly (I/O to a loop device on a
+            # loaded machine), and power does not wait for I/O: after a short bound the kills go on, and
+            # repeat below until the group is empty, so a child forked meanwhile dies too.
+            try:
+                self._set_frozen(True, KILL_FREEZE_BOUND)
+            except LabError:
+                pass
+            self._kill_listed()
+            self._set_frozen(False)
+        self._wait(self._emptied, "empty")
+
+    def _kill_listed(self) -> None:
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _emptied(self) -> bool:
+        self._kill_listed()
+        return not self.pids()
 
     def remove(self) -> None:
         """Kill what is left and remove the cgroup (and the lab's parent when it is empty)."""
@@ -111,12 +126,27 @@ class NodeCgroup:
         except OSError:
             pass  # other members still there
 
-    def _wait(self, done: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + SETTLE_TIMEOUT
+    def _wait(self, done: Callable[[], bool], what: str, bound: float = SETTLE_TIMEOUT) -> None:
+        deadline = time.monotonic() + bound
         while not done():
             if time.monotonic() > deadline:
-                raise LabError(f"cgroup {self.path}: not {what} after {SETTLE_TIMEOUT:g} s")
+                raise LabError(f"cgroup {self.path}: not {what} after {bound:g} s; tasks: {self._tasks_text()}")
             time.sleep(POLL)
+
+    def _tasks_text(self) -> str:
+        """Each task's pid, name, scheduler state and kernel wait channel: why a freeze or a kill hangs."""
+        rows = []
+        for pid in self.pids():
+            proc = Path("/proc") / str(pid)
+            try:
+                stat = (proc / "stat").read_text()
+                wchan = (proc / "wchan").read_text().strip() or "-"
+            except OSError:
+                continue  # gone meanwhile
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            state = stat[stat.rindex(")") + 2 :].split()[0]
+            rows.append(f"{pid} {name} {state} {wchan}")
+        return ", ".join(rows) or "none"
 
 
 def _rmdir_bounded(path: Path) -> None:
