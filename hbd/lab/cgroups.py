@@ -15,6 +15,9 @@ GROUP_DIR = "hbd-lab"
 SETTLE_TIMEOUT = 5.0
 # How long a power-off waits for a v1 freeze before it kills anyway (see kill_all).
 KILL_FREEZE_BOUND = 1.0
+# How long a hung-node fault waits for FROZEN: a task in uninterruptible sleep delays it until its I/O
+# ends, which on a loaded machine can exceed SETTLE_TIMEOUT; the fault is only right once every task stopped.
+FREEZE_TIMEOUT = 15.0
 POLL = 0.005
 
 
@@ -66,7 +69,7 @@ class NodeCgroup:
         return [int(x) for x in text.split()]
 
     def freeze(self) -> None:
-        self._set_frozen(True)
+        self._set_frozen(True, FREEZE_TIMEOUT)
 
     def thaw(self) -> None:
         self._set_frozen(False)
