@@ -8,7 +8,9 @@ driver (runtime/service_driver.py), which runs the services core. Service messag
 membership messages addressed to one node (hbd/core/service_wire.py). Fencing: a departed node with a
 <fence> plan is fenced by a lane of its own (runtime/fencing_lane.py) while this partition is quorate, and
 NodeFenced ends its grace at once; a self-fence (a stop that failed without quorum) uses this node's own
-plan, else reboots (runtime/stop_escalation.py announces it first).
+plan, else reboots (runtime/stop_escalation.py announces it first). DRBD's fence-peer handler (`hbd
+fence-peer`) is answered as by the ha.cf daemon (runtime/outdate_service.py) when the cluster has two nodes:
+the other one is DRBD's peer; with more, which node is the peer is not known, and the handler is told so.
 
 Shutdown (TERM, `hbd stop`): each service running here is first relocated through the coordinator (the others
 start it at once), then whatever is left is stopped and the daemon leaves; what was not handed over starts
@@ -54,6 +56,7 @@ from hbd.runtime.fencing_lane import DEFAULT_DELAY_S, FencingLane, LaneSettings
 from hbd.runtime.groups import GroupRunner
 from hbd.runtime.logsetup import log_hb
 from hbd.runtime.membership_service import MembershipService
+from hbd.runtime.outdate_service import EXIT, REPLY, REQUEST, OutdateService
 from hbd.runtime.service_driver import ServiceDriver, ms
 from hbd.runtime.state import load_identity
 from hbd.runtime.stop_escalation import Escalator
@@ -145,6 +148,7 @@ class ClusterDaemon:
         self.stopping = False
         self.stop_clients: list[asyncio.Task[Any]] = []
         self.wire_drops = 0
+        self.outdate = OutdateService(self._broadcast, self._drbd_peer_dead)
 
     # --- run ------------------------------------------------------------------------------------
 
@@ -165,6 +169,7 @@ class ClusterDaemon:
                 self.lanes[node] = FencingLane(LaneSettings(plan, delay_s=delay), self._fence_result,
                                                self._holds_services, lambda n: n in self.departed)
                 self.lanes[node].start(loop)
+        self.outdate.start(loop)
         control = ControlServer(self.opts.socket, self._request, cm.decode)
         await control.start()
         loop.add_signal_handler(signal.SIGTERM, self.shutdown)
@@ -183,6 +188,7 @@ class ClusterDaemon:
         finally:
             control.close()
             self.driver.close()
+            self.outdate.close()
             for lane in self.lanes.values():
                 lane.close()
             self.membership.stop()
@@ -254,9 +260,12 @@ class ClusterDaemon:
             self._fence(node)
 
     def _delivered(self, message: Any) -> None:
+        fields = {k: v for k, v in reversed(message.fields) if isinstance(v, str)}
+        if message.type in (REQUEST, REPLY):
+            self.outdate.received(fields)  # DRBD resource-level fencing (runtime/outdate_service.py)
+            return
         if not service_wire.is_service_type(message.type):
             return
-        fields = {k: v for k, v in reversed(message.fields) if isinstance(v, str)}
         decoded = service_wire.decode(fields, self.catalog, message.src)
         if isinstance(decoded, service_wire.WireError):
             self.wire_drops += 1
@@ -272,6 +281,19 @@ class ClusterDaemon:
             log_hb(LOG, "ERROR", f"service message to {to} not sent: {body}")
             return
         self.membership.carry_out([self.membership.core.send(tuple(body), to.lower())])
+
+    def _broadcast(self, body: tuple[tuple[str, str], ...]) -> None:
+        assert self.membership is not None
+        self.membership.broadcast(body)
+
+    def _drbd_peer(self) -> str | None:
+        """DRBD's peer: the other node of a two-node cluster; None with more (not known which)."""
+        others = [n.name for n in self.catalog.nodes if n.name.lower() != self.me.lower()]
+        return others[0] if len(others) == 1 else None
+
+    def _drbd_peer_dead(self) -> bool:
+        peer = self._drbd_peer()
+        return peer is not None and self.alive is not None and peer.lower() not in {n.lower() for n in self.alive}
 
     # --- fencing --------------------------------------------------------------------------------
 
@@ -322,6 +344,14 @@ class ClusterDaemon:
                 return self._cleanup(group)
             case cm.FenceAckRequest(node):
                 return self._fence_ack(node)
+            case cm.OutdatePeerRequest(resource, timeout_s):  # hbd fence-peer
+                if self._drbd_peer() is None:
+                    text = (f"fence-peer {resource}: the cluster has {len(self.catalog.nodes)} nodes, so which one "
+                            "is DRBD's peer is not known: nothing outdated")
+                    log_hb(LOG, "WARN", f"{text} (exit {EXIT['failed']})")
+                    return {"ok": False, "code": EXIT["failed"], "text": text}
+                code, text = await self.outdate.ask_peer(resource, timeout_s)
+                return {"ok": code in (3, 4, 5), "code": code, "text": text}
             case cm.ServiceAdminRequest(op, service, target, timeout_s):  # hbd svc
                 outcome = await self.driver.admin(AdminRequest(op, service, target), timeout_s)
                 if outcome.result is AdminResult.UNAVAILABLE:

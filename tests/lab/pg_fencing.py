@@ -114,10 +114,8 @@ def cut_link_then_power_off(pg: "PgCluster", primary: str) -> tuple[float, Refus
     the time just before the power-off and what was seen; the Primary is still off."""
     survivor = pg.other(primary)
     pg.lab.cut(primary, REPLICATION)
-    # Outdated by the handler (hbd fence-peer, over the heartbeat medium left). The cluster.conf daemon does not
-    # answer it: the survivor's disk stays UpToDate/DUnknown, DRBD refuses it all the same (peer not outdated).
-    if pg.form == "haresources":
-        wait_until(lambda: dstate(pg, survivor).startswith("Outdated/"), WAIT_S, f"{survivor}'s disk outdated")
+    # Outdated by the handler (hbd fence-peer, over the heartbeat medium left), in both forms.
+    wait_until(lambda: dstate(pg, survivor).startswith("Outdated/"), WAIT_S, f"{survivor}'s disk outdated")
     pg.wait_acks(20, after=time.monotonic())  # commits acknowledged on the Primary alone, after the cut
     disk = dstate(pg, survivor)
     before = len(daemon_log(pg, survivor))

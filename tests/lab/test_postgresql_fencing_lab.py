@@ -35,3 +35,20 @@ def test_partition_with_fencing_then_cut_replication_link_and_power_off() -> Non
         print(f"cut link + power-off: {refused.survivor} ({refused.disk}) refused {refused.waited_s:.1f} s after "
               f"the power-off; {refused.failures} failed statements, {refused.acks_after} acknowledged while n1 "
               f"was off; back on {back.node} ({back.verdict.describe()})")
+
+
+def test_cluster_conf_the_cut_link_outdates_the_peer_and_the_outdated_survivor_refuses() -> None:
+    # The cluster.conf daemon answers DRBD's fence-peer handler too: n2's disk is Outdated by the cut, and
+    # after n1's power-off hbd's own guard refuses it (DRBD's refusal alone would not say why).
+    with pg_cluster("cluster", fencing=True) as pg:
+        assert pg.active() == "n1"
+        at, refused = pg_fencing.cut_link_then_power_off(pg, "n1")
+        assert refused.survivor == "n2" and refused.disk.startswith("Outdated/"), refused
+        assert "local disk is Outdated" in refused.cluster_log_line, refused
+        log = pg_fencing.daemon_log(pg, "n1")
+        assert "fence-peer r0: the peer answered: outdated (exit 4)" in log, log[-3000:]
+        pg_fencing.bring_back(pg, "n1")
+        back = pg.settle("cut link + power-off", at, expect=None)
+        assert back.log == "crash recovery", back
+        print(f"\ncluster.conf cut link + power-off: {refused.survivor} ({refused.disk}) refused "
+              f"{refused.waited_s:.1f} s after the power-off; back on {back.node} ({back.verdict.describe()})")

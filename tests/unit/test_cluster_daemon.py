@@ -81,3 +81,53 @@ def test_control_requests(tmp_path: Path) -> None:
         svc = await d._request(cm.ServiceAdminRequest(AdminOp.ENABLE, "db"))  # before it has joined
         assert cm.ServiceAdminReply.from_wire(svc).result.value == "unavailable"
     asyncio.run(run())
+
+
+def test_fence_peer_with_two_nodes_asks_the_other_and_knows_when_it_is_dead(tmp_path: Path) -> None:
+    d = daemon(tmp_path)
+
+    async def run() -> None:
+        d.outdate.start(asyncio.get_running_loop())
+        d.alive = frozenset({"127.0.0.1"})  # the peer left the membership: it cannot write
+        dead = await d._request(cm.OutdatePeerRequest("r0", 1.0))
+        assert (dead["ok"], dead["code"]) == (True, 5) and "the peer is dead" in dead["text"]
+        sent: list[tuple[tuple[str, str], ...]] = []
+        d.outdate.send = sent.append
+        d.alive = frozenset({"127.0.0.1", "192.0.2.99"})
+        asked = asyncio.create_task(d._request(cm.OutdatePeerRequest("r0", 2.0)))
+        for _ in range(100):  # bounded: the request goes out on the loop's next turns
+            if sent:
+                break
+            await asyncio.sleep(0.01)
+        (body,) = sent
+        fields = dict(body)
+        assert (fields["t"], fields["rsc"]) == ("hbd_outdate", "r0")
+        d.outdate.received({"t": "hbd_outdate_rpl", "hbd_id": fields["hbd_id"], "result": "outdated"})
+        reply = await asked
+        assert (reply["ok"], reply["code"]) == (True, 4) and reply["text"] == "the peer answered: outdated"
+    asyncio.run(run())
+    d.outdate.close()
+
+
+def test_fence_peer_with_three_nodes_says_the_peer_is_not_known_and_sends_nothing(tmp_path: Path) -> None:
+    three = CONF.replace('<cman two_node="1" expected_votes="1"/>', '<cman expected_votes="3"/>').replace(
+        '<clusternode name="192.0.2.99" nodeid="2" votes="1"/>',
+        '<clusternode name="192.0.2.99" nodeid="2" votes="1"/>\n'
+        '    <clusternode name="192.0.2.98" nodeid="3" votes="1"/>')
+    (tmp_path / "cluster.conf").write_text(three.format(extra=""))
+    (tmp_path / "authkeys").write_text("auth 1\n1 sha256 0123456789abcdef\n")
+    (tmp_path / "authkeys").chmod(0o600)
+    cfg = load(tmp_path)
+    d = ClusterDaemon(cfg, Options(tmp_path, "127.0.0.1", tmp_path / "sock", tmp_path / "state"),
+                      cluster_membership(cfg, "127.0.0.1"))
+    sent: list[object] = []
+    d.outdate.send = sent.append
+
+    async def run() -> None:
+        d.outdate.start(asyncio.get_running_loop())
+        reply = await d._request(cm.OutdatePeerRequest("r0", 1.0))
+        assert (reply["ok"], reply["code"]) == (False, 1)
+        assert "the cluster has 3 nodes, so which one is DRBD's peer is not known" in reply["text"]
+    asyncio.run(run())
+    d.outdate.close()
+    assert sent == []
