@@ -226,13 +226,23 @@ class Transport:
     def drain(self) -> int:
         """Read what waits in every receive queue (bounded), so a verdict is taken on every packet that came:
         after a stall, the timer may run before the sockets' turn. Returns the number of datagrams read."""
+        return self._read_all(DRAIN_LIMIT)
+
+    def read_waiting(self) -> int:
+        """Read what is already queued (at most READ_BATCH per socket): right after a send, the broadcast
+        copies the kernel looped back to our own sockets, in this loop turn instead of the next."""
+        return self._read_all(READ_BATCH)
+
+    def _read_all(self, limit: int) -> int:
         read = 0
         for (link, _, _), sock in list(self._inputs.items()):
-            read += self._read(sock, link, DRAIN_LIMIT)
+            read += self._read(sock, link, limit)
         return read
 
     def _readable(self, sock: socket.socket, link: str) -> None:
-        self._read(sock, link, READ_BATCH)
+        # a peer sends its copies one medium after the other: by the time this one is handled, the copy on
+        # the next medium has mostly come too; reading every socket now spares the loop a turn for it
+        self._read_all(READ_BATCH)
 
     def _read(self, sock: socket.socket, link: str, limit: int) -> int:
         for n in range(limit):
