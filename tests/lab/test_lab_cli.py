@@ -69,13 +69,20 @@ def test_faults_and_boot_from_the_command_line(name: str) -> None:
 def test_ctrl_c_tears_the_lab_down(name: str) -> None:
     script = (f"import time\nfrom hbd.lab import Lab\nwith Lab.up(name='{name}'):\n"
               "    print('up', flush=True)\n    time.sleep(60)\n")
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # -X faulthandler: if the tear-down hangs, SIGABRT makes the child print every thread's stack
+    proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert select.select([proc.stdout], [], [], 30)[0] and proc.stdout.readline() == "up\n"
     assert traces(name)
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=30)
-    assert "KeyboardInterrupt" in (proc.stderr.read() if proc.stderr else "")
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        _, err = proc.communicate(timeout=10)
+        raise AssertionError(f"the lab was not down 30 s after ctrl-c; traces {traces(name)}; child's stderr:\n{err}")
+    assert "KeyboardInterrupt" in err
     assert traces(name) == []
 
 
