@@ -67,8 +67,10 @@ def test_faults_and_boot_from_the_command_line(name: str) -> None:
 
 
 def test_ctrl_c_tears_the_lab_down(name: str) -> None:
-    script = (f"import time\nfrom hbd.lab import Lab\nwith Lab.up(name='{name}'):\n"
-              "    print('up', flush=True)\n    time.sleep(60)\n")
+    # SIGINT's default handler set again: a shell without job control starts background commands with SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler (make test run as `make test &` did)
+    script = (f"import signal, time\nfrom hbd.lab import Lab\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+              f"with Lab.up(name='{name}'):\n    print('up', flush=True)\n    time.sleep(60)\n")
     # -X faulthandler: if the tear-down hangs, SIGABRT makes the child print every thread's stack
     proc = subprocess.Popen([sys.executable, "-X", "faulthandler", "-c", script], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
