@@ -105,7 +105,7 @@ class NodeCgroup:
                 pass
             self._kill_listed()
             self._set_frozen(False)
-        self._wait(self._emptied, "empty")
+        self._wait(self._killed_and_empty, "empty")
 
     def _kill_listed(self) -> None:
         for pid in self.pids():
@@ -114,8 +114,8 @@ class NodeCgroup:
             except ProcessLookupError:
                 pass
 
-    def _emptied(self) -> bool:
-        self._kill_listed()
+    def _killed_and_empty(self) -> bool:
+        self._kill_listed()  # each poll kills again: what was forked since the last one dies too
         return not self.pids()
 
     def remove(self) -> None:

@@ -56,7 +56,7 @@ from hbd.runtime.fencing_lane import DEFAULT_DELAY_S, FencingLane, LaneSettings
 from hbd.runtime.groups import GroupRunner
 from hbd.runtime.logsetup import log_hb
 from hbd.runtime.membership_service import MembershipService
-from hbd.runtime.outdate_service import EXIT, REPLY, REQUEST, OutdateService
+from hbd.runtime.outdate_service import EXIT, REPLY, REQUEST, OutdateService, control_reply
 from hbd.runtime.service_driver import ServiceDriver, ms
 from hbd.runtime.state import load_identity
 from hbd.runtime.stop_escalation import Escalator
@@ -136,8 +136,10 @@ class ClusterDaemon:
         self.driver = ServiceDriver(self.me, self.catalog, trees, self.runner, Quorum(membership.quorum), grace,
                                     self._send, self_fence=self._self_fence, until_fenced=until_fenced)
         others = [n.name for n in self.catalog.nodes if n.name.lower() != self.me.lower()]
+        # the other node of a two-node cluster (DRBD's peer, the alerts' peer); None with more
+        self.peer: str | None = others[0] if len(others) == 1 else None
         self.alerts = AlertRunner(*alert_settings(self.hacf, Path(cfg.path).parent / "ha.cf"), self.me,
-                                  others[0] if len(others) == 1 else "")
+                                  self.peer or "")
         self.driver.observers.append(self.alerts.service)
         self.plans = {p.node.lower(): p for p in self.conf.fence_plans}
         self.lanes: dict[str, FencingLane] = {}
@@ -286,13 +288,8 @@ class ClusterDaemon:
         assert self.membership is not None
         self.membership.broadcast(body)
 
-    def _drbd_peer(self) -> str | None:
-        """DRBD's peer: the other node of a two-node cluster; None with more (not known which)."""
-        others = [n.name for n in self.catalog.nodes if n.name.lower() != self.me.lower()]
-        return others[0] if len(others) == 1 else None
-
     def _drbd_peer_dead(self) -> bool:
-        peer = self._drbd_peer()
+        peer = self.peer
         return peer is not None and self.alive is not None and peer.lower() not in {n.lower() for n in self.alive}
 
     # --- fencing --------------------------------------------------------------------------------
@@ -345,13 +342,12 @@ class ClusterDaemon:
             case cm.FenceAckRequest(node):
                 return self._fence_ack(node)
             case cm.OutdatePeerRequest(resource, timeout_s):  # hbd fence-peer
-                if self._drbd_peer() is None:
+                if self.peer is None:
                     text = (f"fence-peer {resource}: the cluster has {len(self.catalog.nodes)} nodes, so which one "
                             "is DRBD's peer is not known: nothing outdated")
                     log_hb(LOG, "WARN", f"{text} (exit {EXIT['failed']})")
-                    return {"ok": False, "code": EXIT["failed"], "text": text}
-                code, text = await self.outdate.ask_peer(resource, timeout_s)
-                return {"ok": code in (3, 4, 5), "code": code, "text": text}
+                    return control_reply(EXIT["failed"], text)
+                return control_reply(*await self.outdate.ask_peer(resource, timeout_s))
             case cm.ServiceAdminRequest(op, service, target, timeout_s):  # hbd svc
                 outcome = await self.driver.admin(AdminRequest(op, service, target), timeout_s)
                 if outcome.result is AdminResult.UNAVAILABLE:

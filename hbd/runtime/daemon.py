@@ -41,7 +41,7 @@ from hbd.runtime.config_reload import check_runnable as check_runnable  # hbd.cl
 from hbd.runtime import status_reply
 from hbd.runtime.fencing_lane import FencingLane, lane_settings
 from hbd.runtime.alerts import AlertRunner, settings_of
-from hbd.runtime.outdate_service import REPLY, REQUEST, OutdateService
+from hbd.runtime.outdate_service import REPLY, REQUEST, OutdateService, control_reply
 from hbd.runtime import drbd_status
 from hbd.runtime.drbd_splitbrain import SplitBrainWatch
 from hbd.runtime import splitbrain_service as sb
@@ -327,7 +327,7 @@ class Daemon:
                 return {"ok": reply.ok, "text": reply.text}
             case cm.OutdatePeerRequest(resource, timeout_s):
                 code, text = await self.outdate.ask_peer(resource, timeout_s)
-                return {"ok": code in (3, 4, 5), "code": code, "text": text}
+                return control_reply(code, text)
             case cm.CleanupRequest(group):  # hbd resource cleanup [GROUP]
                 if self.monitoring is None:
                     return {"ok": False, "text": "not ready"}

@@ -24,8 +24,14 @@ from hbd.runtime.logsetup import log_hb
 LOG = logging.getLogger("hbd.drbd")
 REQUEST, REPLY = "hbd_outdate", "hbd_outdate_rpl"
 EXIT = {"outdated": 4, "inconsistent": 3, "primary": 6, "dead": 5, "failed": 1}
+SAFE = frozenset({EXIT["outdated"], EXIT["inconsistent"], EXIT["dead"]})  # the peer cannot write: DRBD may go on
 DRBDADM_TIMEOUT_S = 10.0
 POLL_S = 0.05
+
+
+def control_reply(code: int, text: str) -> dict[str, object]:
+    """The control socket's answer to `hbd fence-peer` (hbd/cli/fence_peer_cmd.py exits with `code`)."""
+    return {"ok": code in SAFE, "code": code, "text": text}
 
 
 def outdate_here(resource: str, run: Callable[..., subprocess.CompletedProcess[Any]] = subprocess.run) -> str:
@@ -91,7 +97,7 @@ class OutdateService:
         else:
             word, text = "failed", f"no answer from the peer within {timeout_s:g} s"
         code = EXIT.get(word, EXIT["failed"])
-        log_hb(LOG, "info" if code in (3, 4, 5) else "WARN", f"fence-peer {resource}: {text} (exit {code})")
+        log_hb(LOG, "info" if code in SAFE else "WARN", f"fence-peer {resource}: {text} (exit {code})")
         return code, text
 
     def received(self, fields: Mapping[str, str]) -> bool:

@@ -27,8 +27,9 @@ CONF = """<?xml version="1.0"?>
 """
 
 
-def daemon(tmp_path: Path, key: bool = True, extra: str = "", hacf: str | None = None) -> ClusterDaemon:
-    (tmp_path / "cluster.conf").write_text(CONF.format(extra=extra))
+def daemon(tmp_path: Path, key: bool = True, extra: str = "", hacf: str | None = None,
+           conf: str = CONF) -> ClusterDaemon:
+    (tmp_path / "cluster.conf").write_text(conf.format(extra=extra))
     if key:
         (tmp_path / "authkeys").write_text("auth 1\n1 sha256 0123456789abcdef\n")
         (tmp_path / "authkeys").chmod(0o600)
@@ -114,12 +115,7 @@ def test_fence_peer_with_three_nodes_says_the_peer_is_not_known_and_sends_nothin
         '<clusternode name="192.0.2.99" nodeid="2" votes="1"/>',
         '<clusternode name="192.0.2.99" nodeid="2" votes="1"/>\n'
         '    <clusternode name="192.0.2.98" nodeid="3" votes="1"/>')
-    (tmp_path / "cluster.conf").write_text(three.format(extra=""))
-    (tmp_path / "authkeys").write_text("auth 1\n1 sha256 0123456789abcdef\n")
-    (tmp_path / "authkeys").chmod(0o600)
-    cfg = load(tmp_path)
-    d = ClusterDaemon(cfg, Options(tmp_path, "127.0.0.1", tmp_path / "sock", tmp_path / "state"),
-                      cluster_membership(cfg, "127.0.0.1"))
+    d = daemon(tmp_path, conf=three)
     sent: list[object] = []
     d.outdate.send = sent.append
 

@@ -52,9 +52,17 @@ def test_a_tick_that_sends_handles_its_own_copies_before_returning() -> None:
         transport = service.transport
         assert isinstance(transport, LoopingTransport)
         transport.queue.clear()  # the start's two statuses
-        loop.run_until_complete(asyncio.sleep(0.25))  # two keepalives: the tick has sent a status since
+        async def two_statuses_back() -> None:  # bounded: 2 keepalives of 100 ms, up to 5 s on a loaded machine
+            for _ in range(500):
+                if service.accepted["alice"] >= 2:
+                    return
+                await asyncio.sleep(0.01)
+
+        loop.run_until_complete(two_statuses_back())
+        # each status came back and reached the core in the tick that sent it: nothing is left queued between
+        # ticks (a turn of this coroutine is never the tick's turn)
+        assert service.accepted["alice"] >= 2
         assert transport.queue == []
-        assert service.accepted["alice"] >= 2  # each status came back and reached the core in its tick
     finally:
         service.stop()
         loop.close()
