@@ -16,7 +16,8 @@ import time
 from typing import Callable
 from dataclasses import dataclass
 
-from pyroute2 import IPRoute
+from hbd import pyroute2_lean  # noqa: F401  (first: pyroute2's modules without its package __init__)
+from pyroute2.iproute.linux import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from hbd.agents import arp

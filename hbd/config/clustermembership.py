@@ -60,7 +60,8 @@ def resolve_name(name: str) -> str | None:
 
 def interface_of(address: str) -> str | None:
     """The interface holding `address` on this machine (pyroute2), None when none does."""
-    from pyroute2 import IPRoute
+    from hbd import pyroute2_lean  # noqa: F401  (first: pyroute2's modules without its package __init__)
+    from pyroute2.iproute.linux import IPRoute
 
     with IPRoute() as ipr:
         for msg in ipr.get_addr(family=socket.AF_INET):
