@@ -313,6 +313,8 @@ class NodeCore(IsolationRules):
                         fields = {**fields, PING_FIELD: str(self.connectivity.mine)}
                     fields = link_rule.with_field(fields, self.links, self.config.topology)
                     self._membership_out([self.membership.send(tuple(fields.items()))], out)
+                case o.HandOffFailed(keys, why):
+                    self._not_handed_off(keys, why, out)
                 case o.StartGroup(key, _, o.Cause.PEER_DEAD) if self.pre_probe.silent(key, self.now_ms):
                     out.append(o.Log("info", f"The addresses of {key} were silent before the verdict: starting "
                                              "without probing again"))
@@ -335,17 +337,32 @@ class NodeCore(IsolationRules):
                 case r.RestartGroup() | r.RestartResource() | o.Log():
                     out.append(action)
                 case r.Relocate(group) | r.Disable(group):
-                    # haresources has no disabled state: a group beyond its restarts goes to the peer
-                    if view.peer.active and group not in (self.links.peer or frozenset()):  # link_rule.py
+                    # haresources has no disabled state: a group beyond its restarts goes to the peer, if it
+                    # can take it now; else the dead group is restarted here (never left as it is)
+                    if not view.peer.active or group in (self.links.peer or frozenset()):  # link_rule.py
+                        self._restart_instead(group, "no active peer can take it", out)
+                    elif not (view.stable and view.peer.stable) or view.standby is not None:
+                        self._restart_instead(group, f"{self.peer} cannot take it now (resources in flux)", out)
+                    else:
                         self._feed(o.HandOff(group, f"{action.failures} failed checks"), out)
                         self.recovery.handle(r.GroupLeft(group), self.now_ms)
-                    else:
-                        out.append(o.Log("ERROR", f"{group}: no active peer can take it: restarting it in "
-                                                  "place again"))
-                        self.recovery.handle(r.RestartingInstead(group), self.now_ms)
-                        out.append(r.RestartGroup(group, 0))
                 case _:
                     assert_never(action)
+
+    def _restart_instead(self, group: str, why: str, out: list[n.Action]) -> None:
+        out.append(o.Log("ERROR", f"{group}: {why}: restarting it in place again"))
+        self.recovery.handle(r.RestartingInstead(group), self.now_ms)
+        out.append(r.RestartGroup(group, 0))
+
+    def _not_handed_off(self, keys: frozenset[str], why: str, out: list[n.Action]) -> None:
+        """Groups given up by monitoring that the peer did not take (HandOffFailed): those still running
+        here are restarted in place; a group that failed to start here is not running, and stays as it is."""
+        view = self.ownership.view()
+        if view.phase is not o.Phase.RUNNING:
+            return  # shutting down: every group is being stopped
+        for key in self.config.topology.ordered(keys):
+            if view.groups.get(key) is o.GroupState.RUNNING and view.busy != key:
+                self._restart_instead(key, f"{self.peer} did not take it ({why})", out)
 
     # --- the pre-probe deadline (pre_probe.py) -----------------------------------------------------
 

@@ -22,7 +22,7 @@ from hbd.core.group_states import GroupOperations, Queued
 from hbd.core.holdings import Topology, encode_groups
 from hbd.core.ownership_types import (
     Action, AdminReply, AdminRequest, Cause, CommUp, Event, Fence, Fenced, GroupStarted, GroupState,
-    GroupStopped, HandOff, Op, Outbox, PeerDied, PeerJoined, Phase, Policy, Probed, Received, ShutdownComplete,
+    GroupStopped, HandOff, HandOffFailed, Op, Outbox, PeerDied, PeerJoined, Phase, Policy, Probed, Received, ShutdownComplete,
     ShutdownRequested, StopFailedForGood, StopGroup, Tick,
 )
 from hbd.core import start_rules as rules
@@ -275,7 +275,10 @@ class Ownership(PeerEvents):
         if self.handoff:
             keys = frozenset(self.handoff)
             self.handoff.clear()
-            self.standby.start_giving(self.topology.describe(keys, self.me), keys, now, out, request_id=None)
+            self.standby.start_giving(self.topology.describe(keys, self.me), keys, now, out, request_id=None,
+                                      handoff=True)
+            if not self.standby.active and keys & self.held:  # not even asked (e.g. defined differently there)
+                out.add(HandOffFailed(keys & self.held, "not offered"))
             return
         back = rules.to_give_back(self._facts(), self._placement) if self.needs_failback else frozenset()
         if self.needs_failback and now >= self.failback_not_before and back:

@@ -250,13 +250,23 @@ class StopFailedForGood:
 
 
 @dataclass(frozen=True)
+class HandOffFailed:
+    """Groups monitoring gave up on (HandOff) were not handed over: the peer refused, did not answer, or the
+    exchange ended otherwise. Those still running here are the node core's to restart in place (a dead
+    resource must not stay as it is, held here and no longer restarted)."""
+
+    keys: frozenset[str]
+    reason: str  # for the log only
+
+
+@dataclass(frozen=True)
 class ShutdownComplete:
     pass
 
 
 Action = (
     Send | StartGroup | StopGroup | GroupTransition | Fence | Announce | Log | AdminReply | StopFailedForGood
-    | ShutdownComplete
+    | HandOffFailed | ShutdownComplete
 )
 
 

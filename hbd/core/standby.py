@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Protocol
 
 from hbd.core.holdings import Topology, encode_groups
-from hbd.core.ownership_types import AdminReply, Cause, Op, Outbox, Policy
+from hbd.core.ownership_types import AdminReply, Cause, HandOffFailed, Op, Outbox, Policy
 from hbd.core.peer_view import PeerView
 from hbd.core.resource_messages import AskPhase, StandbyMessage, ask_fields
 
@@ -48,6 +48,7 @@ class Exchange:
     request_id: int | None = None
     auto_failback: bool = False
     requested: frozenset[str] = frozenset()  # an admin takeover: the groups it asked for (judged at the end)
+    handoff: bool = False  # giver: groups monitoring gave up on (a failure ends in HandOffFailed)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class StandbyExchange:
     # --- this node gives ------------------------------------------------------------------------
 
     def start_giving(self, which: str, groups: frozenset[str] | None, now: int, out: Outbox,
-                     request_id: int | None, auto_failback: bool = False) -> None:
+                     request_id: int | None, auto_failback: bool = False, handoff: bool = False) -> None:
         h, pv, topo = self.host, self.host.peer_view, self.topology
         word = "foreign" if which == "failback" else which
         if self.x is not None:
@@ -122,7 +123,7 @@ class StandbyExchange:
         out.log("info", f"Going standby [{word}].")
         out.send(**ask_fields(word, AskPhase.ME, hbd_groups=encode_groups(groups, topo)))
         self.x = Exchange(Role.GIVER, word, frozenset(groups), ExchangePhase.ASKED,
-                          now + self.policy.standby_reply_ms, request_id, auto_failback)
+                          now + self.policy.standby_reply_ms, request_id, auto_failback, handoff=handoff)
 
     def takeover_targets(self, which: str) -> frozenset[str]:
         """The groups `hbd-takeover which` asks for, from this node's point of view."""
@@ -296,6 +297,8 @@ class StandbyExchange:
         x, self.x = self.x, None
         if x is not None:
             self._reply(out, x.request_id, ok, text)
+            if not ok and x.handoff and x.groups & self.host.held:
+                out.add(HandOffFailed(x.groups & self.host.held, text))
 
     def _reply(self, out: Outbox, request_id: int | None, ok: bool, text: str) -> None:
         if request_id is not None:
