@@ -1,20 +1,8 @@
 """PostgreSQL behind the VIP through repeated failures, both forms of etc/examples/postgresql/ (lab values of
 tests/lab/pg_config.py): a client in the client namespace commits numbered rows over the VIP all along
 (tests/lab/pg_workload.py). One lab per form (and one more per form, with fencing, for the last two
-scenarios); each round, on the node A that serves:
-
-  kill -9 postmaster   status check fails -> restarted in place (beyond max_restarts=2 in 10 min: moved)
-  kill -9 hbd          haresources: the peer's takeover fails (the address answers), A's daemon started again
-                       keeps it; cluster.conf: A's daemon started again stops it first, the cluster places it
-  move                 hbd-standby on A (haresources) / hbd svc relocate pgsql -m B (cluster.conf) -> B
-  stop hbd             graceful stop of hbd on the holder -> the other node; the daemon is started again
-  power-off            of the holder -> the other node; it is booted and its daemon started again
-with fencing (the lab's power switch as fence device, DRBD resource-level fencing; tests/lab/pg_fencing.py):
-  partition            every medium of one node dropped (the holder in odd rounds, the other in even ones):
-                       the holder fences the other and keeps the database; the fenced node's daemon started
-  cut link + power-off the replication link of A pulled, commits go on, A loses power: B must not promote its
-                       disk (nothing acknowledged while A is off); link back, A up: the database runs again.
-                       Its outage is the whole time A is off; "refused after" is power-off -> B's refusal.
+scenarios); the rounds and what each event checks: tests/lab/pg_rounds.py (make test runs 3 of each:
+tests/lab/test_postgresql_rounds_lab.py).
 
 After each event: every acknowledged commit on the node now serving, none twice, none never committed;
 PostgreSQL's last start in its log is clean or a completed crash recovery; the invariant watcher (file
@@ -38,72 +26,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "lab"))
 
-import pg_fencing  # noqa: E402
-from pg_lab import FORMS, PgCluster, Settled, pg_cluster  # noqa: E402
-
-PLAIN = ("kill -9 postmaster", "kill -9 hbd", "move", "stop hbd", "power-off")
-FENCED = ("partition", "cut link + power-off")
-SCENARIOS = PLAIN + FENCED
-PARTITIONS = ("partition, holder cut off", "partition, other node cut off")  # as reported
-ORDER = PLAIN + PARTITIONS + FENCED
-
-
-def record(s: Settled, **extra: Any) -> dict[str, Any]:
-    return {"scenario": s.event, "node": s.node, "outage_s": round(s.outage_s, 3), "lost": len(s.verdict.lost),
-            "duplicates": len(s.verdict.duplicates), "never_committed": len(s.verdict.never_committed),
-            "doubt_present": s.verdict.doubt_present, "doubt_absent": s.verdict.doubt_absent, "log": s.log, **extra}
-
-
-def plain_round(pg: PgCluster, wanted: set[str]) -> list[dict[str, Any]]:
-    out = []
-    if "kill -9 postmaster" in wanted:
-        out.append(record(pg.settle("kill -9 postmaster", pg.kill_postmaster(pg.active()), expect=None)))
-    if "kill -9 hbd" in wanted:
-        a = pg.active()
-        at = pg.kill_hbd_and_restart(a)
-        out.append(record(pg.settle("kill -9 hbd", at, expect=a if pg.form == "haresources" else None)))
-    if "move" in wanted:
-        a = pg.active()
-        out.append(record(pg.settle("move", pg.move(a), expect=pg.other(a))))
-    if "stop hbd" in wanted:
-        a = pg.active()
-        out.append(record(pg.settle("stop hbd", pg.stop_hbd(a), expect=pg.other(a))))
-        pg.start_hbd(a)
-        pg.wait_joined(a, pg.other(a))
-    if "power-off" in wanted:
-        a = pg.active()
-        out.append(record(pg.settle("power-off", pg.power_off(a), expect=pg.other(a))))
-        pg.boot(a)
-        pg.wait_joined(a, pg.other(a))
-    return out
-
-
-def fenced_round(pg: PgCluster, wanted: set[str], number: int) -> list[dict[str, Any]]:
-    out = []
-    if "partition" in wanted:
-        holder = pg.active()
-        cut = holder if number % 2 else pg.other(holder)
-        at, fenced = pg_fencing.partition(pg, cut)
-        name = PARTITIONS[0] if cut == holder else PARTITIONS[1]
-        out.append(record(pg.settle(name, at, expect=holder), cut=cut, fenced=fenced))
-        pg.booted(fenced)
-        pg.wait_joined(fenced, holder)
-    if "cut link + power-off" in wanted:
-        a = pg.active()
-        at, refused = pg_fencing.cut_link_then_power_off(pg, a)
-        pg_fencing.bring_back(pg, a)
-        s = pg.settle("cut link + power-off", at, expect=None)
-        out.append(record(s, survivor_disk=refused.disk, refused_after_s=round(refused.waited_s, 2),
-                          failures=refused.failures, acks_while_off=refused.acks_after))
-        pg.wait_joined(pg.other(s.node), s.node)
-    return out
+from pg_lab import FORMS, pg_cluster  # noqa: E402
+from pg_rounds import FENCED, ORDER, PLAIN, SCENARIOS, fenced_round, plain_round  # noqa: E402
 
 
 def run_lab(form: str, fencing: bool, rounds: int, wanted: set[str], deadline: float, out: Path) -> bool:
     """Rounds in one lab until `rounds` or the deadline; False when the deadline stopped it."""
     t0 = time.monotonic()
     done = 0
-    with pg_cluster(form, fencing=fencing) as pg:
+    # the client's own bound: past the last round this piece may start (a round is under 5 min)
+    workload_s = min(deadline - t0, 24 * 3600.0) + 600
+    with pg_cluster(form, fencing=fencing, workload_s=workload_s) as pg:
         for r in range(rounds):
             if time.monotonic() > deadline:
                 break

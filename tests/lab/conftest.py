@@ -28,6 +28,9 @@ EXCLUSIVE_FILES = frozenset({
 })
 
 
+LONGEST_FILES = frozenset({"test_postgresql_rounds_lab.py"})  # 1.5-2.5 min a test
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Every test in tests/lab needs root; the top-level conftest skips `lab` tests for other users.
     for item in items:
@@ -35,6 +38,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.lab)
             if item.fspath.basename in EXCLUSIVE_FILES:
                 item.add_marker(pytest.mark.exclusive)
+    # The longest files first: `-n 2` hands tests out in order, so a long one handed out last would run
+    # alone at the end while the other worker idles.
+    items.sort(key=lambda item: item.fspath.basename not in LONGEST_FILES)  # stable: the rest keep their order
     if os.geteuid() != 0:
         skip = pytest.mark.skip(reason="needs root: network namespaces, loop devices and mounts")
         for item in items:

@@ -7,7 +7,7 @@ the file system mounted once, one Primary while connected) on from before the fi
         at = pg.kill_postmaster(pg.active())     # or power_off, kill_hbd, move (hbd-standby/svc relocate), stop_hbd
         result = pg.settle(at, expect="n1")      # outage over -> every acknowledged row there, the log's verdict
 
-Used by tests/lab/test_postgresql_lab.py and bench/postgresql_failover.py.
+Used by tests/lab/pg_rounds.py (tests/lab/test_postgresql_rounds_lab.py, bench/postgresql_failover.py).
 """
 from __future__ import annotations
 
@@ -202,13 +202,17 @@ class PgCluster:
             j = self.journal()
             if j.acks_after(after) >= count:
                 return j
-            if self.workload is not None and self.workload.poll() is not None:
-                err = self.workload.stderr.read().decode(errors="replace") if self.workload.stderr else ""
-                raise AssertionError(f"the workload exited ({self.workload.returncode}): {err[-2000:]}")
+            self.workload_running()
             if time.monotonic() > deadline:
                 raise AssertionError(f"fewer than {count} commits acknowledged within {timeout} s after the event; "
                                      f"last errors {j.errors[-5:]}\n{self.cluster.log(self.live()[0])[-3000:]}")
             time.sleep(0.05)
+
+    def workload_running(self) -> None:
+        """Raises when the client exited (an error, or its --max-seconds bound: pg_cluster's workload_s)."""
+        if self.workload is not None and self.workload.poll() is not None:
+            err = self.workload.stderr.read().decode(errors="replace") if self.workload.stderr else ""
+            raise AssertionError(f"the workload exited ({self.workload.returncode}): {err[-2000:]}")
 
     def stop_workload(self) -> None:
         if self.workload is not None and self.workload.poll() is None:
@@ -228,9 +232,19 @@ class PgCluster:
         # when it waits): the event has happened for the client once one of its statements failed.
         deadline = time.monotonic() + WAIT_S
         while not any(e >= at for e in self.journal().error_times):
-            assert time.monotonic() < deadline, f"the client saw no failure within {WAIT_S} s of the kill"
+            self.workload_running()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the client saw no failure within {WAIT_S} s of the kill of {pid} on {node}:\n"
+                                     + self.describe(node))
             time.sleep(0.05)
         return at
+
+    def describe(self, node: str) -> str:
+        """What a failed wait shows of `node`: its postgres processes, its status, its daemon's last lines."""
+        ps = self.lab.exec(node, ["ps", "-eo", "pid,ppid,stat,lstart,cmd"], check=False).stdout
+        pg = "\n".join(ln for ln in ps.splitlines() if "postgres" in ln or "PID" in ln)
+        log = pg_fencing.daemon_log(self, node)
+        return f"postgres processes:\n{pg}\nstatus: {json.dumps(self.status(node))}\ndaemon log:\n{log[-6000:]}"
 
     def power_off(self, node: str) -> float:
         at = time.monotonic()
@@ -319,11 +333,12 @@ class PgCluster:
 
 @contextlib.contextmanager
 def pg_cluster(form: str, fencing: bool = False, workload: bool = True,
-               kind: type[PgCluster] = PgCluster) -> Iterator[PgCluster]:
+               kind: type[PgCluster] = PgCluster, workload_s: float = 900) -> Iterator[PgCluster]:
     """Both daemons up with the database on n1, the watcher on, the workload committing (unless not
     `workload`: another client, e.g. pgbench); `fencing`: the lab's power switch as both nodes' fence device,
     and DRBD's resource-level fencing (pg_fencing.py); `kind`: another cluster manager running the same
-    files (bench/postgresql_heartbeat.py: Heartbeat 3.0.6)."""
+    files (a subclass that starts and stops it instead of hbd); `workload_s`: the client's own bound (it exits
+    after it, so that a client left behind ends)."""
     assert form in FORMS, form
     with lab_cluster(FAST) as cluster, contextlib.ExitStack() as stack:
         switch = stack.enter_context(PowerSwitch(cluster.lab)) if fencing else None
@@ -337,7 +352,7 @@ def pg_cluster(form: str, fencing: bool = False, workload: bool = True,
             pg.start_hbd("n2")
             pg.wait_started()
             if workload:
-                pg.start_workload()
+                pg.start_workload(workload_s)
                 pg.wait_acks(20)
             yield pg
             pg.stop_workload()
