@@ -69,6 +69,16 @@ def summary(path: Path) -> None:
         bad = sum(e["duplicates"] for e in es), sum(e["never_committed"] for e in es)
         print(f"| {form} | {scenario} | {len(es)} | {statistics.median(outs):.2f} s / {max(outs):.2f} s | "
               f"{sum(e['lost'] for e in es)} | {bad[0]} / {bad[1]} |")
+        starts = [e for e in es if e.get("pg_start_s") is not None and "before" in e]
+        if scenario == "kill -9 postmaster" and starts:  # the target: within the check interval + its own start
+            for how, part in (("in place", [e for e in starts if e["node"] == e["before"]]),
+                              ("moved", [e for e in starts if e["node"] != e["before"]])):
+                if part:
+                    own = [e["pg_start_s"] for e in part]
+                    beyond = [e["outage_s"] - e["pg_start_s"] for e in part]
+                    print(f"|  | {how}: PostgreSQL's own start; the outage beyond it (median / max) | {len(part)} | "
+                          f"{statistics.median(own):.2f} s / {max(own):.2f} s; {statistics.median(beyond):.2f} s / "
+                          f"{max(beyond):.2f} s | | |")
         refused = [e["refused_after_s"] for e in es if "refused_after_s" in e]
         if refused:
             print(f"|  | refused after (median / max) | {len(refused)} | {statistics.median(refused):.2f} s / "

@@ -85,8 +85,12 @@ class HeartbeatPeer:
             self.proc.wait(timeout=5)
 
 
-def start_heartbeat(lab: Lab, node: str) -> HeartbeatPeer:
-    """Start `heartbeat -f` in `node` with the /etc/ha.d already written there."""
+def start_heartbeat(lab: Lab, node: str, shared: tuple[str, ...] = ()) -> HeartbeatPeer:
+    """Start `heartbeat -f` in `node` with the /etc/ha.d already written there. `shared`: mount points whose
+    mounts by Heartbeat's resources the node sees too (a Filesystem resource's directory): each is made a
+    shared mount in the node first, and Heartbeat's namespace keeps that propagation; every other mount of
+    its namespace stays private to it, and the lab's directory is seen under its /run (for resources that run
+    the lab's drbdadm)."""
     require_heartbeat()
     root = lab.path(node, "/var/lib/hbd") / "heartbeat-peer"
     lib, run = root / "lib", root / "run"
@@ -112,9 +116,19 @@ def start_heartbeat(lab: Lab, node: str) -> HeartbeatPeer:
             path.chmod(0o750)
     script = (f"mount --bind {lib} /var/lib/heartbeat && mount --bind {run} /run && "
               f"exec {HEARTBEAT} -f")
+    if shared:  # resources that run the lab's tools (its drbdadm) need the lab's directory under the new /run
+        lab_dir = lab.layout.dir.parent
+        (run / lab_dir.relative_to("/run")).mkdir(parents=True, exist_ok=True)
+        script = (f"mount --bind {lib} /var/lib/heartbeat && mount --bind {lab_dir} {run / lab_dir.relative_to('/run')}"
+                  f" && mount --rbind {run} /run && exec {HEARTBEAT} -f")
+    for point in shared:  # a bind of the directory onto itself is a mount of its own, made shared
+        lab.exec(node, ["sh", "-c", f"mountpoint -q {point} || mount --bind {point} {point}; "
+                                    f"mount --make-shared {point}"])
+    # The node's mounts are private (hbd/lab/nodes.py): "unchanged" keeps them so, and the shared ones shared.
+    propagation = "unchanged" if shared else "private"
     out = open(root / "stdout", "ab")
     try:
-        proc = lab.spawn(node, ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+        proc = lab.spawn(node, ["unshare", "--mount", "--propagation", propagation, "/bin/sh", "-c", script],
                          stdout=out, stderr=subprocess.STDOUT)
     finally:
         out.close()

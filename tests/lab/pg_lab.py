@@ -12,6 +12,7 @@ Used by tests/lab/pg_rounds.py (tests/lab/test_postgresql_rounds_lab.py, bench/p
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import signal
 import subprocess
@@ -83,6 +84,15 @@ def init_database(cluster: HbdCluster, node: str = "n1") -> None:
         lab.exec(node, ["drbdadm", "secondary", "r0"])
 
 
+def _log_time(line: str) -> float | None:
+    """The time of a server log line ("2026-12-08 01:38:49.123 UTC [1234] LOG: ..."), in seconds."""
+    try:
+        day, clock = line.split()[:2]
+        return datetime.datetime.fromisoformat(f"{day} {clock}").timestamp()
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Settled:
     event: str
@@ -90,6 +100,7 @@ class Settled:
     outage_s: float     # the longest time without an acknowledged commit from the last one before the event
     verdict: Verdict
     log: str            # "clean start" or "crash recovery"
+    start_s: float | None = None  # PostgreSQL's own start, from its log: "starting" to "ready" (None: unread)
 
 
 class PgCluster:
@@ -312,9 +323,20 @@ class PgCluster:
         spans = [(b, e) for b, e in j.outages() if b >= at - 0.001]
         assert all(e is not None for _, e in spans), spans
         outage = j.longest_gap(at)  # failed statements or none (one left hanging over a healed cut counts)
-        result = Settled(event, expect, outage, verdict, self.log_verdict(expect))
+        result = Settled(event, expect, outage, verdict, self.log_verdict(expect), self.start_seconds(expect))
         self.results.append(result)
         return result
+
+    def start_seconds(self, node: str) -> float | None:
+        """How long the server's last start took by its own log (the default log_line_prefix has the time)."""
+        text = self.lab.exec(node, ["cat", cfg.PGLOG]).stdout
+        last = text[text.rfind("starting PostgreSQL"):]
+        begin = text[:text.rfind("starting PostgreSQL")].rsplit("\n", 1)[-1]
+        ready = next((ln for ln in last.splitlines() if "ready to accept connections" in ln), "")
+        stamps = [_log_time(begin), _log_time(ready)]
+        if stamps[0] is None or stamps[1] is None:
+            return None
+        return round(stamps[1] - stamps[0], 3)
 
     def log_verdict(self, node: str) -> str:
         """The server's last start in its log: a clean start, or a crash recovery that completed."""

@@ -36,7 +36,8 @@ PEER_ANSWERED = "fence-peer r0: the peer answered: outdated (exit 4)"
 def record(s: Settled, **extra: Any) -> dict[str, Any]:
     return {"scenario": s.event, "node": s.node, "outage_s": round(s.outage_s, 3), "lost": len(s.verdict.lost),
             "duplicates": len(s.verdict.duplicates), "never_committed": len(s.verdict.never_committed),
-            "doubt_present": s.verdict.doubt_present, "doubt_absent": s.verdict.doubt_absent, "log": s.log, **extra}
+            "doubt_present": s.verdict.doubt_present, "doubt_absent": s.verdict.doubt_absent, "log": s.log,
+            "pg_start_s": s.start_s, **extra}
 
 
 def plain_round(pg: PgCluster, wanted: set[str]) -> list[dict[str, Any]]:
