@@ -3,7 +3,7 @@ as the haresources form of bench/postgresql_failover.py (tests/lab/pg_lab.py, pg
 in place of hbd on both nodes, for the scenarios that apply to Heartbeat v1:
 
   move        hb_standby all on the holder -> the other node
-  stop        graceful stop of Heartbeat on the holder (SIGTERM: it hands its resources over), then started
+  stop hbd    graceful stop of Heartbeat on the holder (SIGTERM: it hands its resources over), then started
   power-off   of the holder -> the other node; booted, Heartbeat started again
 
 Not run: a killed postmaster (Heartbeat v1 does not check resources: the database would stay down), kill -9
@@ -35,11 +35,11 @@ sys.path.insert(0, str(REPO / "tests" / "lab"))
 import pg_config as cfg  # noqa: E402
 from heartbeat_peer import LOGFILE, HeartbeatPeer, install_ha_d_scripts, start_heartbeat  # noqa: E402
 from pg_lab import PgCluster, pg_cluster, WAIT_S  # noqa: E402
-from pg_rounds import record  # noqa: E402
+from pg_rounds import plain_round  # noqa: E402
 
 from hbd.lab.nodes import base_env  # noqa: E402
 
-SCENARIOS = ("move", "stop", "power-off")
+SCENARIOS = ("move", "stop hbd", "power-off")  # pg_rounds.py's names; "stop hbd" stops Heartbeat here
 HB_STANDBY = "/usr/share/heartbeat/hb_standby"
 
 
@@ -139,24 +139,6 @@ class HeartbeatPg(PgCluster):
         self.peers.clear()
 
 
-def one_round(pg: HeartbeatPg, wanted: set[str]) -> list[dict[str, Any]]:
-    out = []
-    if "move" in wanted:
-        a = pg.active()
-        out.append(record(pg.settle("move", pg.move(a), expect=pg.other(a)), before=a))
-    if "stop" in wanted:
-        a = pg.active()
-        out.append(record(pg.settle("stop", pg.stop_hbd(a), expect=pg.other(a)), before=a))
-        pg.start_hbd(a)
-        pg.wait_joined(a, pg.other(a))
-    if "power-off" in wanted:
-        a = pg.active()
-        out.append(record(pg.settle("power-off", pg.power_off(a), expect=pg.other(a)), before=a))
-        pg.boot(a)
-        pg.wait_joined(a, pg.other(a))
-    return out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3, help="events of each scenario (default 3)")
@@ -176,7 +158,7 @@ def main() -> int:
             if time.monotonic() - t0 > args.max_seconds:
                 break
             try:
-                done = one_round(pg, set(args.scenarios))
+                done = plain_round(pg, set(args.scenarios))  # the rounds of pg_rounds.py, Heartbeat's way
             except AssertionError:
                 for node in pg.lab.nodes:
                     print(f"--- Heartbeat's log on {node}, the end:\n{pg.log(node)[-5000:]}", file=sys.stderr)
