@@ -103,10 +103,12 @@ class GroupRunner:
 
     # --- whole groups ---------------------------------------------------------------------------
 
-    def start(self, key: str, options: StartOptions = StartOptions()) -> GroupResult:
-        """`options`: what the core decided about this start (the peer released it: see StartOptions)."""
+    def start(self, key: str, options: StartOptions = StartOptions(), from_resource: str | None = None
+              ) -> GroupResult:
+        """`options`: what the core decided about this start (the peer released it: see StartOptions);
+        `from_resource`: only that resource and those after it (a restart in place: `part`)."""
         started: list[Step] = []
-        for step in plan("start", self.roots[key], self.types):
+        for step in self.part("start", key, from_resource):
             started.append(step)
             _, failure = self._call(step, options, key)
             if failure:
@@ -122,14 +124,27 @@ class GroupRunner:
             if failure:
                 log_hb(LOG, "ERROR", f"after a failed start: {failure}")
 
-    def stop(self, key: str) -> GroupResult:
+    def stop(self, key: str, from_resource: str | None = None) -> GroupResult:
+        """`from_resource`: only that resource and those after it, the last first (`part`)."""
         first_failure = ""
-        for step in plan("stop", self.roots[key], self.types):
+        for step in self.part("stop", key, from_resource):
             _, failure = self._call(step, key=key)
             if failure:
                 log_hb(LOG, "ERROR", f"Return code from {failure}")
                 first_failure = first_failure or failure
         return GroupResult(key, not first_failure, first_failure)
+
+    def part(self, op: str, key: str, from_resource: str | None) -> tuple[Step, ...]:
+        """The steps of `op` for group `key` that touch `from_resource` (as haresources names it) and the
+        resources after it in the group, which start on top of it; the whole group when it is None or not
+        found. A haresources group is a list: what comes before the failed resource does not depend on it,
+        and keeps running while it is restarted."""
+        steps = plan("stop" if op == "stop" else "start", self.roots[key], self.types)
+        names = [describe(step.node) for step in steps]
+        if from_resource is None or from_resource not in names:
+            return steps
+        at = names.index(from_resource)
+        return steps[:at + 1] if op == "stop" else steps[at:]  # stop runs last-first, start first-last
 
     def running(self, key: str) -> tuple[int, int]:
         """(resources running here, resources asked): every resource is asked, none is skipped."""

@@ -166,8 +166,10 @@ class Monitor:
     # --- restart in place ---------------------------------------------------------------------------
 
     def restart(self, group: str, stop: Callable[[str], GroupResult], start: Callable[[str], GroupResult],
-                worker: Callable[[Callable[[], GroupResult]], "asyncio.Future[GroupResult]"]) -> None:
-        """Stop then start `group` here on the group worker; `RecoveryDone` with the outcome."""
+                worker: Callable[[Callable[[], GroupResult]], "asyncio.Future[GroupResult]"],
+                from_resource: str | None = None) -> None:
+        """Stop then start `group` here on the group worker (`from_resource`: what stop and start touch, for
+        the log); `RecoveryDone` with the outcome."""
         self.restarting.add(group)
         self.epoch[group] += 1
 
@@ -190,5 +192,6 @@ class Monitor:
                     check.failing = False
             self.report(r.RecoveryDone(group, result.ok, result.reason))
 
-        log_hb(LOG, "WARN", f"Restarting resource group {group} in place")
+        log_hb(LOG, "WARN", f"Restarting resource group {group} in place"
+                            + (f" from {from_resource}" if from_resource is not None else ""))
         worker(work).add_done_callback(done)

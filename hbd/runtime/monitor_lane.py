@@ -29,6 +29,7 @@ class MonitorLane:
         self.runner, self.bridge, self.driver = runner, bridge, driver
         self.monitor = Monitor(roots, child_type_table(), runner.resolve, settings, self.event, self.may_check)
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.failed: dict[str, str] = {}  # group -> the resource whose check failed last
         driver.watchers.append(self._watch)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -49,6 +50,8 @@ class MonitorLane:
 
     def event(self, event: r.Event) -> None:
         """A check result, a restart's outcome or a cleanup: a node core event, its actions carried out."""
+        if isinstance(event, r.CheckFailed):
+            self.failed[event.group] = event.resource  # a restart in place starts from it
         if isinstance(event, (r.CheckFailed, r.CheckOk, r.RecoveryDone, r.Cleared)):
             self.driver.carry_out(self.bridge.step(event, self.now_ms(), OWNERSHIP_ACTIONS))
 
@@ -61,11 +64,16 @@ class MonitorLane:
         if isinstance(action, (r.RestartGroup, r.RestartResource)):
             loop = self.loop
             assert loop is not None
-            self.driver.note(f"restart {action.group} in place (monitor)")
+            # the failed resource and those after it in the group (GroupRunner.part); all of it when the
+            # failure is not known (a restart after a hand-off that did not happen, say)
+            failed = self.failed.pop(action.group, None)
+            self.driver.note(f"restart {action.group} in place (monitor)"
+                             + (f" from {failed}" if failed is not None else ""))
 
             def submit(work: Any) -> "asyncio.Future[GroupResult]":
                 return loop.run_in_executor(self.driver.worker, work)
-            self.monitor.restart(action.group, self.runner.stop, self.runner.start, submit)
+            self.monitor.restart(action.group, lambda key: self.runner.stop(key, failed),
+                                 lambda key: self.runner.start(key, from_resource=failed), submit, failed)
 
     # --- status and cleanup ----------------------------------------------------------------------------
 

@@ -43,6 +43,10 @@ def test_kill_9_restarts_in_place_then_the_group_moves_to_the_peer() -> None:
                     mon = monitor_of(st, group)
                     assert mon["restarts"] == attempt and mon["last_failure"]["resource"] == SERVICE
                     assert cluster.owner(st) == "n1"
+                # each restart in place touched the failed service only: the address stayed up throughout
+                restarts = cluster.log("n1")
+                assert restarts.count(f"Restarting resource group {group} in place from {SERVICE}") == 2, restarts[-3000:]
+                assert not [ln for ln in restarts.splitlines() if "Running IPaddr2" in ln and ln.endswith(" stop")]
                 _, killed = kill9(cluster, "n1")
                 moved = answered_again(probe, killed, "n2", timeout=INTERVAL_S + TIMEOUT_S + 30)
                 assert moved is not None, (probe.transitions, cluster.log("n1")[-3000:])

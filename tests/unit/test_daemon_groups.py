@@ -138,3 +138,19 @@ def test_a_failed_stop_is_forced_and_verified_again() -> None:
         Forceable(world, node.primary) if node.primary == "disk" else world.resolve(node)))
     assert r.stop("ip1").ok
     assert world.journal == ["disk stop", "disk status", "disk force_stop", "disk status", "ip1 stop", "ip1 status"]
+
+
+def test_a_restart_from_a_resource_touches_it_and_those_after_it_only() -> None:
+    # A restart in place after a failed check (monitor_lane.py): the resources before the failed one keep
+    # running (the address answers on throughout); a name the group does not have restarts all of it.
+    world = World(up={"ip1", "disk", "svc"})
+    r = runner(world)
+    assert r.stop("ip1", "disk").ok and r.start("ip1", from_resource="disk").ok
+    assert unverified(world.journal) == ["svc stop", "disk stop", "disk start", "svc start"]
+    world.journal.clear()
+    assert r.stop("ip1", "svc").ok and r.start("ip1", from_resource="svc").ok
+    assert unverified(world.journal) == ["svc stop", "svc start"]
+    world.journal.clear()
+    assert r.stop("ip1", "no-such").ok and r.start("ip1", from_resource="no-such").ok
+    assert unverified(world.journal) == ["svc stop", "disk stop", "ip1 stop", "ip1 start", "disk start", "svc start"]
+    assert world.up == {"ip1", "disk", "svc"}
