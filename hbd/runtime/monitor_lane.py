@@ -29,7 +29,7 @@ class MonitorLane:
         self.runner, self.bridge, self.driver = runner, bridge, driver
         self.monitor = Monitor(roots, child_type_table(), runner.resolve, settings, self.event, self.may_check)
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.failed: dict[str, str] = {}  # group -> the resource whose check failed last
+        self.failed: dict[str, str] = {}  # group -> its first resource in group order whose check failed
         driver.watchers.append(self._watch)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -50,14 +50,18 @@ class MonitorLane:
 
     def event(self, event: r.Event) -> None:
         """A check result, a restart's outcome or a cleanup: a node core event, its actions carried out."""
-        if isinstance(event, r.CheckFailed):
-            self.failed[event.group] = event.resource  # a restart in place starts from it
+        if isinstance(event, r.CheckFailed):  # a restart in place starts from the first that failed
+            known = self.failed.get(event.group)
+            if known is None or (len(self.runner.part("start", event.group, event.resource))
+                                 > len(self.runner.part("start", event.group, known))):
+                self.failed[event.group] = event.resource
         if isinstance(event, (r.CheckFailed, r.CheckOk, r.RecoveryDone, r.Cleared)):
             self.driver.carry_out(self.bridge.step(event, self.now_ms(), OWNERSHIP_ACTIONS))
 
     def _watch(self, item: object) -> None:
         if isinstance(item, o.GroupTransition):
             self.monitor.changed(item.key)
+            self.failed.pop(item.key, None)  # started or stopped whole since: an old failure says nothing
 
     def node_action(self, action: n.Action) -> None:
         """The node core's RestartGroup (and RestartResource: haresources groups restart whole)."""
