@@ -131,6 +131,7 @@ class HeartbeatPg(PgCluster):
         peer = self.peers.pop(node, None)
         if peer is not None:
             peer.proc.wait(timeout=10)
+        self.event_done = time.monotonic()
         return at
 
     def close(self) -> None:

@@ -109,6 +109,7 @@ class PgCluster:
         self.lab = cluster.lab
         self.workload: subprocess.Popen[bytes] | None = None
         self.results: list[Settled] = []
+        self.event_done = 0.0  # when the last event that takes a while (a power-off) was complete
 
     # ---- daemons
     def prepare(self) -> None:
@@ -260,6 +261,7 @@ class PgCluster:
     def power_off(self, node: str) -> float:
         at = time.monotonic()
         self.cluster.power_off(node)
+        self.event_done = time.monotonic()
         return at
 
     def kill_hbd(self, node: str) -> float:
@@ -304,10 +306,13 @@ class PgCluster:
         """Wait for `acks` commits acknowledged after the event on `expect` (None: on the one node that has the
         file system mounted), then check the rows there and the server's log."""
         deadline = time.monotonic() + WAIT_S
+        # not before the event is complete: a power-off takes a while to kill everything (the cgroup's freeze,
+        # up to 1 s on a loaded machine), and the node answers commits until then
+        start = max(at, self.event_done)
         while True:  # `acks` commits after the event's last failure seen by the client
-            since = max([at, *(e for e in self.journal().error_times if e >= at)])
+            since = max([start, *(e for e in self.journal().error_times if e >= at)])
             j = self.wait_acks(acks, after=since, timeout=max(deadline - time.monotonic(), 1.0))
-            if max([at, *(e for e in j.error_times if e >= at)]) == since:
+            if max([start, *(e for e in j.error_times if e >= at)]) == since:
                 break
             assert time.monotonic() < deadline, f"after {event}: still failing after {WAIT_S} s: {j.errors[-5:]}"
         if expect is None:
