@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "lab"))
 
 import pg_config as cfg  # noqa: E402
-from pg_lab import FORMS, PG, pg_cluster  # noqa: E402
+from pg_lab import FORMS, PG, PgCluster, pg_cluster  # noqa: E402
 
 PGBENCH = f"{PG}/pgbench"
 CONNINFO = f"host={cfg.VIP} user=postgres dbname=postgres connect_timeout=2 tcp_user_timeout=3000"
@@ -70,8 +70,10 @@ def pgbench(pg, seconds: int, clients: int) -> subprocess.Popen[str]:  # type: i
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def run_bench(form: str, duration: int, clients: int, scale: int, event_at: float) -> tuple[Bench, float, str]:
-    with pg_cluster(form, workload=False) as pg:
+def run_bench(form: str, duration: int, clients: int, scale: int, event_at: float,
+              kind: type = PgCluster) -> tuple[Bench, float, str]:
+    """`kind`: PgCluster (hbd) or postgresql_heartbeat.HeartbeatPg (Heartbeat 3.0.6, haresources only)."""
+    with pg_cluster(form, workload=False, kind=kind) as pg:
         init = pg.lab.client_exec([PGBENCH, "-i", "-s", str(scale), "-q", CONNINFO], timeout=300, check=False)
         assert init.returncode == 0, init.stdout + init.stderr
         bench = Bench()
@@ -132,10 +134,18 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--duration", type=int, default=60)
     ap.add_argument("--scale", type=int, default=4, help="pgbench -i -s (default 4: one branch per client; the lab disk is 256 MB)")
+    ap.add_argument("--manager", choices=("hbd", "heartbeat"), default="hbd",
+                    help="heartbeat: Debian's Heartbeat 3.0.6 runs the haresources form (bench/postgresql_heartbeat.py)")
     args = ap.parse_args()
+    kind: type = PgCluster
+    if args.manager == "heartbeat":
+        if args.form != "haresources":
+            ap.error("--manager heartbeat runs the haresources form only")
+        from postgresql_heartbeat import HeartbeatPg
+        kind = HeartbeatPg
     for form in FORMS if args.form == "both" else (args.form,):
-        bench, killed_at, survivor = run_bench(form, args.duration, args.clients, args.scale, args.duration / 2)
-        report(form, bench, killed_at, survivor, args.clients)
+        bench, killed_at, survivor = run_bench(form, args.duration, args.clients, args.scale, args.duration / 2, kind)
+        report(f"{form} ({args.manager})", bench, killed_at, survivor, args.clients)
         for r in bench.runs:
             tail = "\n    ".join(ln for ln in r.output.splitlines() if not ln.startswith("progress:"))
             print(f"  run at +{r.began - bench.runs[0].began:.1f} s (exit {r.returncode}):\n    {tail}")
