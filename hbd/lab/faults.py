@@ -120,10 +120,14 @@ def power_off(lab: "Lab", node: str) -> None:
         return
     for m in range(lab.media):
         topology.set_port(lab.layout, node, m, up=False)
+    # Off from here, for the invariant watcher too: the kill below can take a second on a loaded machine
+    # (the cgroup's freeze), long enough for the peer to declare this node dead and take its address over,
+    # while the address lost with the power was still listed here.
+    lab.state["powered_off"].append(node)
+    lab._save()
     lab.cgroup(node).kill_all()
     if node in lab.state["frozen"]:
         lab.state["frozen"].remove(node)
-    lab.state["powered_off"].append(node)
     lab.state["holders"].pop(node, None)
     lab._save()
     drbd_state.power_lost(lab.layout.drbd_dir, node)
