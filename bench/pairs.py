@@ -165,15 +165,8 @@ class HeartbeatPair:
         wait(lambda: log_seen(self.logfile("n2"), "Initial resource acquisition complete", 0), 60, "Heartbeat on n2")
         time.sleep(6)  # both out of the start-up deadtime (deadtime + 2 s for the first 5 s)
 
-    def _tool(self, node: str, argv: list[str]) -> subprocess.CompletedProcess:
-        root = self.peers[node].root  # type: ignore[attr-defined]
-        script = (f"mount --bind {root / 'lib'} /var/lib/heartbeat && mount --bind {root / 'run'} /run && "
-                  f"exec {' '.join(argv)}")
-        return self.lab.exec(node, ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
-                             check=False, timeout=30)
-
     def handover(self, giver: str) -> None:
-        done = self._tool(giver, ["/usr/share/heartbeat/hb_standby", "all"])
+        done = self.peers[giver].tool(["/usr/share/heartbeat/hb_standby", "all"])  # type: ignore[attr-defined]
         if done.returncode != 0:
             raise SystemExit(f"hb_standby on {giver} failed: {done.stdout} {done.stderr}")
 

@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO / "tests" / "lab"))
 
 import pg_config as cfg  # noqa: E402
 from heartbeat_peer import LOGFILE, HeartbeatPeer, install_ha_d_scripts, start_heartbeat  # noqa: E402
+from daemon_lab import wait_until  # noqa: E402
 from pg_lab import PgCluster, pg_cluster, WAIT_S  # noqa: E402
 from pg_rounds import plain_round  # noqa: E402
 
@@ -50,6 +51,7 @@ class HeartbeatPg(PgCluster):
 
     def prepare(self) -> None:
         self.peers = {}
+        self.started_at: dict[str, int] = {}  # node -> the length of its log when Heartbeat last started
         for node in self.lab.nodes:
             ha_d = self.lab.path(node, "/etc/ha.d")
             install_ha_d_scripts(ha_d)
@@ -72,7 +74,7 @@ class HeartbeatPg(PgCluster):
     def start_hbd(self, node: str) -> None:
         # the mount point's parent (a mount of the lab's): Filesystem takes a mount on the point itself for its own
         self.peers[node] = start_heartbeat(self.lab, node, shared=(str(Path(cfg.MOUNT).parent),))
-        self.started_at = {**getattr(self, "started_at", {}), node: len(self.log(node))}
+        self.started_at[node] = len(self.log(node))
 
     def status(self, node: str) -> dict[str, Any] | None:
         return None  # Heartbeat has no `hbd status`: the waits below read its log and the node
@@ -84,36 +86,25 @@ class HeartbeatPg(PgCluster):
         return self.lab.exec(node, ["/usr/lib/postgresql/15/bin/pg_isready", "-q", "-h", cfg.SOCKDIR],
                              check=False).returncode == 0
 
-    def wait_for(self, what: str, predicate: Any, timeout: float = WAIT_S) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                logs = "\n".join(f"--- {n}\n{self.log(n)[-8000:]}" for n in self.peers)
-                raise AssertionError(f"not within {timeout} s: {what}\n{logs}")
-            time.sleep(0.1)
-
     def acquired(self, node: str) -> bool:
         return "Initial resource acquisition complete" in self.log(node)[self.started_at.get(node, 0):]
 
     def wait_started(self) -> None:
-        self.wait_for("the database on n1, both Heartbeats up", lambda: self.serving_here("n1") and all(
-            self.acquired(n) for n in self.lab.nodes))
+        wait_until(lambda: self.serving_here("n1") and all(self.acquired(n) for n in self.lab.nodes), WAIT_S,
+                   "the database on n1, both Heartbeats up", log=self.log)
         time.sleep(6)  # both out of Heartbeat's start-up deadtime (deadtime + 2 s for the first 5 s)
 
     def wait_serving(self, node: str, timeout: float = WAIT_S) -> None:
-        self.wait_for(f"the database served on {node}", lambda: self.serving_here(node), timeout)
+        wait_until(lambda: self.serving_here(node), timeout, f"the database served on {node}", log=self.log)
 
     def wait_joined(self, node: str, holder: str, timeout: float = WAIT_S) -> None:
-        self.wait_for(f"Heartbeat on {node} up beside {holder}", lambda: self.acquired(node)
-                      and self.serving_here(holder), timeout)
+        wait_until(lambda: self.acquired(node) and self.serving_here(holder), timeout,
+                   f"Heartbeat on {node} up beside {holder}", log=self.log)
         time.sleep(3)  # Heartbeat refuses a standby while its start-up is still settling
 
     def move(self, node: str) -> float:
         at = time.monotonic()
-        done = self.lab.exec(node, ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-                                    f"mount --bind {self.peers[node].root / 'lib'} /var/lib/heartbeat && "
-                                    f"mount --bind {self.peers[node].root / 'run'} /run && exec {HB_STANDBY} all"],
-                             check=False, timeout=60)
+        done = self.peers[node].tool([HB_STANDBY, "all"], timeout=60)
         assert done.returncode == 0, f"hb_standby on {node}: {done.stdout}{done.stderr}"
         # hb_standby only asks (hbd-standby returns once the move is done): the move is over when the other
         # node serves the database

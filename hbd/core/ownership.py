@@ -22,8 +22,8 @@ from hbd.core.group_states import GroupOperations, Queued
 from hbd.core.holdings import Topology, encode_groups
 from hbd.core.ownership_types import (
     Action, AdminReply, AdminRequest, Cause, CommUp, Event, Fence, Fenced, GroupStarted, GroupState,
-    GroupStopped, HandOff, HandOffFailed, Op, Outbox, PeerDied, PeerJoined, Phase, Policy, Probed, Received, ShutdownComplete,
-    ShutdownRequested, StopFailedForGood, StopGroup, Tick,
+    GroupStopped, HandOff, HandOffFailed, Op, Outbox, PeerDied, PeerJoined, Phase, Policy, Probed, Received,
+    ShutdownComplete, ShutdownRequested, StopFailedForGood, StopGroup, Tick,
 )
 from hbd.core import start_rules as rules
 from hbd.core.ownership_peer import PeerEvents

@@ -140,11 +140,16 @@ class GroupRunner:
         found. A haresources group is a list: what comes before the failed resource does not depend on it,
         and keeps running while it is restarted."""
         steps = plan("stop" if op == "stop" else "start", self.roots[key], self.types)
-        names = [describe(step.node) for step in steps]
-        if from_resource is None or from_resource not in names:
+        at = self.position(key, from_resource, steps)
+        if at is None:
             return steps
-        at = names.index(from_resource)
         return steps[:at + 1] if op == "stop" else steps[at:]  # stop runs last-first, start first-last
+
+    def position(self, key: str, resource: str | None, steps: tuple[Step, ...] | None = None) -> int | None:
+        """Where `resource` (as haresources names it) stands in `steps` (default: the group's start order);
+        None when the group has no such resource."""
+        names = [describe(step.node) for step in steps or plan("start", self.roots[key], self.types)]
+        return names.index(resource) if resource in names else None
 
     def running(self, key: str) -> tuple[int, int]:
         """(resources running here, resources asked): every resource is asked, none is skipped."""

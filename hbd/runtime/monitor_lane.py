@@ -51,9 +51,9 @@ class MonitorLane:
     def event(self, event: r.Event) -> None:
         """A check result, a restart's outcome or a cleanup: a node core event, its actions carried out."""
         if isinstance(event, r.CheckFailed):  # a restart in place starts from the first that failed
-            known = self.failed.get(event.group)
-            if known is None or (len(self.runner.part("start", event.group, event.resource))
-                                 > len(self.runner.part("start", event.group, known))):
+            known = self.runner.position(event.group, self.failed.get(event.group))
+            new = self.runner.position(event.group, event.resource)
+            if known is None or (new is not None and new < known):
                 self.failed[event.group] = event.resource
         if isinstance(event, (r.CheckFailed, r.CheckOk, r.RecoveryDone, r.Cleared)):
             self.driver.carry_out(self.bridge.step(event, self.now_ms(), OWNERSHIP_ACTIONS))

@@ -69,6 +69,14 @@ class HeartbeatPeer:
         except OSError:
             return ""
 
+    def tool(self, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+        """Run one of Heartbeat's tools (hb_standby, cl_status) with this Heartbeat's /var/lib/heartbeat and
+        /run, as the tool finds its daemon there."""
+        script = (f"mount --bind {self.root / 'lib'} /var/lib/heartbeat && mount --bind {self.root / 'run'} /run && "
+                  f"exec {' '.join(argv)}")
+        return self.lab.exec(self.node, ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script],
+                             check=False, timeout=timeout)
+
     def stop(self) -> None:
         """SIGTERM (Heartbeat's graceful shutdown), then SIGKILL of its process group after 15 s."""
         if self.proc.poll() is None:

@@ -334,14 +334,13 @@ class PgCluster:
 
     def start_seconds(self, node: str) -> float | None:
         """How long the server's last start took by its own log (the default log_line_prefix has the time)."""
-        text = self.lab.exec(node, ["cat", cfg.PGLOG]).stdout
-        last = text[text.rfind("starting PostgreSQL"):]
-        begin = text[:text.rfind("starting PostgreSQL")].rsplit("\n", 1)[-1]
-        ready = next((ln for ln in last.splitlines() if "ready to accept connections" in ln), "")
-        stamps = [_log_time(begin), _log_time(ready)]
-        if stamps[0] is None or stamps[1] is None:
+        lines = self.lab.exec(node, ["cat", cfg.PGLOG]).stdout.splitlines()
+        begin = max((i for i, ln in enumerate(lines) if "starting PostgreSQL" in ln), default=None)
+        if begin is None:
             return None
-        return round(stamps[1] - stamps[0], 3)
+        ready = next((ln for ln in lines[begin:] if "ready to accept connections" in ln), "")
+        began, done = _log_time(lines[begin]), _log_time(ready)
+        return None if began is None or done is None else round(done - began, 3)
 
     def log_verdict(self, node: str) -> str:
         """The server's last start in its log: a clean start, or a crash recovery that completed."""
